@@ -1,0 +1,414 @@
+//! Typed configuration: defaults, then the TOML file named by `SOVA_CONFIG`, then
+//! environment variables. Secrets are wrapped so neither `Debug` nor `Serialize`
+//! (used by `sova print-config`) can leak them. `prepare_secrets` enforces the
+//! production rules and, in development, generates secrets once in the data dir.
+
+use base64::Engine;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Environment variables read by `Config::load` (besides `SOVA_CONFIG` and `RUST_LOG`).
+pub const ENV_VARS: &[&str] = &[
+    "HTTP_PORT",
+    "TCP_PORT",
+    "BIND_ADDR",
+    "SOVA_DATA_DIR",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "MESSAGE_ENCRYPTION_KEY",
+    "SOVA_ENV",
+    "LOG_FORMAT",
+    "MAX_MESSAGE_CHARS",
+    "MAX_FRAME_BYTES",
+    "ACCESS_TOKEN_TTL_SECS",
+    "REFRESH_TOKEN_TTL_SECS",
+    "OUTBOUND_QUEUE",
+    "SHUTDOWN_GRACE_SECS",
+];
+
+/// Defaults shipped by the original specification; refused in production.
+pub const KNOWN_DEFAULT_SECRETS: &[&str] = &[
+    "your-super-secret-jwt-key-change-it",
+    "your-message-encryption-key",
+    "your-secure-password",
+    "your-secure-redis-password",
+    "admin",
+    "secret",
+    "changeme",
+];
+
+/// File in the data dir that keeps development secrets across restarts.
+pub const SECRETS_FILE: &str = "secrets.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("refusing to start in production: {0}")]
+    Insecure(String),
+    #[error("cannot use data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A secret string: redacted in `Debug` and `Serialize`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret value; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The whole server configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub http_port: u16,
+    pub tcp_port: u16,
+    pub bind_addr: IpAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset means `sqlite://<data_dir>/sova.db`.
+    pub database_url: Option<Secret>,
+    /// Unset: in-process bus.
+    pub redis_url: Option<Secret>,
+    pub jwt_secret: Option<Secret>,
+    pub message_encryption_key: Option<Secret>,
+    pub env: Environment,
+    pub log_format: LogFormat,
+    /// Longest message text, in characters.
+    pub max_message_chars: usize,
+    /// Largest frame, line or request body, in bytes.
+    pub max_frame_bytes: usize,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Pushes buffered per connection before it is dropped as a slow consumer.
+    pub outbound_queue: usize,
+    /// How long shutdown waits for in-flight work.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http_port: 8080,
+            tcp_port: 8888,
+            bind_addr: IpAddr::from([0, 0, 0, 0]),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            jwt_secret: None,
+            message_encryption_key: None,
+            env: Environment::Development,
+            log_format: LogFormat::Text,
+            max_message_chars: 4096,
+            max_frame_bytes: 1024 * 1024,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            outbound_queue: 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredSecrets {
+    jwt_secret: String,
+    message_encryption_key: String,
+}
+
+impl Config {
+    /// Defaults → `$SOVA_CONFIG` TOML file (if set) → environment variables.
+    pub fn load() -> Result<Config, ConfigError> {
+        let mut fig = Figment::new();
+        if let Ok(path) = std::env::var("SOVA_CONFIG") {
+            if !Path::new(&path).is_file() {
+                return Err(ConfigError::Invalid(format!(
+                    "SOVA_CONFIG names {path}, which is not a readable file"
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::raw().only(ENV_VARS).map(|k| match k.as_str() {
+            "sova_data_dir" => "data_dir".into(),
+            "sova_env" => "env".into(),
+            _ => k.into(),
+        }));
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Validates ranges that would otherwise fail later, at a worse moment.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.max_message_chars == 0 {
+            return bad("MAX_MESSAGE_CHARS must be at least 1");
+        }
+        if self.max_frame_bytes < 1024 {
+            return bad("MAX_FRAME_BYTES must be at least 1024");
+        }
+        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {
+            return bad("token lifetimes must be positive");
+        }
+        if self.outbound_queue == 0 {
+            return bad("OUTBOUND_QUEUE must be at least 1");
+        }
+        if let Some(url) = &self.database_url {
+            let u = url.expose();
+            if !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://"))
+            {
+                return bad("DATABASE_URL must start with sqlite: or postgres://");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == Environment::Production
+    }
+
+    /// The effective database URL.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("sova.db").display()),
+        }
+    }
+
+    /// Production: refuse missing, weak or known-default secrets. Development: fill
+    /// missing secrets from `<data_dir>/secrets.toml`, generating it on first start.
+    pub fn prepare_secrets(&mut self) -> Result<(), ConfigError> {
+        if self.is_production() {
+            return self.check_production_secrets();
+        }
+        if self.jwt_secret.is_some() && self.message_encryption_key.is_some() {
+            return Ok(());
+        }
+        let stored = load_or_create_secrets(&self.data_dir)?;
+        if self.jwt_secret.is_none() {
+            self.jwt_secret = Some(Secret(stored.jwt_secret));
+        }
+        if self.message_encryption_key.is_none() {
+            self.message_encryption_key = Some(Secret(stored.message_encryption_key));
+        }
+        Ok(())
+    }
+
+    fn check_production_secrets(&self) -> Result<(), ConfigError> {
+        let insecure = |m: String| Err(ConfigError::Insecure(m));
+        for (name, value) in [
+            ("JWT_SECRET", &self.jwt_secret),
+            ("MESSAGE_ENCRYPTION_KEY", &self.message_encryption_key),
+        ] {
+            let Some(v) = value else {
+                return insecure(format!("{name} is not set"));
+            };
+            if KNOWN_DEFAULT_SECRETS.contains(&v.expose()) {
+                return insecure(format!("{name} is a published default value"));
+            }
+            if v.expose().len() < 32 {
+                return insecure(format!("{name} is shorter than 32 characters"));
+            }
+        }
+        for (name, value) in [
+            ("DATABASE_URL", &self.database_url),
+            ("REDIS_URL", &self.redis_url),
+        ] {
+            if let Some(url) = value
+                && KNOWN_DEFAULT_SECRETS
+                    .iter()
+                    .any(|d| d.len() > 8 && url.expose().contains(d))
+            {
+                return insecure(format!("{name} contains a published default password"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn random_b64(len: usize) -> Result<String, ConfigError> {
+    let mut buf = vec![0u8; len];
+    getrandom::fill(&mut buf).map_err(|e| ConfigError::Invalid(format!("no randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE.encode(buf))
+}
+
+fn load_or_create_secrets(dir: &Path) -> Result<StoredSecrets, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let path = dir.join(SECRETS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return toml::from_str(&text)
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let secrets = StoredSecrets {
+        jwt_secret: random_b64(48)?,
+        // A Fernet key: 32 random bytes, URL-safe base64.
+        message_encryption_key: random_b64(32)?,
+    };
+    let text = toml::to_string(&secrets).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    write_private(&path, text.as_bytes()).map_err(io)?;
+    Ok(secrets)
+}
+
+/// Writes a file readable by its owner only, atomically (temp file + rename).
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults_and_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("sova.toml", "http_port = 9000\ntcp_port = 9001\n")?;
+            jail.set_env("SOVA_CONFIG", "sova.toml");
+            jail.set_env("TCP_PORT", "7777");
+            jail.set_env("SOVA_DATA_DIR", "/tmp/x");
+            jail.set_env("SOVA_ENV", "production");
+            let c = Config::load().expect("load");
+            assert_eq!(c.http_port, 9000);
+            assert_eq!(c.tcp_port, 7777);
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+            assert!(c.is_production());
+            assert_eq!(c.max_message_chars, 4096);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HTTP_PORT", "not-a-port");
+            assert!(Config::load().is_err());
+            jail.set_env("HTTP_PORT", "80");
+            jail.set_env("DATABASE_URL", "mysql://x");
+            assert!(Config::load().is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_refuses_missing_and_default_secrets() {
+        let mut c = Config {
+            env: Environment::Production,
+            ..Config::default()
+        };
+        assert!(matches!(c.prepare_secrets(), Err(ConfigError::Insecure(_))));
+        c.jwt_secret = Some(Secret::new("your-super-secret-jwt-key-change-it"));
+        c.message_encryption_key = Some(Secret::new("a".repeat(44)));
+        assert!(matches!(c.prepare_secrets(), Err(ConfigError::Insecure(_))));
+        c.jwt_secret = Some(Secret::new("b".repeat(48)));
+        c.message_encryption_key = Some(Secret::new("your-message-encryption-key"));
+        assert!(matches!(c.prepare_secrets(), Err(ConfigError::Insecure(_))));
+        c.message_encryption_key = Some(Secret::new("c".repeat(44)));
+        c.database_url = Some(Secret::new("postgres://u:your-secure-password@h/db"));
+        assert!(matches!(c.prepare_secrets(), Err(ConfigError::Insecure(_))));
+        c.database_url = None;
+        assert!(c.prepare_secrets().is_ok());
+    }
+
+    #[test]
+    fn development_generates_secrets_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        a.prepare_secrets().unwrap();
+        let mut b = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        b.prepare_secrets().unwrap();
+        let (ja, jb) = (a.jwt_secret.unwrap(), b.jwt_secret.unwrap());
+        assert_eq!(ja, jb);
+        assert!(ja.expose().len() >= 48);
+        assert_ne!(ja, a.message_encryption_key.unwrap());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(SECRETS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0);
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config {
+            jwt_secret: Some(Secret::new("topsecretvalue")),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("topsecretvalue"));
+        assert!(!toml::to_string(&c).unwrap().contains("topsecretvalue"));
+    }
+}

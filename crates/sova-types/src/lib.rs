@@ -1,0 +1,12 @@
+//! Sova's wire contract: id newtypes, DTOs, client and server frames, and the closed
+//! error-code enum shared by every transport. No IO lives here, so every crate (and
+//! the SDK) can depend on it cheaply.
+
+pub mod error;
+pub mod frames;
+pub mod ids;
+pub mod models;
+pub mod time;
+
+pub use error::{ApiError, ErrorCode};
+pub use ids::{ChatId, MessageId, UserId};
