@@ -1,1 +1,94 @@
-//! placeholder
+//! The event bus port. Services publish each committed event once, already
+//! serialized, and the bus hands the same bytes to every subscriber (the gateway's
+//! fan-out hub). `LocalBus` delivers in-process, synchronously and in publish order;
+//! a Redis-backed bus (many instances) implements the same trait.
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use sova_types::ChatId;
+use std::sync::Arc;
+
+/// One event for the members of one chat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusEvent {
+    pub chat_id: ChatId,
+    /// Server-wide event sequence; increasing in publish order.
+    pub seq: i64,
+    /// The push frame as JSON, serialized once and shared by every recipient.
+    pub frame: Bytes,
+}
+
+/// Receives published events. Must not block: it runs on the publisher's task.
+pub trait EventSink: Send + Sync {
+    fn deliver(&self, event: &BusEvent);
+}
+
+/// Publish/subscribe for committed events.
+pub trait EventBus: Send + Sync {
+    /// Hands `event` to every subscriber, in publish order.
+    fn publish(&self, event: BusEvent);
+    /// Adds a subscriber for all subsequent events.
+    fn subscribe(&self, sink: Arc<dyn EventSink>);
+}
+
+/// In-process bus for the single-instance (embedded) mode.
+#[derive(Default)]
+pub struct LocalBus {
+    sinks: RwLock<Vec<Arc<dyn EventSink>>>,
+}
+
+impl LocalBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl EventBus for LocalBus {
+    fn publish(&self, event: BusEvent) {
+        // Clone the list so a sink may subscribe others without deadlocking.
+        let sinks = self.sinks.read().clone();
+        for sink in &sinks {
+            sink.deliver(&event);
+        }
+    }
+
+    fn subscribe(&self, sink: Arc<dyn EventSink>) {
+        self.sinks.write().push(sink);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parking_lot::Mutex;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<i64>>);
+    impl EventSink for Collect {
+        fn deliver(&self, e: &BusEvent) {
+            self.0.lock().push(e.seq);
+        }
+    }
+
+    #[test]
+    fn delivers_to_every_sink_in_order() {
+        let bus = LocalBus::new();
+        let (a, b) = (Arc::new(Collect::default()), Arc::new(Collect::default()));
+        bus.publish(BusEvent {
+            chat_id: ChatId(1),
+            seq: 0,
+            frame: Bytes::new(),
+        });
+        bus.subscribe(a.clone());
+        bus.subscribe(b.clone());
+        for seq in 1..=3 {
+            bus.publish(BusEvent {
+                chat_id: ChatId(1),
+                seq,
+                frame: Bytes::from_static(b"{}"),
+            });
+        }
+        assert_eq!(*a.0.lock(), vec![1, 2, 3]);
+        assert_eq!(*b.0.lock(), vec![1, 2, 3]);
+    }
+}

@@ -1,1 +1,646 @@
-//! placeholder
+//! The realtime session core shared by WebSocket and TCP. A transport turns its
+//! socket into a stream of `Inbound` frames and a `FrameSink`; everything else (frame
+//! decoding, auth, dispatch to services, subscriptions, replay and backpressure)
+//! happens here, so both transports behave identically.
+//!
+//! Invariants of one connection:
+//! - requests are handled one at a time, answered in order; pushes keep flowing
+//!   while a request is in flight (except during a replay);
+//! - a push is written only if its `seq` is above the last one written, so replay and
+//!   live pushes never duplicate or reorder;
+//! - the push queue is bounded; on overflow the connection is closed with its last
+//!   `seq`, and the client resumes with `sync`.
+
+pub mod hub;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, Stream, StreamExt};
+use hub::{Hub, Push};
+use serde::Deserialize;
+use sova_service::{AuthUser, Services};
+use sova_types::frames::{ClientFrame, MAX_REQUEST_ID_LEN, ServerFrame};
+use sova_types::{ApiError, ChatId, ErrorCode};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Time a new connection has to authenticate.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Malformed frames tolerated per `ABUSE_WINDOW` before the connection is closed.
+pub const ABUSE_LIMIT: u32 = 50;
+pub const ABUSE_WINDOW: Duration = Duration::from_secs(10);
+/// Pushes written before one flush.
+const WRITE_BATCH: usize = 64;
+
+/// One unit read from a socket.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A complete frame (JSON expected).
+    Frame(Bytes),
+    /// A frame or line above the size limit (already discarded).
+    TooLarge,
+}
+
+/// The write half of a connection.
+pub trait FrameSink: Send {
+    /// Queues one frame (a JSON object, without framing).
+    fn feed(&mut self, frame: Bytes) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// Writes out everything queued.
+    fn flush(&mut self) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// Closes politely (WebSocket close frame / TCP shutdown).
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// Shared by every connection of this process.
+pub struct Gateway {
+    services: Arc<Services>,
+    hub: Arc<Hub>,
+    next_conn: AtomicU64,
+    queue_len: usize,
+    max_frame: usize,
+}
+
+impl Gateway {
+    /// Creates the gateway and subscribes its hub to the bus.
+    pub fn new(services: Arc<Services>) -> Arc<Gateway> {
+        let hub = Arc::new(Hub::new());
+        services.bus.subscribe(hub.clone());
+        Arc::new(Gateway {
+            queue_len: services.config.outbound_queue,
+            max_frame: services.config.max_frame_bytes,
+            services,
+            hub,
+            next_conn: AtomicU64::new(1),
+        })
+    }
+
+    /// Largest accepted frame in bytes (transports enforce it while reading).
+    pub fn max_frame_bytes(&self) -> usize {
+        self.max_frame
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Runs one connection until the peer leaves, it misbehaves, or `shutdown` fires.
+    pub async fn serve<S, K>(
+        self: Arc<Self>,
+        incoming: S,
+        sink: K,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) where
+        S: Stream<Item = Inbound> + Unpin + Send,
+        K: FrameSink,
+    {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.queue_len);
+        let mut conn = Conn {
+            gw: self.clone(),
+            id,
+            user: None,
+            token: None,
+            chats: Vec::new(),
+            last_sent: 0,
+            replaying: false,
+            tx,
+            overflow: CancellationToken::new(),
+            abuse: (Instant::now(), 0),
+        };
+        tracing::debug!(conn = id, %peer, "connection opened");
+        conn.run(incoming, sink, rx, shutdown).await;
+        self.hub.unsubscribe(id, &conn.chats);
+        tracing::debug!(conn = id, %peer, "connection closed");
+    }
+}
+
+/// What a finished request does to the connection.
+enum Outcome {
+    Reply(Option<ServerFrame>),
+    Authed {
+        user: AuthUser,
+        token: String,
+        chats: Vec<ChatId>,
+        reply: ServerFrame,
+        since: Option<i64>,
+        then: Option<Box<ClientFrame>>,
+    },
+    /// One replay page; `more` asks for the next page after `until`.
+    Replay {
+        re: Option<String>,
+        frames: Vec<Push>,
+        more: bool,
+        until: i64,
+    },
+    Error(ApiError, Option<String>),
+}
+
+struct Conn {
+    gw: Arc<Gateway>,
+    id: u64,
+    user: Option<AuthUser>,
+    token: Option<String>,
+    chats: Vec<ChatId>,
+    last_sent: i64,
+    replaying: bool,
+    tx: mpsc::Sender<Push>,
+    overflow: CancellationToken,
+    abuse: (Instant, u32),
+}
+
+#[derive(Deserialize)]
+struct IdProbe {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+}
+
+impl Conn {
+    async fn run<S, K>(
+        &mut self,
+        mut incoming: S,
+        mut sink: K,
+        mut rx: mpsc::Receiver<Push>,
+        shutdown: CancellationToken,
+    ) where
+        S: Stream<Item = Inbound> + Unpin + Send,
+        K: FrameSink,
+    {
+        let mut pending: Option<BoxFuture<'static, Outcome>> = None;
+        let auth_deadline = tokio::time::sleep(AUTH_TIMEOUT);
+        tokio::pin!(auth_deadline);
+        let final_frame: Option<ServerFrame> = loop {
+            let authed = self.user.is_some();
+            let live = authed && !self.replaying;
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    break Some(ServerFrame::error(ApiError::unavailable("server is shutting down"), None));
+                }
+                _ = self.overflow.cancelled() => {
+                    break Some(ServerFrame::Error {
+                        code: ErrorCode::SlowConsumer,
+                        message: "too many undelivered events; reconnect and sync from seq".into(),
+                        re: None,
+                        seq: Some(self.last_sent),
+                    });
+                }
+                _ = &mut auth_deadline, if !authed => {
+                    break Some(ServerFrame::error(ApiError::unauthorized("authentication timed out"), None));
+                }
+                push = rx.recv(), if live => {
+                    let Some(push) = push else { break None };
+                    if self.write_pushes(&mut sink, push, &mut rx).await.is_err() {
+                        break None;
+                    }
+                }
+                outcome = poll_pending(&mut pending), if pending.is_some() => {
+                    pending = None;
+                    if self.apply(outcome, &mut sink, &mut pending).await.is_err() {
+                        break None;
+                    }
+                }
+                inbound = incoming.next(), if pending.is_none() => {
+                    let Some(inbound) = inbound else { break None };
+                    match self.on_inbound(inbound) {
+                        Ok(fut) => pending = Some(fut),
+                        Err((err, re)) => {
+                            let fatal = self.note_abuse();
+                            if send_frame(&mut sink, &ServerFrame::error(err, re)).await.is_err() {
+                                break None;
+                            }
+                            if fatal {
+                                break Some(ServerFrame::error(
+                                    ApiError::new(ErrorCode::RateLimited, "too many malformed frames"),
+                                    None,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(frame) = final_frame {
+            let _ = send_frame(&mut sink, &frame).await;
+        }
+        sink.close().await;
+    }
+
+    /// Writes `first` and whatever else is queued (up to a batch), then flushes once.
+    async fn write_pushes<K: FrameSink>(
+        &mut self,
+        sink: &mut K,
+        first: Push,
+        rx: &mut mpsc::Receiver<Push>,
+    ) -> std::io::Result<()> {
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(push) = next.take() {
+            if push.seq > self.last_sent {
+                sink.feed(push.frame).await?;
+                self.last_sent = push.seq;
+                n += 1;
+            }
+            if n < WRITE_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        sink.flush().await
+    }
+
+    /// Counts a malformed frame; true when the connection should be closed.
+    fn note_abuse(&mut self) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.abuse.0) > ABUSE_WINDOW {
+            self.abuse = (now, 0);
+        }
+        self.abuse.1 += 1;
+        self.abuse.1 > ABUSE_LIMIT
+    }
+
+    /// Decodes a frame and starts handling it.
+    fn on_inbound(
+        &mut self,
+        inbound: Inbound,
+    ) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
+        let bytes = match inbound {
+            Inbound::Frame(b) => b,
+            Inbound::TooLarge => {
+                return Err((
+                    ApiError::too_large(format!("frame exceeds {} bytes", self.gw.max_frame)),
+                    None,
+                ));
+            }
+        };
+        if bytes.len() > self.gw.max_frame {
+            return Err((
+                ApiError::too_large(format!("frame exceeds {} bytes", self.gw.max_frame)),
+                None,
+            ));
+        }
+        let frame: ClientFrame = match serde_json::from_slice(&bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                let re = serde_json::from_slice::<IdProbe>(&bytes)
+                    .ok()
+                    .and_then(|p| p.id)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .filter(|s| s.len() <= MAX_REQUEST_ID_LEN);
+                return Err((ApiError::bad_request(describe_decode_error(&bytes, &e)), re));
+            }
+        };
+        let re = frame.request_id().map(str::to_owned);
+        if re.as_ref().is_some_and(|r| r.len() > MAX_REQUEST_ID_LEN) {
+            return Err((
+                ApiError::bad_request(format!("id exceeds {MAX_REQUEST_ID_LEN} characters")),
+                None,
+            ));
+        }
+        self.dispatch(frame, re)
+    }
+
+    fn dispatch(
+        &mut self,
+        frame: ClientFrame,
+        re: Option<String>,
+    ) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
+        let services = self.gw.services.clone();
+        match frame {
+            ClientFrame::Ping { .. } => {
+                Ok(async move { Outcome::Reply(Some(ServerFrame::Pong { re })) }.boxed())
+            }
+            ClientFrame::Auth {
+                username,
+                password,
+                token,
+                since,
+                ..
+            } => {
+                let current = self.user.clone();
+                Ok(async move {
+                    match authenticate(&services, username, password, token, re.clone()).await {
+                        Ok((user, token, reply)) => {
+                            if let Some(cur) = current
+                                && cur.user_id != user.user_id
+                            {
+                                return Outcome::Error(
+                                    ApiError::conflict(
+                                        "connection is authenticated as another user",
+                                    ),
+                                    re,
+                                );
+                            }
+                            match services.chats.chats_of(user.user_id).await {
+                                Ok(chats) => Outcome::Authed {
+                                    user,
+                                    token,
+                                    chats,
+                                    reply,
+                                    since,
+                                    then: None,
+                                },
+                                Err(e) => Outcome::Error(e, re),
+                            }
+                        }
+                        Err(e) => Outcome::Error(e, re),
+                    }
+                }
+                .boxed())
+            }
+            ClientFrame::Message {
+                token: Some(ref token),
+                ..
+            } if self.token.as_deref() != Some(token.as_str()) => {
+                // Seed style: the token rides on the message. Authenticate, then send.
+                let token = token.clone();
+                let current = self.user.clone();
+                let then = Box::new(frame);
+                Ok(async move {
+                    match services.auth.authenticate(&token).await {
+                        Ok(user) => {
+                            if let Some(cur) = current
+                                && cur.user_id != user.user_id
+                            {
+                                return Outcome::Error(
+                                    ApiError::forbidden("token belongs to another user"),
+                                    re,
+                                );
+                            }
+                            let reply = auth_success(&user, token.clone(), None, None);
+                            match services.chats.chats_of(user.user_id).await {
+                                Ok(chats) => Outcome::Authed {
+                                    user,
+                                    token,
+                                    chats,
+                                    reply,
+                                    since: None,
+                                    then: Some(then),
+                                },
+                                Err(e) => Outcome::Error(e, re),
+                            }
+                        }
+                        Err(e) => Outcome::Error(e, re),
+                    }
+                }
+                .boxed())
+            }
+            _ if self.user.is_none() => Err((
+                ApiError::unauthorized("authenticate first with an auth frame"),
+                re,
+            )),
+            ClientFrame::Message {
+                chat_id,
+                text,
+                client_msg_id,
+                ..
+            } => {
+                let user = self.user.clone();
+                Ok(async move {
+                    let Some(user) = user else {
+                        return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
+                    };
+                    let ack = client_msg_id.is_some() || re.is_some();
+                    match services
+                        .messages
+                        .send(&user, chat_id, text, client_msg_id)
+                        .await
+                    {
+                        Ok(m) if ack => Outcome::Reply(Some(ServerFrame::Ack {
+                            re,
+                            message_id: m.id,
+                            chat_id: m.chat_id,
+                            chat_seq: m.chat_seq,
+                            seq: m.seq,
+                            timestamp: m.timestamp,
+                            client_msg_id: m.client_msg_id,
+                        })),
+                        Ok(_) => Outcome::Reply(None),
+                        Err(e) => Outcome::Error(e, re),
+                    }
+                }
+                .boxed())
+            }
+            ClientFrame::History {
+                chat_id,
+                limit,
+                before,
+                ..
+            } => {
+                let user = self.user.clone();
+                Ok(async move {
+                    let Some(user) = user else {
+                        return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
+                    };
+                    match services
+                        .messages
+                        .history(&user, chat_id, before, limit.unwrap_or(50))
+                        .await
+                    {
+                        Ok((chat_id, messages)) => Outcome::Reply(Some(ServerFrame::History {
+                            re,
+                            chat_id,
+                            messages,
+                        })),
+                        Err(e) => Outcome::Error(e, re),
+                    }
+                }
+                .boxed())
+            }
+            ClientFrame::Sync { since, .. } => {
+                if since < 0 {
+                    return Err((ApiError::bad_request("since must be >= 0"), re));
+                }
+                self.replaying = true;
+                Ok(self.replay_page(since, re))
+            }
+        }
+    }
+
+    fn replay_page(&self, since: i64, re: Option<String>) -> BoxFuture<'static, Outcome> {
+        let services = self.gw.services.clone();
+        let user = self.user.clone();
+        async move {
+            let Some(user) = user else {
+                return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
+            };
+            let page = sova_service::messages::REPLAY_PAGE;
+            match services.messages.since(&user, since, page).await {
+                Ok(msgs) => {
+                    let more = msgs.len() as i64 >= page;
+                    let until = msgs.last().map_or(since, |m| m.seq);
+                    let frames = msgs
+                        .into_iter()
+                        .map(|m| Push {
+                            seq: m.seq,
+                            frame: Bytes::from(ServerFrame::NewMessage(m).to_json()),
+                        })
+                        .collect();
+                    Outcome::Replay {
+                        re,
+                        frames,
+                        more,
+                        until,
+                    }
+                }
+                Err(e) => Outcome::Error(e, re),
+            }
+        }
+        .boxed()
+    }
+
+    async fn apply<K: FrameSink>(
+        &mut self,
+        outcome: Outcome,
+        sink: &mut K,
+        pending: &mut Option<BoxFuture<'static, Outcome>>,
+    ) -> std::io::Result<()> {
+        match outcome {
+            Outcome::Reply(Some(frame)) => send_frame(sink, &frame).await?,
+            Outcome::Reply(None) => {}
+            Outcome::Error(err, re) => {
+                if err.code == ErrorCode::Internal {
+                    tracing::warn!(conn = self.id, "request failed with an internal error");
+                }
+                send_frame(sink, &ServerFrame::error(err, re)).await?;
+            }
+            Outcome::Authed {
+                user,
+                token,
+                chats,
+                reply,
+                since,
+                then,
+            } => {
+                if self.user.is_none() {
+                    self.gw
+                        .hub
+                        .subscribe(self.id, &chats, &self.tx, &self.overflow);
+                    self.chats = chats;
+                }
+                self.user = Some(user);
+                self.token = Some(token);
+                send_frame(sink, &reply).await?;
+                if let Some(frame) = then {
+                    let re = frame.request_id().map(str::to_owned);
+                    match self.dispatch(*frame, re) {
+                        Ok(fut) => *pending = Some(fut),
+                        Err((e, re)) => send_frame(sink, &ServerFrame::error(e, re)).await?,
+                    }
+                } else if let Some(since) = since.filter(|s| *s >= 0) {
+                    self.replaying = true;
+                    *pending = Some(self.replay_page(since, None));
+                }
+            }
+            Outcome::Replay {
+                re,
+                frames,
+                more,
+                until,
+            } => {
+                for push in frames {
+                    sink.feed(push.frame).await?;
+                    self.last_sent = self.last_sent.max(push.seq);
+                }
+                if more {
+                    *pending = Some(self.replay_page(until, re));
+                } else {
+                    self.replaying = false;
+                    let seq = self.last_sent.max(until);
+                    self.last_sent = seq;
+                    send_frame(sink, &ServerFrame::Synced { re, seq }).await?;
+                }
+                sink.flush().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn poll_pending(pending: &mut Option<BoxFuture<'static, Outcome>>) -> Outcome {
+    match pending.as_mut() {
+        Some(fut) => fut.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn send_frame<K: FrameSink>(sink: &mut K, frame: &ServerFrame) -> std::io::Result<()> {
+    sink.feed(Bytes::from(frame.to_json())).await?;
+    sink.flush().await
+}
+
+fn auth_success(
+    user: &AuthUser,
+    token: String,
+    refresh_token: Option<String>,
+    re: Option<String>,
+) -> ServerFrame {
+    ServerFrame::AuthSuccess {
+        re,
+        token,
+        refresh_token,
+        user_id: user.user_id,
+        username: user.username.clone(),
+        expires_in: user.expires_in(),
+    }
+}
+
+async fn authenticate(
+    services: &Services,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    re: Option<String>,
+) -> Result<(AuthUser, String, ServerFrame), ApiError> {
+    match (username, password, token) {
+        (_, _, Some(token)) => {
+            let user = services.auth.authenticate(&token).await?;
+            let reply = auth_success(&user, token.clone(), None, re);
+            Ok((user, token, reply))
+        }
+        (Some(username), Some(password), None) => {
+            let pair = services.auth.login(&username, &password).await?;
+            let user = services.auth.authenticate(&pair.token).await?;
+            let reply = ServerFrame::AuthSuccess {
+                re,
+                token: pair.token.clone(),
+                refresh_token: Some(pair.refresh_token),
+                user_id: pair.user_id,
+                username: pair.username,
+                expires_in: pair.expires_in,
+            };
+            Ok((user, pair.token, reply))
+        }
+        _ => Err(ApiError::bad_request(
+            "auth needs username and password, or token",
+        )),
+    }
+}
+
+/// A client-facing description of why a frame did not decode.
+fn describe_decode_error(bytes: &[u8], e: &serde_json::Error) -> String {
+    if std::str::from_utf8(bytes).is_err() {
+        return "frame is not valid UTF-8".into();
+    }
+    if e.is_syntax() || e.is_eof() {
+        return format!("malformed JSON: {e}");
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => match map.get("type") {
+            None => "frame has no \"type\"".into(),
+            Some(serde_json::Value::String(t)) if !KNOWN_TYPES.contains(&t.as_str()) => {
+                let t: String = t.chars().take(40).collect();
+                format!("unknown frame type \"{t}\"")
+            }
+            _ => format!("invalid frame: {e}"),
+        },
+        Ok(_) => "a frame must be a JSON object".into(),
+        Err(_) => format!("malformed JSON: {e}"),
+    }
+}
+
+const KNOWN_TYPES: &[&str] = &["auth", "message", "sync", "history", "ping"];

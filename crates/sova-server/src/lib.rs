@@ -1,1 +1,225 @@
-//! placeholder
+//! Assembles a running server from a `Config`: opens and migrates the store, starts
+//! the services, the gateway and the three transports on the given listeners, and
+//! shuts everything down in order (stop accepting → close connections → commit
+//! queued writes → close the database).
+
+use anyhow::Context;
+use sova_bus::{EventBus, LocalBus};
+use sova_config::Config;
+use sova_gateway::Gateway;
+use sova_service::Services;
+use sova_store::Stores;
+use sova_store_postgres::PgStore;
+use sova_store_sqlite::SqliteStore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How often expired tokens are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The sockets a server serves on.
+pub struct Listeners {
+    /// REST and WebSocket (`/ws`).
+    pub http: TcpListener,
+    /// Newline-delimited JSON.
+    pub tcp: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `BIND_ADDR` on `HTTP_PORT` and `TCP_PORT` (0 picks a free port).
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let http = TcpListener::bind((config.bind_addr, config.http_port))
+            .await
+            .with_context(|| {
+                format!("cannot listen on {}:{}", config.bind_addr, config.http_port)
+            })?;
+        let tcp = TcpListener::bind((config.bind_addr, config.tcp_port))
+            .await
+            .with_context(|| {
+                format!("cannot listen on {}:{}", config.bind_addr, config.tcp_port)
+            })?;
+        Ok(Listeners { http, tcp })
+    }
+}
+
+/// An open database of either backend.
+pub enum Database {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Database {
+    /// Opens the configured database (creating the data dir for SQLite).
+    pub async fn open(config: &Config) -> anyhow::Result<Database> {
+        let url = config.database_url();
+        if url.starts_with("postgres") {
+            let store = PgStore::connect(&url, None)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Ok(Database::Postgres(store))
+        } else {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+            let store = SqliteStore::connect(&url)
+                .await
+                .context("cannot open SQLite database")?;
+            Ok(Database::Sqlite(store))
+        }
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Database::Sqlite(s) => s.migrate().await.context("SQLite migration failed"),
+            Database::Postgres(s) => s.migrate().await.context("PostgreSQL migration failed"),
+        }
+    }
+
+    pub fn stores(&self) -> Stores {
+        match self {
+            Database::Sqlite(s) => s.clone().stores(),
+            Database::Postgres(s) => s.clone().stores(),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(s) => s.close().await,
+            Database::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+/// A launched server.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub tcp_addr: SocketAddr,
+    shutdown: CancellationToken,
+    done: JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts a graceful shutdown.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits until the server has fully stopped.
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+
+    /// Shuts down and waits.
+    pub async fn stop(self) {
+        self.shutdown();
+        self.wait().await;
+    }
+}
+
+/// Starts serving; returns once every listener accepts. Cancelling `shutdown` (or
+/// calling `Running::shutdown`) stops the server gracefully.
+pub async fn launch(
+    mut config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    config.check()?;
+    config.prepare_secrets()?;
+    let config = Arc::new(config);
+    let db = Database::open(&config).await?;
+    db.migrate().await?;
+    if config.redis_url.is_some() {
+        tracing::warn!(
+            "REDIS_URL is set, but this version delivers events in-process: run a single instance"
+        );
+    }
+    let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new());
+    let (services, tasks) = Services::start(config.clone(), db.stores(), bus)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start services: {e}"))?;
+    let gateway = Gateway::new(services.clone());
+    let tracker = TaskTracker::new();
+
+    let http_addr = listeners.http.local_addr()?;
+    let tcp_addr = listeners.tcp.local_addr()?;
+    let ws = sova_api_ws::routes(sova_api_ws::WsState {
+        gateway: gateway.clone(),
+        shutdown: shutdown.clone(),
+        tracker: tracker.clone(),
+    });
+    let app = sova_api_http::router(services.clone(), ws);
+    let http = axum::serve(
+        listeners.http,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let http = tokio::spawn(async move {
+        if let Err(e) = http.await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    let tcp = tokio::spawn(sova_api_tcp::serve(
+        listeners.tcp,
+        gateway.clone(),
+        shutdown.clone(),
+        tracker.clone(),
+    ));
+    let purge = tokio::spawn(purge_loop(services.clone(), shutdown.clone()));
+    tracing::info!(%http_addr, %tcp_addr, backend = services.stores.backend, env = ?config.env, "sova is serving");
+
+    let stop = shutdown.clone();
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let done = tokio::spawn(async move {
+        stop.cancelled().await;
+        tracing::info!("shutting down");
+        let _ = tokio::time::timeout(grace, async {
+            let _ = http.await;
+            let _ = tcp.await;
+        })
+        .await;
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!("connections still open after the grace period");
+        }
+        let _ = purge.await;
+        // Dropping the last service handles closes the writer queue; it commits
+        // what is queued and stops.
+        drop(gateway);
+        drop(services);
+        if tokio::time::timeout(grace, tasks.writer).await.is_err() {
+            tracing::warn!("message writer did not finish within the grace period");
+        }
+        db.close().await;
+        tracing::info!("stopped");
+    });
+    Ok(Running {
+        http_addr,
+        tcp_addr,
+        shutdown,
+        done,
+    })
+}
+
+async fn purge_loop(services: Arc<Services>, shutdown: CancellationToken) {
+    loop {
+        match services
+            .stores
+            .tokens
+            .purge_expired(sova_types::time::now_micros())
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired tokens"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "token purge failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PURGE_EVERY) => {}
+        }
+    }
+}

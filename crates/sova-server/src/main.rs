@@ -1,1 +1,106 @@
-fn main() {}
+//! `sova`: the server binary. `serve` (default) runs the server, `migrate` applies
+//! database migrations and exits, `print-config` shows the effective configuration
+//! with secrets redacted.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sova_config::{Config, LogFormat};
+use sova_server::{Database, Listeners, launch};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "sova",
+    version,
+    about = "Sova: a self-hosted hybrid messenger server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration (secrets redacted) and exit.
+    PrintConfig,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load()?;
+    init_logs(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::PrintConfig => {
+            let mut shown = config.clone();
+            // Show whether secrets are set without showing them.
+            if shown.database_url.is_none() {
+                shown.database_url = Some(sova_config::Secret::new(config.database_url()));
+            }
+            println!(
+                "{}",
+                toml::to_string(&shown).context("cannot render config")?
+            );
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = Database::open(&config).await?;
+            db.migrate().await?;
+            db.close().await;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listeners = Listeners::bind(&config).await?;
+    let shutdown = CancellationToken::new();
+    let running = launch(config, listeners, shutdown.clone()).await?;
+    wait_for_signal().await;
+    running.stop().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,1 +1,75 @@
-//! placeholder
+//! The application layer: one service per domain, built once at start-up into
+//! `Services` and shared (as `Arc<Services>`) by every transport. Services check
+//! permissions, call the stores, publish committed events on the bus, and return
+//! `ApiError`s; they never know which transport or database they run on.
+
+pub mod auth;
+pub mod chats;
+pub mod messages;
+
+use sova_bus::EventBus;
+use sova_config::Config;
+use sova_store::{StoreError, Stores};
+use sova_types::ApiError;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+
+pub use auth::{AuthService, AuthUser};
+pub use chats::ChatService;
+pub use messages::MessageService;
+
+/// Every service, shared by the transports.
+pub struct Services {
+    pub config: Arc<Config>,
+    pub stores: Stores,
+    pub bus: Arc<dyn EventBus>,
+    pub auth: AuthService,
+    pub chats: ChatService,
+    pub messages: MessageService,
+}
+
+/// Background tasks owned by the services; awaited at shutdown after the last
+/// `Services` handle is dropped (so pending writes are committed first).
+pub struct ServiceTasks {
+    pub writer: JoinHandle<()>,
+}
+
+impl Services {
+    /// Builds the services: ensures the `general` chat exists and starts the message writer.
+    /// `config` must have its secrets prepared.
+    pub async fn start(
+        config: Arc<Config>,
+        stores: Stores,
+        bus: Arc<dyn EventBus>,
+    ) -> Result<(Arc<Services>, ServiceTasks), ApiError> {
+        let chats = ChatService::start(stores.clone()).await?;
+        let auth = AuthService::new(&config, stores.clone(), chats.general())?;
+        let (messages, writer) =
+            MessageService::start(&config, stores.clone(), bus.clone(), chats.clone());
+        let services = Arc::new(Services {
+            config,
+            stores,
+            bus,
+            auth,
+            chats,
+            messages,
+        });
+        Ok((services, ServiceTasks { writer }))
+    }
+}
+
+/// Maps a storage failure to a client-safe error, logging the cause.
+pub(crate) fn store_err(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => ApiError::conflict("already exists"),
+        StoreError::NotFound => ApiError::not_found("not found"),
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(%cause, "database unavailable");
+            ApiError::unavailable("the database is busy; retry shortly")
+        }
+        StoreError::Other(cause) => {
+            tracing::error!(%cause, "database error");
+            ApiError::internal()
+        }
+    }
+}

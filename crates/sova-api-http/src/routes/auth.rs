@@ -1,0 +1,55 @@
+use crate::extract::Authed;
+use crate::{ApiJson, HttpError};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use sova_service::Services;
+use sova_types::models::{
+    LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, RegisteredUser, TokenPair,
+};
+use std::sync::Arc;
+
+/// # POST /api/register
+/// 201 `{"user_id","username"}`; 400 on invalid input; 409 when the name is taken.
+pub async fn register(
+    State(s): State<Arc<Services>>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegisteredUser>), HttpError> {
+    let user = s.auth.register(&req.username, &req.password).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// # POST /api/login
+/// 200 with a token pair; 401 for any wrong username/password.
+pub async fn login(
+    State(s): State<Arc<Services>>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<TokenPair>, HttpError> {
+    Ok(Json(s.auth.login(&req.username, &req.password).await?))
+}
+
+/// # POST /api/refresh
+/// 200 with a new pair; the presented refresh token is spent. 401 when invalid or reused.
+pub async fn refresh(
+    State(s): State<Arc<Services>>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Json<TokenPair>, HttpError> {
+    Ok(Json(s.auth.refresh(&req.refresh_token).await?))
+}
+
+/// # POST /api/logout
+/// 204; the bearer token is blacklisted and the optional refresh token's family revoked.
+pub async fn logout(
+    State(s): State<Arc<Services>>,
+    Authed(user): Authed,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, HttpError> {
+    let req: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| sova_types::ApiError::bad_request(format!("invalid JSON body: {e}")))?
+    };
+    s.auth.logout(&user, req.refresh_token.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

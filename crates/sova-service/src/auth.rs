@@ -1,0 +1,435 @@
+//! Accounts and tokens. Passwords are argon2id-hashed (OWASP parameters: 19 MiB,
+//! t=2, p=1) on blocking threads behind a semaphore, so a login flood cannot starve
+//! the runtime. Access tokens are 15-minute HS256 JWTs; refresh tokens are opaque,
+//! stored as SHA-256 hashes, rotated on every use, and a reused one revokes its
+//! whole family. Unknown users and wrong passwords take the same time and get the
+//! same 401.
+
+use crate::store_err;
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sova_config::Config;
+use sova_store::{NewRefreshToken, NewUser, RotateOutcome, Stores};
+use sova_types::models::{RegisteredUser, TokenPair};
+use sova_types::time::now_micros;
+use sova_types::{ApiError, ChatId, UserId};
+use std::sync::Arc;
+use tokio::sync::{OnceCell, Semaphore};
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 32;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 1024;
+
+const INVALID_LOGIN: &str = "invalid username or password";
+
+/// JWT claims of an access token.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    name: String,
+    jti: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// The authenticated caller of a request or connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthUser {
+    pub user_id: UserId,
+    pub username: String,
+    /// The access token's id (for logout).
+    pub jti: String,
+    /// Access-token expiry, Unix seconds.
+    pub exp: i64,
+}
+
+impl AuthUser {
+    /// Seconds until the access token expires (0 if it already has).
+    pub fn expires_in(&self) -> u64 {
+        let now = now_micros() / 1_000_000;
+        u64::try_from(self.exp - now).unwrap_or(0)
+    }
+}
+
+pub struct AuthService {
+    stores: Stores,
+    general: ChatId,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_ttl: i64,
+    refresh_ttl: i64,
+    hashing: Arc<Semaphore>,
+    dummy_hash: OnceCell<String>,
+}
+
+/// Checks the username rules: 3–32 characters of letters, digits, `_`, `.`, `-`.
+pub fn validate_username(name: &str) -> Result<(), ApiError> {
+    let n = name.chars().count();
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&n) {
+        return Err(ApiError::bad_request(format!(
+            "username must be {USERNAME_MIN}-{USERNAME_MAX} characters"
+        )));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(ApiError::bad_request(
+            "username may contain only letters, digits, '_', '.' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the password rules: 8–1024 characters.
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&n) {
+        return Err(ApiError::bad_request(format!(
+            "password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters"
+        )));
+    }
+    Ok(())
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| {
+        tracing::error!(error = %e, "no randomness");
+        ApiError::internal()
+    })?;
+    Ok(b)
+}
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    Sha256::digest(data).to_vec()
+}
+
+impl AuthService {
+    pub fn new(config: &Config, stores: Stores, general: ChatId) -> Result<AuthService, ApiError> {
+        let Some(secret) = &config.jwt_secret else {
+            tracing::error!("JWT secret missing: call Config::prepare_secrets first");
+            return Err(ApiError::internal());
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        Ok(AuthService {
+            stores,
+            general,
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            access_ttl: i64::try_from(config.access_token_ttl_secs).unwrap_or(900),
+            refresh_ttl: i64::try_from(config.refresh_token_ttl_secs).unwrap_or(30 * 86_400),
+            hashing: Arc::new(Semaphore::new(permits)),
+            dummy_hash: OnceCell::new(),
+        })
+    }
+
+    async fn hash_password(&self, password: String) -> Result<String, ApiError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable("shutting down"))?;
+        tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+        })
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            ApiError::internal()
+        })
+    }
+
+    async fn verify_password(&self, password: String, hash: String) -> Result<bool, ApiError> {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable("shutting down"))?;
+        tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .map_err(|_| ApiError::internal())
+    }
+
+    /// Creates an account and joins it to `general`; `conflict` when the name is taken
+    /// in any letter case.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<RegisteredUser, ApiError> {
+        validate_username(username)?;
+        validate_password(password)?;
+        let password_hash = self.hash_password(password.to_owned()).await?;
+        let row = self
+            .stores
+            .users
+            .create_user(
+                NewUser {
+                    username: username.to_owned(),
+                    username_lower: username.to_lowercase(),
+                    password_hash,
+                    created_at: now_micros(),
+                },
+                &[self.general],
+            )
+            .await
+            .map_err(|e| match e {
+                sova_store::StoreError::Conflict(_) => ApiError::conflict("username is taken"),
+                other => store_err(other),
+            })?;
+        tracing::info!(user_id = %row.id, "user registered");
+        Ok(RegisteredUser {
+            user_id: row.id,
+            username: row.username,
+        })
+    }
+
+    /// Verifies a password and issues a token pair; the same 401 for every failure.
+    pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair, ApiError> {
+        if username.chars().count() > USERNAME_MAX || password.chars().count() > PASSWORD_MAX {
+            return Err(ApiError::unauthorized(INVALID_LOGIN));
+        }
+        let user = self
+            .stores
+            .users
+            .user_by_name(&username.to_lowercase())
+            .await
+            .map_err(store_err)?;
+        let Some(user) = user else {
+            // Spend the same time as a real verification.
+            let dummy = self
+                .dummy_hash
+                .get_or_try_init(|| self.hash_password("dummy-password-for-timing".into()))
+                .await?
+                .clone();
+            let _ = self.verify_password(password.to_owned(), dummy).await?;
+            return Err(ApiError::unauthorized(INVALID_LOGIN));
+        };
+        if !self
+            .verify_password(password.to_owned(), user.password_hash.clone())
+            .await?
+        {
+            tracing::info!(user_id = %user.id, "failed login");
+            return Err(ApiError::unauthorized(INVALID_LOGIN));
+        }
+        let refresh_token = self.new_refresh_family(user.id).await?;
+        self.token_pair(user.id, &user.username, refresh_token)
+    }
+
+    async fn new_refresh_family(&self, user: UserId) -> Result<String, ApiError> {
+        let family = random_bytes::<16>()?.to_vec();
+        let (token, row) = self.new_refresh(user, family)?;
+        self.stores
+            .tokens
+            .insert_refresh(row)
+            .await
+            .map_err(store_err)?;
+        Ok(token)
+    }
+
+    fn new_refresh(
+        &self,
+        user: UserId,
+        family_id: Vec<u8>,
+    ) -> Result<(String, NewRefreshToken), ApiError> {
+        let raw = random_bytes::<32>()?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let now = now_micros();
+        Ok((
+            token.clone(),
+            NewRefreshToken {
+                token_hash: sha256(token.as_bytes()),
+                user_id: user,
+                family_id,
+                created_at: now,
+                expires_at: now + self.refresh_ttl * 1_000_000,
+            },
+        ))
+    }
+
+    fn token_pair(
+        &self,
+        user: UserId,
+        username: &str,
+        refresh_token: String,
+    ) -> Result<TokenPair, ApiError> {
+        let (token, _) = self.issue_access(user, username)?;
+        Ok(TokenPair {
+            token,
+            refresh_token,
+            user_id: user,
+            username: username.to_owned(),
+            expires_in: u64::try_from(self.access_ttl).unwrap_or(0),
+        })
+    }
+
+    /// Issues an access JWT; returns it with its `jti`.
+    fn issue_access(&self, user: UserId, username: &str) -> Result<(String, String), ApiError> {
+        let iat = now_micros() / 1_000_000;
+        let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()?);
+        let claims = Claims {
+            sub: user.0.to_string(),
+            name: username.to_owned(),
+            jti: jti.clone(),
+            iat,
+            exp: iat + self.access_ttl,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| {
+            tracing::error!(error = %e, "jwt encoding failed");
+            ApiError::internal()
+        })?;
+        Ok((token, jti))
+    }
+
+    /// Verifies an access token (signature, algorithm, expiry, blacklist).
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
+        let user = self.verify_access(token)?;
+        if self
+            .stores
+            .tokens
+            .is_blacklisted(&user.jti)
+            .await
+            .map_err(store_err)?
+        {
+            return Err(ApiError::unauthorized("token has been revoked"));
+        }
+        Ok(user)
+    }
+
+    /// Signature/expiry check only, without the blacklist lookup.
+    fn verify_access(&self, token: &str) -> Result<AuthUser, ApiError> {
+        if token.len() > 4096 {
+            return Err(ApiError::unauthorized("invalid token"));
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("token expired")
+                }
+                _ => ApiError::unauthorized("invalid token"),
+            })?;
+        let user_id = data
+            .claims
+            .sub
+            .parse()
+            .map(UserId)
+            .map_err(|_| ApiError::unauthorized("invalid token"))?;
+        Ok(AuthUser {
+            user_id,
+            username: data.claims.name,
+            jti: data.claims.jti,
+            exp: data.claims.exp,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair; the old one is spent. Presenting a
+    /// spent token revokes every token of its family (a stolen token was used).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
+        if refresh_token.is_empty() || refresh_token.len() > 256 {
+            return Err(ApiError::unauthorized("invalid refresh token"));
+        }
+        let old_hash = sha256(refresh_token.as_bytes());
+        // The family id is kept by the store; the new row's family is ignored.
+        let (new_token, new_row) = self.new_refresh(UserId(0), Vec::new())?;
+        let outcome = self
+            .stores
+            .tokens
+            .rotate_refresh(&old_hash, new_row, now_micros())
+            .await
+            .map_err(store_err)?;
+        match outcome {
+            RotateOutcome::Rotated { user_id } => {
+                let user = self
+                    .stores
+                    .users
+                    .user_by_id(user_id)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(|| ApiError::unauthorized("invalid refresh token"))?;
+                self.token_pair(user.id, &user.username, new_token)
+            }
+            RotateOutcome::Reused { user_id } => {
+                tracing::warn!(user_id = %user_id, "refresh token reuse: family revoked");
+                Err(ApiError::unauthorized(
+                    "refresh token reuse detected; session revoked",
+                ))
+            }
+            RotateOutcome::Invalid => Err(ApiError::unauthorized("invalid refresh token")),
+        }
+    }
+
+    /// Blacklists the access token until it expires and revokes the refresh token's family.
+    pub async fn logout(
+        &self,
+        user: &AuthUser,
+        refresh_token: Option<&str>,
+    ) -> Result<(), ApiError> {
+        self.stores
+            .tokens
+            .blacklist_jti(&user.jti, user.exp * 1_000_000)
+            .await
+            .map_err(store_err)?;
+        if let Some(rt) = refresh_token.filter(|t| !t.is_empty() && t.len() <= 256) {
+            self.stores
+                .tokens
+                .revoke_refresh_family(&sha256(rt.as_bytes()), user.user_id, now_micros())
+                .await
+                .map_err(store_err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        for ok in ["abc", "Ivan_Petrov", "a.b-c", "Иван", &"x".repeat(32)] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "",
+            "has space",
+            "semi;colon",
+            "<script>",
+            &"x".repeat(33),
+        ] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(validate_password("12345678").is_ok());
+        assert!(validate_password("1234567").is_err());
+        assert!(validate_password(&"p".repeat(1024)).is_ok());
+        assert!(validate_password(&"p".repeat(1025)).is_err());
+    }
+}
