@@ -1,0 +1,174 @@
+//! End-to-end harness: a real server (`sova_server::launch`) on port 0 over SQLite
+//! or PostgreSQL (own schema), driven through `sova-client`.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use sova_client::{Realtime, RestClient};
+use sova_config::{Config, Secret};
+use sova_server::{Listeners, Running, launch};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub config: Config,
+    pub http: String,
+    pub ws: String,
+    pub tcp: String,
+    running: Option<Running>,
+    _dir: tempfile::TempDir,
+    schema: Option<String>,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestServer {
+    /// Starts a server; `None` when PostgreSQL is unreachable and not required.
+    pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            http_port: 0,
+            tcp_port: 0,
+            bind_addr: [127, 0, 0, 1].into(),
+            data_dir: dir.path().join("data"),
+            shutdown_grace_secs: 5,
+            ..Config::default()
+        };
+        let mut schema = None;
+        if backend == Backend::Postgres {
+            let s = sova_store_tests::fresh_pg_schema().await?;
+            let base = sova_store_tests::pg_url();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            config.database_url = Some(Secret::new(format!(
+                "{base}{sep}options=-c%20search_path%3D{s}"
+            )));
+            schema = Some(s);
+        }
+        tweak(&mut config);
+        let mut server = TestServer {
+            config,
+            http: String::new(),
+            ws: String::new(),
+            tcp: String::new(),
+            running: None,
+            _dir: dir,
+            schema,
+        };
+        server.launch().await;
+        Some(server)
+    }
+
+    async fn launch(&mut self) {
+        let listeners = Listeners::bind(&self.config).await.expect("bind");
+        let running = launch(self.config.clone(), listeners, CancellationToken::new())
+            .await
+            .expect("launch");
+        self.http = format!("http://{}", running.http_addr);
+        self.ws = format!("ws://{}/ws", running.http_addr);
+        self.tcp = running.tcp_addr.to_string();
+        self.running = Some(running);
+    }
+
+    /// Stops the server gracefully and starts it again on the same data.
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(20), r.stop())
+                .await
+                .expect("graceful stop");
+        }
+        self.launch().await;
+    }
+
+    pub fn rest(&self) -> RestClient {
+        RestClient::new(&self.http).unwrap()
+    }
+
+    pub async fn ws(&self) -> Realtime {
+        Realtime::connect_ws(&self.ws).await.unwrap()
+    }
+
+    pub async fn tcp(&self) -> Realtime {
+        Realtime::connect_tcp(&self.tcp).await.unwrap()
+    }
+
+    /// Connects over the named transport ("ws" or "tcp").
+    pub async fn realtime(&self, transport: &str) -> Realtime {
+        match transport {
+            "ws" => self.ws().await,
+            "tcp" => self.tcp().await,
+            other => panic!("unknown transport {other}"),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(20), r.stop())
+                .await
+                .expect("graceful stop");
+        }
+        if let Some(s) = self.schema.take() {
+            sova_store_tests::drop_schema(&s).await;
+        }
+    }
+}
+
+/// A unique username for this test run.
+pub fn uname(prefix: &str) -> String {
+    let n = uuid::Uuid::now_v7().simple().to_string();
+    format!("{prefix}_{}", &n[n.len() - 10..])
+}
+
+/// Registers and logs in a fresh user; returns (username, token pair).
+pub async fn user(server: &TestServer, prefix: &str) -> (String, sova_types::models::TokenPair) {
+    let name = uname(prefix);
+    let pair = server.rest().signup(&name, PASSWORD).await.unwrap();
+    (name, pair)
+}
+
+/// Asserts `f` is an error frame with `code`.
+pub fn assert_error(f: &Value, code: &str) {
+    assert_eq!(f["type"], "error", "expected an error frame, got {f}");
+    assert_eq!(f["code"], code, "wrong code in {f}");
+    assert!(
+        f["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error without message: {f}"
+    );
+}
+
+/// Instantiates an async test body `fn(Backend)` for SQLite and PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    tokio::time::timeout(std::time::Duration::from_secs(120), super::$name(super::common::Backend::Sqlite))
+                        .await
+                        .expect("test timed out");
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    tokio::time::timeout(std::time::Duration::from_secs(120), super::$name(super::common::Backend::Postgres))
+                        .await
+                        .expect("test timed out");
+                }
+            )*
+        }
+    };
+}
