@@ -13,7 +13,7 @@ use axum::http::{HeaderName, Request};
 use sova_service::Services;
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// Header carrying the request id (generated when the client sends none).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -36,6 +36,7 @@ pub fn router(services: Arc<Services>, extra: Router) -> Router {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        })
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

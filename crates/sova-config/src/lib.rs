@@ -170,10 +170,13 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::raw().only(ENV_VARS).map(|k| match k.as_str() {
-            "sova_data_dir" => "data_dir".into(),
-            "sova_env" => "env".into(),
-            _ => k.into(),
+        // Keys reach `map` in their original case.
+        fig = fig.merge(Env::raw().only(ENV_VARS).map(|k| {
+            match k.as_str().to_ascii_lowercase().as_str() {
+                "sova_data_dir" => "data_dir".into(),
+                "sova_env" => "env".into(),
+                _ => k.into(),
+            }
         }));
         let cfg: Config = fig
             .extract()
@@ -321,6 +324,7 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail closures return figment::Error
 mod tests {
     use super::*;
 

@@ -207,7 +207,8 @@ async fn bad_input_is_typed(backend: Backend) {
     };
     let rest = server.rest();
     let (_, a) = user(&server, "bad").await;
-    let cases: Vec<(&str, &str, Option<Vec<u8>>, u16, &str)> = vec![
+    type Case<'a> = (&'a str, &'a str, Option<Vec<u8>>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/api/register",

@@ -498,14 +498,14 @@ impl MessageStore for SqliteStore {
                 out[i] = Some(Appended::NoSuchChat);
                 continue;
             };
-            if !names.contains_key(&m.sender_id.0) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(m.sender_id.0) {
                 let name: Option<String> =
                     sqlx::query_scalar("SELECT username FROM users WHERE id = ?")
                         .bind(m.sender_id.0)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(map_err)?;
-                names.insert(m.sender_id.0, name.ok_or(StoreError::NotFound)?);
+                slot.insert(name.ok_or(StoreError::NotFound)?);
             }
             let row = MessageRow {
                 id: MessageId(next_id),
