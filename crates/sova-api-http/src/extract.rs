@@ -40,6 +40,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match OptionalJson::<T>::from_request(req, state).await? {
+            OptionalJson(Some(v)) => Ok(ApiJson(v)),
+            OptionalJson(None) => {
+                Err(ApiError::bad_request("request body must be a JSON object").into())
+            }
+        }
+    }
+}
+
+/// A JSON body that may be absent (empty or whitespace).
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::too_large("request body is too large")
@@ -47,11 +63,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 ApiError::bad_request("could not read the request body")
             }
         })?;
-        if bytes.is_empty() {
-            return Err(ApiError::bad_request("request body must be a JSON object").into());
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
         }
         serde_json::from_slice(&bytes)
-            .map(ApiJson)
+            .map(|v| OptionalJson(Some(v)))
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")).into())
     }
 }

@@ -3,7 +3,7 @@
 //! `too_large`, so the connection stays usable. Everything else is the gateway's.
 
 use bytes::{Buf, Bytes, BytesMut};
-use sova_gateway::{FrameSink, Gateway, Inbound};
+use sova_gateway::{CloseReason, FrameSink, Gateway, Inbound};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +103,7 @@ impl FrameSink for TcpSink {
         self.writer.flush().await
     }
 
-    async fn close(&mut self) {
+    async fn close(&mut self, _: CloseReason) {
         let _ = self.writer.flush().await;
         let _ = self.writer.shutdown().await;
     }

@@ -10,7 +10,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use sova_gateway::{FrameSink, Gateway, Inbound};
+use sova_gateway::{CloseReason, FrameSink, Gateway, Inbound};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -93,13 +93,19 @@ impl FrameSink for WsSink {
         self.sink.flush().await.map_err(io_err)
     }
 
-    async fn close(&mut self) {
+    async fn close(&mut self, reason: CloseReason) {
         if std::mem::replace(&mut self.closing, true) {
             return;
         }
+        let (code, text) = match reason {
+            CloseReason::Normal => (close_code::NORMAL, "bye"),
+            CloseReason::GoingAway => (close_code::AWAY, "server shutting down"),
+            CloseReason::Policy => (close_code::POLICY, "policy violation"),
+            CloseReason::TryAgainLater => (close_code::AGAIN, "slow consumer; resume with sync"),
+        };
         let frame = CloseFrame {
-            code: close_code::AWAY,
-            reason: Utf8Bytes::from_static("bye"),
+            code,
+            reason: Utf8Bytes::from_static(text),
         };
         let _ = self.sink.send(Message::Close(Some(frame))).await;
         let _ = self.sink.close().await;

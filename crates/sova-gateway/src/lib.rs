@@ -36,6 +36,9 @@ pub const ABUSE_LIMIT: u32 = 50;
 pub const ABUSE_WINDOW: Duration = Duration::from_secs(10);
 /// Pushes written before one flush.
 const WRITE_BATCH: usize = 64;
+/// A write that makes no progress for this long means the peer stopped reading:
+/// the connection is dropped (its client resumes with `since`).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// One unit read from a socket.
 #[derive(Debug)]
@@ -46,14 +49,27 @@ pub enum Inbound {
     TooLarge,
 }
 
+/// Why the server ends a connection (maps to WebSocket close codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The peer left or the socket failed.
+    Normal,
+    /// The server is shutting down (1001).
+    GoingAway,
+    /// Auth timeout or repeated malformed frames (1008).
+    Policy,
+    /// Slow consumer: retry later and resume (1013).
+    TryAgainLater,
+}
+
 /// The write half of a connection.
 pub trait FrameSink: Send {
     /// Queues one frame (a JSON object, without framing).
     fn feed(&mut self, frame: Bytes) -> impl Future<Output = std::io::Result<()>> + Send;
     /// Writes out everything queued.
     fn flush(&mut self) -> impl Future<Output = std::io::Result<()>> + Send;
-    /// Closes politely (WebSocket close frame / TCP shutdown).
-    fn close(&mut self) -> impl Future<Output = ()> + Send;
+    /// Closes politely (WebSocket close frame with a code for `reason` / TCP shutdown).
+    fn close(&mut self, reason: CloseReason) -> impl Future<Output = ()> + Send;
 }
 
 /// Shared by every connection of this process.
@@ -114,7 +130,7 @@ impl Gateway {
             abuse: (Instant::now(), 0),
         };
         tracing::debug!(conn = id, %peer, "connection opened");
-        conn.run(incoming, sink, rx, shutdown).await;
+        conn.run(incoming, TimedSink(sink), rx, shutdown).await;
         self.hub.unsubscribe(id, &conn.chats);
         tracing::debug!(conn = id, %peer, "connection closed");
     }
@@ -174,51 +190,70 @@ impl Conn {
         let mut pending: Option<BoxFuture<'static, Outcome>> = None;
         let auth_deadline = tokio::time::sleep(AUTH_TIMEOUT);
         tokio::pin!(auth_deadline);
-        let final_frame: Option<ServerFrame> = loop {
+        let (final_frame, reason): (Option<ServerFrame>, CloseReason) = loop {
             let authed = self.user.is_some();
             let live = authed && !self.replaying;
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    break Some(ServerFrame::error(ApiError::unavailable("server is shutting down"), None));
+                    // Finish the request in flight so its answer is not lost.
+                    if pending.is_some()
+                        && let Ok(outcome) = tokio::time::timeout(WRITE_TIMEOUT, poll_pending(&mut pending)).await
+                    {
+                        let mut ignored = None;
+                        let _ = self.apply(outcome, &mut sink, &mut ignored).await;
+                    }
+                    break (
+                        Some(ServerFrame::error(ApiError::unavailable("server is shutting down"), None)),
+                        CloseReason::GoingAway,
+                    );
                 }
                 _ = self.overflow.cancelled() => {
-                    break Some(ServerFrame::Error {
-                        code: ErrorCode::SlowConsumer,
-                        message: "too many undelivered events; reconnect and sync from seq".into(),
-                        re: None,
-                        seq: Some(self.last_sent),
-                    });
+                    break (
+                        Some(ServerFrame::Error {
+                            code: ErrorCode::SlowConsumer,
+                            message: "too many undelivered events; reconnect and sync from seq".into(),
+                            re: None,
+                            seq: Some(self.last_sent),
+                        }),
+                        CloseReason::TryAgainLater,
+                    );
                 }
                 _ = &mut auth_deadline, if !authed => {
-                    break Some(ServerFrame::error(ApiError::unauthorized("authentication timed out"), None));
+                    break (
+                        Some(ServerFrame::error(ApiError::unauthorized("authentication timed out"), None)),
+                        CloseReason::Policy,
+                    );
                 }
                 push = rx.recv(), if live => {
-                    let Some(push) = push else { break None };
+                    let Some(push) = push else { break (None, CloseReason::Normal) };
                     if self.write_pushes(&mut sink, push, &mut rx).await.is_err() {
-                        break None;
+                        break (None, CloseReason::Normal);
                     }
                 }
                 outcome = poll_pending(&mut pending), if pending.is_some() => {
                     pending = None;
                     if self.apply(outcome, &mut sink, &mut pending).await.is_err() {
-                        break None;
+                        break (None, CloseReason::Normal);
                     }
                 }
                 inbound = incoming.next(), if pending.is_none() => {
-                    let Some(inbound) = inbound else { break None };
+                    let Some(inbound) = inbound else { break (None, CloseReason::Normal) };
                     match self.on_inbound(inbound) {
                         Ok(fut) => pending = Some(fut),
                         Err((err, re)) => {
                             let fatal = self.note_abuse();
                             if send_frame(&mut sink, &ServerFrame::error(err, re)).await.is_err() {
-                                break None;
+                                break (None, CloseReason::Normal);
                             }
                             if fatal {
-                                break Some(ServerFrame::error(
-                                    ApiError::new(ErrorCode::RateLimited, "too many malformed frames"),
-                                    None,
-                                ));
+                                break (
+                                    Some(ServerFrame::error(
+                                        ApiError::new(ErrorCode::RateLimited, "too many malformed frames"),
+                                        None,
+                                    )),
+                                    CloseReason::Policy,
+                                );
                             }
                         }
                     }
@@ -228,7 +263,7 @@ impl Conn {
         if let Some(frame) = final_frame {
             let _ = send_frame(&mut sink, &frame).await;
         }
-        sink.close().await;
+        sink.close(reason).await;
     }
 
     /// Writes `first` and whatever else is queued (up to a batch), then flushes once.
@@ -472,7 +507,15 @@ impl Conn {
             match services.messages.since(&user, since, page).await {
                 Ok(msgs) => {
                     let more = msgs.len() as i64 >= page;
-                    let until = msgs.last().map_or(since, |m| m.seq);
+                    let until = match msgs.last() {
+                        Some(m) => m.seq,
+                        // Never report a position beyond what exists: a too-high `since`
+                        // must not make later pushes look already delivered.
+                        None => match services.messages.last_seq().await {
+                            Ok(last) => since.min(last),
+                            Err(e) => return Outcome::Error(e, re),
+                        },
+                    };
                     let frames = msgs
                         .into_iter()
                         .map(|m| Push {
@@ -558,6 +601,31 @@ impl Conn {
             }
         }
         Ok(())
+    }
+}
+
+/// Bounds every write by `WRITE_TIMEOUT`.
+struct TimedSink<K>(K);
+
+fn timed_out(_: tokio::time::error::Elapsed) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "peer is not reading")
+}
+
+impl<K: FrameSink> FrameSink for TimedSink<K> {
+    async fn feed(&mut self, frame: Bytes) -> std::io::Result<()> {
+        tokio::time::timeout(WRITE_TIMEOUT, self.0.feed(frame))
+            .await
+            .map_err(timed_out)?
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        tokio::time::timeout(WRITE_TIMEOUT, self.0.flush())
+            .await
+            .map_err(timed_out)?
+    }
+
+    async fn close(&mut self, reason: CloseReason) {
+        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.0.close(reason)).await;
     }
 }
 

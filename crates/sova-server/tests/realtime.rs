@@ -304,6 +304,25 @@ async fn resume_with_since(backend: Backend) {
     server.stop().await;
 }
 
+async fn since_beyond_the_end_is_clamped(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else { return };
+    let rest = server.rest();
+    let (_, a) = user(&server, "future").await;
+    let first = rest.send(&a.token, "exists").await.unwrap();
+    for transport in ["ws", "tcp"] {
+        let mut rt = server.realtime(transport).await;
+        rt.auth_token(&a.token, Some(1_000_000_000)).await.unwrap();
+        let synced = rt.recv_type("synced").await.unwrap();
+        assert!(synced["seq"].as_i64().unwrap() >= first.seq);
+        assert!(synced["seq"].as_i64().unwrap() < 1_000_000_000, "position is clamped: {synced}");
+        // A later message must still be pushed.
+        let text = format!("{transport} after clamp");
+        rest.send(&a.token, &text).await.unwrap();
+        recv_message(&mut rt, &text).await;
+    }
+    server.stop().await;
+}
+
 async fn history_frame(backend: Backend) {
     let Some(server) = TestServer::start(backend).await else {
         return;
@@ -337,5 +356,6 @@ both_backends!(
     bad_frames_keep_connection_usable,
     oversized_tcp_line_without_newline,
     resume_with_since,
+    since_beyond_the_end_is_clamped,
     history_frame,
 );

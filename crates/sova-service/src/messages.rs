@@ -160,6 +160,15 @@ impl MessageService {
         Ok((chat, rows.into_iter().map(to_dto).collect()))
     }
 
+    /// The highest event sequence committed so far.
+    pub async fn last_seq(&self) -> Result<i64, ApiError> {
+        self.stores
+            .messages
+            .last_message_id()
+            .await
+            .map_err(store_err)
+    }
+
     /// Events after `since` in the user's chats, oldest first, at most `limit`.
     pub async fn since(
         &self,

@@ -1,4 +1,4 @@
-use crate::extract::Authed;
+use crate::extract::{Authed, OptionalJson};
 use crate::{ApiJson, HttpError};
 use axum::Json;
 use axum::extract::State;
@@ -42,14 +42,9 @@ pub async fn refresh(
 pub async fn logout(
     State(s): State<Arc<Services>>,
     Authed(user): Authed,
-    body: axum::body::Bytes,
+    OptionalJson(req): OptionalJson<LogoutRequest>,
 ) -> Result<StatusCode, HttpError> {
-    let req: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        LogoutRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| sova_types::ApiError::bad_request(format!("invalid JSON body: {e}")))?
-    };
+    let req = req.unwrap_or_default();
     s.auth.logout(&user, req.refresh_token.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
