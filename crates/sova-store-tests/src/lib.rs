@@ -147,6 +147,15 @@ macro_rules! conformance_suite {
             messages_since_is_scoped_by_membership,
             concurrent_appends_stay_ordered,
             hostile_text_is_stored_inertly,
+            private_chat_is_unique_per_pair,
+            group_roles_and_membership_rules,
+            channel_only_admins_post,
+            edit_delete_and_versions,
+            reactions_and_pins,
+            read_state_and_receipts,
+            events_are_scoped_and_ordered,
+            invites_and_join,
+            mentions_replies_and_forwards,
         );
     };
     (@cases $backend:ident: $($case:ident),* $(,)?) => {

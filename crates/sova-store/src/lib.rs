@@ -64,33 +64,7 @@ pub enum RotateOutcome {
     Invalid,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChatKind {
-    Public,
-    Private,
-    Group,
-    Channel,
-}
-
-impl ChatKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChatKind::Public => "public",
-            ChatKind::Private => "private",
-            ChatKind::Group => "group",
-            ChatKind::Channel => "channel",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "public" => ChatKind::Public,
-            "private" => ChatKind::Private,
-            "group" => ChatKind::Group,
-            "channel" => ChatKind::Channel,
-            _ => return None,
-        })
-    }
-}
+pub use sova_types::models::{ChatKind, MessageKind, Role};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatRow {
@@ -102,6 +76,7 @@ pub struct ChatRow {
     pub created_at: i64,
     /// Highest `chat_seq` assigned in this chat.
     pub last_seq: i64,
+    pub member_count: i64,
 }
 
 /// A message to append; ids and sequence numbers are assigned by the store.
@@ -109,9 +84,32 @@ pub struct ChatRow {
 pub struct NewMessage {
     pub chat_id: ChatId,
     pub sender_id: UserId,
+    pub kind: MessageKind,
     pub text: String,
+    pub reply_to: Option<MessageId>,
+    /// Message being forwarded (must be visible to the sender).
+    pub forward_of: Option<MessageId>,
+    /// Lower-cased usernames mentioned with `@`; members among them get `mention`.
+    pub mentions: Vec<String>,
     pub client_msg_id: Option<String>,
     pub created_at: i64,
+}
+
+impl NewMessage {
+    /// A plain text message.
+    pub fn text(chat_id: ChatId, sender_id: UserId, text: impl Into<String>, created_at: i64) -> Self {
+        NewMessage {
+            chat_id,
+            sender_id,
+            kind: MessageKind::Text,
+            text: text.into(),
+            reply_to: None,
+            forward_of: None,
+            mentions: Vec::new(),
+            client_msg_id: None,
+            created_at,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,20 +119,114 @@ pub struct MessageRow {
     pub chat_seq: i64,
     pub sender_id: UserId,
     pub sender_name: String,
+    pub kind: MessageKind,
+    /// Empty once deleted.
     pub text: String,
+    pub reply_to: Option<MessageId>,
+    pub forward: Option<sova_types::models::ForwardOrigin>,
+    pub mentions: Vec<UserId>,
     pub client_msg_id: Option<String>,
     pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub pinned_at: Option<i64>,
 }
 
-/// The result of appending one message of a batch.
+/// A chat member as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Appended {
-    /// Newly stored.
-    New(MessageRow),
-    /// The sender already stored a message with this `client_msg_id`: that one.
+pub struct MemberRow {
+    pub chat_id: ChatId,
+    pub user_id: UserId,
+    pub username: String,
+    pub role: Role,
+    pub joined_at: i64,
+    pub last_read_seq: i64,
+}
+
+/// One of the caller's chats, for the chat list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MyChat {
+    pub chat: ChatRow,
+    pub role: Role,
+    pub last_read_seq: i64,
+    pub last_message: Option<MessageRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InviteRow {
+    pub code: String,
+    pub chat_id: ChatId,
+    pub created_by: UserId,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A state change that emits events; applied by `MessageStore::commit` in one
+/// transaction per batch, in order, with event ids assigned in commit order.
+/// Permission rules are checked inside the transaction (see `rules`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOp {
+    Send(NewMessage),
+    Edit { chat: ChatId, message: MessageId, user: UserId, text: String, at: i64 },
+    Delete { chat: ChatId, message: MessageId, user: UserId, at: i64 },
+    React { chat: ChatId, message: MessageId, user: UserId, emoji: String, add: bool, at: i64 },
+    Pin { chat: ChatId, message: MessageId, user: UserId, pin: bool, at: i64 },
+    /// Moves the reader's position forward to `up_to` (a `chat_seq`); never back.
+    Read { chat: ChatId, user: UserId, up_to: i64, at: i64, receipts_max_members: i64 },
+    /// For `Private`, `members` holds the one other user and an existing chat is returned.
+    CreateChat { kind: ChatKind, name: String, creator: UserId, members: Vec<UserId>, at: i64, max_members: i64 },
+    /// Adds users; `invite` lets a non-admin join by link (then `users` is `[by]`).
+    AddMembers { chat: ChatId, by: UserId, users: Vec<UserId>, invite: Option<String>, at: i64, max_members: i64 },
+    /// Removes `user`; `by == user` means leaving.
+    RemoveMember { chat: ChatId, by: UserId, user: UserId, at: i64 },
+    /// Sets a role; `Role::Owner` transfers ownership (the old owner becomes admin).
+    SetRole { chat: ChatId, by: UserId, user: UserId, role: Role, at: i64 },
+    Rename { chat: ChatId, by: UserId, name: String, at: i64 },
+    DeleteChat { chat: ChatId, by: UserId, at: i64 },
+}
+
+/// What an op did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new message (also for edits, deletes, pins: the message after the change).
+    Message(MessageRow),
+    /// A resend with a known `client_msg_id`: the stored message, unchanged.
     Duplicate(MessageRow),
-    /// The chat does not exist.
-    NoSuchChat,
+    Chat(ChatRow),
+    /// `CreateChat` of a private chat that already existed.
+    ExistingChat(ChatRow),
+    Done,
+    /// Refused by a rule; nothing was written for this op.
+    Rejected(sova_types::ApiError),
+}
+
+/// An event written (or, for new messages, represented by the message row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    /// Visible to the chat's members…
+    pub chat_id: Option<ChatId>,
+    /// …or to this one user only.
+    pub target_user: Option<UserId>,
+    /// The push frame, serialized once (includes `seq`).
+    pub frame: String,
+    /// Subscription change this event implies for `target_user`.
+    pub membership: Option<Membership>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    Joined(ChatId),
+    Left(ChatId),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub outcome: Outcome,
+    pub events: Vec<StoredEvent>,
 }
 
 #[async_trait]
@@ -178,45 +270,58 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait ChatStore: Send + Sync {
     /// Returns the chat with this slug, creating it (race-free) when missing.
-    async fn ensure_chat(
-        &self,
-        slug: &str,
-        kind: ChatKind,
-        name: &str,
-        now: i64,
-    ) -> StoreResult<ChatRow>;
-    /// A chat by id.
+    async fn ensure_chat(&self, slug: &str, kind: ChatKind, name: &str, now: i64) -> StoreResult<ChatRow>;
+    /// A live (not deleted) chat by id.
     async fn chat(&self, id: ChatId) -> StoreResult<Option<ChatRow>>;
-    /// Adds a member (idempotent).
-    async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64)
-    -> StoreResult<()>;
+    /// Adds a member (idempotent) without events; for bootstrap and tests.
+    async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64) -> StoreResult<()>;
     /// Whether `user` belongs to `chat`.
     async fn is_member(&self, chat: ChatId, user: UserId) -> StoreResult<bool>;
+    /// `user`'s membership of `chat`, if any.
+    async fn member(&self, chat: ChatId, user: UserId) -> StoreResult<Option<MemberRow>>;
     /// Ids of the chats `user` belongs to.
     async fn chats_of(&self, user: UserId) -> StoreResult<Vec<ChatId>>;
+    /// `user`'s chats, most recently active first, with the last message; keyset
+    /// pagination by (last activity, id) via `before`.
+    async fn my_chats(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> StoreResult<Vec<MyChat>>;
+    /// Members ordered by user id, after `after`.
+    async fn members(&self, chat: ChatId, after: Option<UserId>, limit: i64) -> StoreResult<Vec<MemberRow>>;
+    async fn create_invite(&self, invite: InviteRow) -> StoreResult<()>;
+    async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>>;
+    async fn invites(&self, chat: ChatId) -> StoreResult<Vec<InviteRow>>;
+    /// Revokes an invite of `chat`; false when there is none.
+    async fn revoke_invite(&self, chat: ChatId, code: &str, now: i64) -> StoreResult<bool>;
 }
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Appends a batch in one transaction (group commit). Ids are assigned in commit
-    /// order across every writer sharing the database; `chat_seq` is gap-free per chat;
-    /// a repeated `(sender, client_msg_id)` returns the stored message instead.
-    async fn append_batch(&self, batch: &[NewMessage]) -> StoreResult<Vec<Appended>>;
-    /// Up to `limit` messages of `chat` with id < `before` (if given), newest first.
+    /// Applies a batch of ops in one transaction (group commit) and returns, per op,
+    /// its outcome and the events it produced. Ids are assigned in commit order across
+    /// every writer sharing the database; `chat_seq` is gap-free per chat.
+    async fn commit(&self, ops: &[WriteOp]) -> StoreResult<Vec<Committed>>;
+    /// One message of `chat`.
+    async fn message(&self, chat: ChatId, id: MessageId) -> StoreResult<Option<MessageRow>>;
+    /// Up to `limit` messages of `chat` with `after` < id < `before`; newest first
+    /// unless `ascending`.
     async fn history(
         &self,
         chat: ChatId,
         before: Option<MessageId>,
+        after: Option<MessageId>,
         limit: i64,
+        ascending: bool,
     ) -> StoreResult<Vec<MessageRow>>;
     /// Up to `limit` messages with id > `since` in the chats `user` belongs to, oldest first.
-    async fn messages_since(
-        &self,
-        user: UserId,
-        since: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<MessageRow>>;
-    /// The highest message id stored (0 when none).
+    async fn messages_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<MessageRow>>;
+    /// Up to `limit` stored events visible to `user` with seq > `since`: (seq, frame).
+    async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<(i64, String)>>;
+    /// Reaction counts for these messages, with whether `user` reacted: (message, emoji, count, me).
+    async fn reactions(&self, messages: &[MessageId], user: UserId) -> StoreResult<Vec<(MessageId, String, i64, bool)>>;
+    /// Earlier versions of an edited message: (version, text, replaced_at).
+    async fn versions(&self, message: MessageId) -> StoreResult<Vec<(i64, String, i64)>>;
+    /// Pinned messages of `chat`, most recently pinned first.
+    async fn pins(&self, chat: ChatId) -> StoreResult<Vec<MessageRow>>;
+    /// The highest event id stored (0 when none).
     async fn last_message_id(&self) -> StoreResult<i64>;
 }
 
@@ -247,63 +352,5 @@ impl Stores {
     }
 }
 
-/// Backend-independent bookkeeping for `MessageStore::append_batch`.
-pub mod batch {
-    use super::{Appended, NewMessage, StoreError, StoreResult};
-    use std::collections::{BTreeMap, HashMap};
-
-    /// For each entry, the index of an earlier entry in the same batch with the same
-    /// `(sender, client_msg_id)`, if any.
-    pub fn in_batch_duplicates(batch: &[NewMessage]) -> Vec<Option<usize>> {
-        let mut first: HashMap<(i64, &str), usize> = HashMap::new();
-        batch
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let cmid = m.client_msg_id.as_deref()?;
-                match first.get(&(m.sender_id.0, cmid)) {
-                    Some(&j) => Some(j),
-                    None => {
-                        first.insert((m.sender_id.0, cmid), i);
-                        None
-                    }
-                }
-            })
-            .collect()
-    }
-
-    /// How many new rows each chat receives, by ascending chat id (the lock order).
-    pub fn new_rows_per_chat(
-        batch: &[NewMessage],
-        decided: &[Option<Appended>],
-        dup_of: &[Option<usize>],
-    ) -> BTreeMap<i64, i64> {
-        let mut per_chat = BTreeMap::new();
-        for (i, m) in batch.iter().enumerate() {
-            if decided[i].is_none() && dup_of[i].is_none() {
-                *per_chat.entry(m.chat_id.0).or_default() += 1;
-            }
-        }
-        per_chat
-    }
-
-    /// Fills in-batch duplicates from the entry they repeat.
-    pub fn resolve(
-        mut out: Vec<Option<Appended>>,
-        dup_of: &[Option<usize>],
-    ) -> StoreResult<Vec<Appended>> {
-        for i in 0..out.len() {
-            if let Some(j) = dup_of[i] {
-                out[i] = match &out[j] {
-                    Some(Appended::New(r)) | Some(Appended::Duplicate(r)) => {
-                        Some(Appended::Duplicate(r.clone()))
-                    }
-                    other => other.clone(),
-                };
-            }
-        }
-        out.into_iter()
-            .map(|o| o.ok_or_else(|| StoreError::Other("batch entry left undecided".into())))
-            .collect()
-    }
-}
+pub mod dto;
+pub mod rules;

@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ChatId, MessageId, UserId};
-use crate::models::Message;
+use crate::models::{Chat, Message, Role};
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted request `id`.
@@ -119,6 +119,86 @@ pub enum ServerFrame {
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         re: Option<String>,
+    },
+    /// The answer to any other request: `data` is exactly the REST response body.
+    Result {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        re: Option<String>,
+        data: serde_json::Value,
+    },
+    MessageEdited {
+        seq: i64,
+        chat_id: ChatId,
+        message_id: MessageId,
+        user_id: UserId,
+        text: String,
+        edited_at: String,
+    },
+    MessageDeleted {
+        seq: i64,
+        chat_id: ChatId,
+        message_id: MessageId,
+        deleted_by: UserId,
+    },
+    ReactionAdded {
+        seq: i64,
+        chat_id: ChatId,
+        message_id: MessageId,
+        user_id: UserId,
+        emoji: String,
+        /// Users now reacting with this emoji.
+        count: i64,
+    },
+    ReactionRemoved {
+        seq: i64,
+        chat_id: ChatId,
+        message_id: MessageId,
+        user_id: UserId,
+        emoji: String,
+        count: i64,
+    },
+    MessagePinned {
+        seq: i64,
+        chat_id: ChatId,
+        message_id: MessageId,
+        pinned: bool,
+        by: UserId,
+    },
+    /// A member's read position moved (receipts, and the reader's other devices).
+    Read {
+        seq: i64,
+        chat_id: ChatId,
+        user_id: UserId,
+        up_to: i64,
+    },
+    /// You were mentioned (sent even when the chat is muted).
+    Mention {
+        seq: i64,
+        chat_id: ChatId,
+        message_id: MessageId,
+        by: UserId,
+        user: String,
+        text: String,
+    },
+    /// You joined or were added to a chat (or it was created with you in it).
+    ChatAdded { seq: i64, chat: Chat },
+    /// The chat changed (name, members, roles).
+    ChatUpdated { seq: i64, chat: Chat },
+    /// You left or were removed, or the chat was deleted.
+    ChatRemoved { seq: i64, chat_id: ChatId },
+    /// A member's role changed.
+    MemberUpdated {
+        seq: i64,
+        chat_id: ChatId,
+        user_id: UserId,
+        role: Role,
+    },
+    /// Ephemeral: a member is typing (expires after `expires_in` seconds).
+    Typing {
+        chat_id: ChatId,
+        user_id: UserId,
+        user: String,
+        expires_in: u64,
     },
     Error {
         code: ErrorCode,

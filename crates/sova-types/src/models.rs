@@ -80,4 +80,199 @@ pub struct Message {
     pub seq: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
+    #[serde(default)]
+    pub kind: MessageKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward: Option<ForwardOrigin>,
+    /// Users mentioned with `@username`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
+    /// RFC 3339 time of the last edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// Deleted for everyone: a tombstone with empty text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// Kinds of chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    /// The public `general` chat every user joins.
+    Public,
+    /// Exactly two members; one per pair.
+    Private,
+    /// Members talk; owner and admins manage.
+    Group,
+    /// Only owner and admins post; members read.
+    Channel,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatKind::Public => "public",
+            ChatKind::Private => "private",
+            ChatKind::Group => "group",
+            ChatKind::Channel => "channel",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "public" => ChatKind::Public,
+            "private" => ChatKind::Private,
+            "group" => ChatKind::Group,
+            "channel" => ChatKind::Channel,
+            _ => return None,
+        })
+    }
+}
+
+/// A member's role in a chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "member" => Role::Member,
+            "admin" => Role::Admin,
+            "owner" => Role::Owner,
+            _ => return None,
+        })
+    }
+    /// Owner or admin.
+    pub fn manages(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+/// Message kinds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    #[default]
+    Text,
+    Media,
+    File,
+    /// Written by the server: joins, leaves, renames.
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Media => "media",
+            MessageKind::File => "file",
+            MessageKind::System => "system",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "text" => MessageKind::Text,
+            "media" => MessageKind::Media,
+            "file" => MessageKind::File,
+            "system" => MessageKind::System,
+            _ => return None,
+        })
+    }
+}
+
+/// A chat as its members see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chat {
+    pub id: ChatId,
+    #[serde(rename = "type")]
+    pub kind: ChatKind,
+    pub name: String,
+    pub member_count: i64,
+    /// Highest `chat_seq` so far.
+    pub last_seq: i64,
+    pub created_at: String,
+    /// The caller's role (absent where not a member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The caller's unread count (in `GET /api/chats`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<i64>,
+    /// The caller's read position (`chat_seq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<Box<Message>>,
+}
+
+/// A chat member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: UserId,
+    pub username: String,
+    pub role: Role,
+    pub joined_at: String,
+    /// Read position (`chat_seq`), where receipts are visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_seq: Option<i64>,
+}
+
+/// Where a forwarded message came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardOrigin {
+    pub chat_id: ChatId,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub user: String,
+}
+
+/// Aggregated reactions of one emoji on a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: i64,
+    /// Whether the caller reacted with it (history only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub me: bool,
+}
+
+/// A previous version of an edited message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageVersion {
+    pub version: i64,
+    pub text: String,
+    /// When this text was replaced.
+    pub replaced_at: String,
+}
+
+/// An invite link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub code: String,
+    pub chat_id: ChatId,
+    pub created_by: UserId,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    pub revoked: bool,
 }

@@ -1,0 +1,654 @@
+//! SQL shared by the SQLite and PostgreSQL stores. The queries use only the common
+//! dialect (`$n` parameters, `ON CONFLICT`, `RETURNING`, row values, `CAST`), and
+//! `impl_sql_store!` expands the same code for each backend's concrete sqlx types,
+//! so both databases run literally the same statements. A backend provides:
+//! `self.pool`, `self.begin_write()` (a transaction holding the event-counter lock,
+//! with the counter's value), `Self::insert_message_rows(tx, rows)` and `map_err`.
+
+/// Columns of a message row joined with its sender (`m`, `u`), in decode order.
+#[macro_export]
+macro_rules! message_columns {
+    () => {
+        "m.id, m.chat_id, m.chat_seq, m.sender_id, u.username, m.text, m.client_msg_id, m.created_at, \
+         m.kind, m.reply_to, m.forward_chat_id, m.forward_message_id, m.forward_user_id, m.forward_user, \
+         m.mentions, m.edited_at, m.deleted_at, m.pinned_at"
+    };
+}
+
+/// Columns of a chat row (`c`), in decode order.
+#[macro_export]
+macro_rules! chat_columns {
+    () => {
+        "c.id, c.kind, c.name, c.slug, c.created_at, c.last_seq, c.member_count"
+    };
+}
+
+/// Mentioned user ids as stored (comma-separated).
+pub fn format_ids(ids: &[sova_types::UserId]) -> String {
+    ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// Parses `format_ids` output; ignores junk.
+pub fn parse_ids(s: &str) -> Vec<sova_types::UserId> {
+    s.split(',').filter_map(|p| p.trim().parse().ok()).map(sova_types::UserId).collect()
+}
+
+/// Private chats are unique per pair of users: this key enforces it.
+pub fn private_key(a: sova_types::UserId, b: sova_types::UserId) -> String {
+    let (lo, hi) = if a.0 <= b.0 { (a.0, b.0) } else { (b.0, a.0) };
+    format!("{lo}:{hi}")
+}
+
+/// Expands every store trait for `$store` over sqlx database `$db`.
+#[macro_export]
+macro_rules! impl_sql_store {
+    ($store:ty, $db:ty) => {
+        mod __sql_store {
+            use super::*;
+            use async_trait::async_trait;
+            use sova_store::{
+                ChatKind, ChatRow, ChatStore, Committed, InviteRow, MemberRow, MessageKind, MessageRow,
+                MessageStore, MyChat, NewRefreshToken, NewUser, Role, RotateOutcome, StoreError, StoreResult,
+                TokenStore, UserRow, UserStore, WriteOp,
+            };
+            use sova_types::{ChatId, MessageId, UserId};
+            use sqlx::Row;
+
+            pub(crate) type DbRow = <$db as sqlx::Database>::Row;
+            pub(crate) type Tx = sqlx::Transaction<'static, $db>;
+
+            pub(crate) fn user_row(r: &DbRow) -> Result<UserRow, sqlx::Error> {
+                Ok(UserRow {
+                    id: UserId(r.try_get(0)?),
+                    username: r.try_get(1)?,
+                    password_hash: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                })
+            }
+
+            fn decode_err(what: &str) -> sqlx::Error {
+                sqlx::Error::Decode(format!("unexpected {what}").into())
+            }
+
+            pub(crate) fn chat_row(r: &DbRow) -> Result<ChatRow, sqlx::Error> {
+                let kind: String = r.try_get(1)?;
+                Ok(ChatRow {
+                    id: ChatId(r.try_get(0)?),
+                    kind: ChatKind::parse(&kind).ok_or_else(|| decode_err("chat kind"))?,
+                    name: r.try_get(2)?,
+                    slug: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                    last_seq: r.try_get(5)?,
+                    member_count: r.try_get(6)?,
+                })
+            }
+
+            pub(crate) fn message_row(r: &DbRow) -> Result<MessageRow, sqlx::Error> {
+                let kind: String = r.try_get(8)?;
+                let fwd_chat: Option<i64> = r.try_get(10)?;
+                let forward = match fwd_chat {
+                    Some(chat) => Some(sova_types::models::ForwardOrigin {
+                        chat_id: ChatId(chat),
+                        message_id: MessageId(r.try_get::<Option<i64>, _>(11)?.unwrap_or_default()),
+                        user_id: UserId(r.try_get::<Option<i64>, _>(12)?.unwrap_or_default()),
+                        user: r.try_get::<Option<String>, _>(13)?.unwrap_or_default(),
+                    }),
+                    None => None,
+                };
+                let mentions: String = r.try_get(14)?;
+                Ok(MessageRow {
+                    id: MessageId(r.try_get(0)?),
+                    chat_id: ChatId(r.try_get(1)?),
+                    chat_seq: r.try_get(2)?,
+                    sender_id: UserId(r.try_get(3)?),
+                    sender_name: r.try_get(4)?,
+                    text: r.try_get(5)?,
+                    client_msg_id: r.try_get(6)?,
+                    created_at: r.try_get(7)?,
+                    kind: MessageKind::parse(&kind).ok_or_else(|| decode_err("message kind"))?,
+                    reply_to: r.try_get::<Option<i64>, _>(9)?.map(MessageId),
+                    forward,
+                    mentions: $crate::parse_ids(&mentions),
+                    edited_at: r.try_get(15)?,
+                    deleted_at: r.try_get(16)?,
+                    pinned_at: r.try_get(17)?,
+                })
+            }
+
+            pub(crate) fn member_row(r: &DbRow) -> Result<MemberRow, sqlx::Error> {
+                let role: String = r.try_get(3)?;
+                Ok(MemberRow {
+                    chat_id: ChatId(r.try_get(0)?),
+                    user_id: UserId(r.try_get(1)?),
+                    username: r.try_get(2)?,
+                    role: Role::parse(&role).ok_or_else(|| decode_err("role"))?,
+                    joined_at: r.try_get(4)?,
+                    last_read_seq: r.try_get(5)?,
+                })
+            }
+
+            fn invite_row(r: &DbRow) -> Result<InviteRow, sqlx::Error> {
+                Ok(InviteRow {
+                    code: r.try_get(0)?,
+                    chat_id: ChatId(r.try_get(1)?),
+                    created_by: UserId(r.try_get(2)?),
+                    created_at: r.try_get(3)?,
+                    expires_at: r.try_get(4)?,
+                    max_uses: r.try_get(5)?,
+                    uses: r.try_get(6)?,
+                    revoked_at: r.try_get(7)?,
+                })
+            }
+
+            fn rows<T>(rows: Vec<DbRow>, f: fn(&DbRow) -> Result<T, sqlx::Error>) -> StoreResult<Vec<T>> {
+                rows.iter().map(|r| f(r).map_err(map_err)).collect()
+            }
+
+            #[async_trait]
+            impl UserStore for $store {
+                async fn create_user(&self, user: NewUser, auto_join: &[ChatId]) -> StoreResult<UserRow> {
+                    let (mut tx, _) = self.begin_write().await?;
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO users (username, username_lower, password_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                    )
+                    .bind(&user.username)
+                    .bind(&user.username_lower)
+                    .bind(&user.password_hash)
+                    .bind(user.created_at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                    for chat in auto_join {
+                        join_quietly(&mut tx, *chat, UserId(id), Role::Member, user.created_at).await?;
+                    }
+                    tx.commit().await.map_err(map_err)?;
+                    Ok(UserRow { id: UserId(id), username: user.username, password_hash: user.password_hash, created_at: user.created_at })
+                }
+
+                async fn user_by_name(&self, username_lower: &str) -> StoreResult<Option<UserRow>> {
+                    let r = sqlx::query("SELECT id, username, password_hash, created_at FROM users WHERE username_lower = $1")
+                        .bind(username_lower)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    r.map(|r| user_row(&r).map_err(map_err)).transpose()
+                }
+
+                async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRow>> {
+                    let r = sqlx::query("SELECT id, username, password_hash, created_at FROM users WHERE id = $1")
+                        .bind(id.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    r.map(|r| user_row(&r).map_err(map_err)).transpose()
+                }
+            }
+
+            /// Adds a member without events, keeping `member_count` right.
+            pub(crate) async fn join_quietly(tx: &mut Tx, chat: ChatId, user: UserId, role: Role, at: i64) -> StoreResult<bool> {
+                let added = sqlx::query(
+                    "INSERT INTO chat_members (chat_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(chat.0)
+                .bind(user.0)
+                .bind(role.as_str())
+                .bind(at)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected()
+                    > 0;
+                if added {
+                    sqlx::query("UPDATE chats SET member_count = member_count + 1 WHERE id = $1")
+                        .bind(chat.0)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                Ok(added)
+            }
+
+            #[async_trait]
+            impl TokenStore for $store {
+                async fn insert_refresh(&self, t: NewRefreshToken) -> StoreResult<()> {
+                    sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&t.token_hash)
+                        .bind(t.user_id.0)
+                        .bind(&t.family_id)
+                        .bind(t.created_at)
+                        .bind(t.expires_at)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn rotate_refresh(&self, old_hash: &[u8], new: NewRefreshToken, now: i64) -> StoreResult<RotateOutcome> {
+                    let mut tx = self.begin_token_write().await?;
+                    let row = sqlx::query(Self::SELECT_REFRESH_FOR_UPDATE)
+                        .bind(old_hash)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    let Some(row) = row else { return Ok(RotateOutcome::Invalid) };
+                    let user_id = UserId(row.try_get(0).map_err(map_err)?);
+                    let family: Vec<u8> = row.try_get(1).map_err(map_err)?;
+                    let expires_at: i64 = row.try_get(2).map_err(map_err)?;
+                    let used_at: Option<i64> = row.try_get(3).map_err(map_err)?;
+                    let revoked_at: Option<i64> = row.try_get(4).map_err(map_err)?;
+                    if revoked_at.is_some() || expires_at <= now {
+                        return Ok(RotateOutcome::Invalid);
+                    }
+                    if used_at.is_some() {
+                        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+                            .bind(now)
+                            .bind(&family)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        tx.commit().await.map_err(map_err)?;
+                        return Ok(RotateOutcome::Reused { user_id });
+                    }
+                    sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
+                        .bind(now)
+                        .bind(old_hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(&new.token_hash)
+                        .bind(user_id.0)
+                        .bind(&family)
+                        .bind(new.created_at)
+                        .bind(new.expires_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    tx.commit().await.map_err(map_err)?;
+                    Ok(RotateOutcome::Rotated { user_id })
+                }
+
+                async fn revoke_refresh_family(&self, token_hash: &[u8], user: UserId, now: i64) -> StoreResult<bool> {
+                    let done = sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND family_id = \
+                         (SELECT family_id FROM refresh_tokens WHERE token_hash = $2 AND user_id = $3)",
+                    )
+                    .bind(now)
+                    .bind(token_hash)
+                    .bind(user.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn blacklist_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()> {
+                    sqlx::query("INSERT INTO token_blacklist (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(jti)
+                        .bind(expires_at)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn is_blacklisted(&self, jti: &str) -> StoreResult<bool> {
+                    let found: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM token_blacklist WHERE jti = $1")
+                        .bind(jti)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(found.is_some())
+                }
+
+                async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+                    let a = sqlx::query("DELETE FROM token_blacklist WHERE expires_at <= $1")
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    let b = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(a.rows_affected() + b.rows_affected())
+                }
+            }
+
+            #[async_trait]
+            impl ChatStore for $store {
+                async fn ensure_chat(&self, slug: &str, kind: ChatKind, name: &str, now: i64) -> StoreResult<ChatRow> {
+                    sqlx::query("INSERT INTO chats (kind, name, slug, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (slug) DO NOTHING")
+                        .bind(kind.as_str())
+                        .bind(name)
+                        .bind(slug)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    let r = sqlx::query(concat!("SELECT ", $crate::chat_columns!(), " FROM chats c WHERE c.slug = $1"))
+                        .bind(slug)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    chat_row(&r).map_err(map_err)
+                }
+
+                async fn chat(&self, id: ChatId) -> StoreResult<Option<ChatRow>> {
+                    let r = sqlx::query(concat!("SELECT ", $crate::chat_columns!(), " FROM chats c WHERE c.id = $1 AND c.deleted_at IS NULL"))
+                        .bind(id.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    r.map(|r| chat_row(&r).map_err(map_err)).transpose()
+                }
+
+                async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64) -> StoreResult<()> {
+                    let role = Role::parse(role).unwrap_or(Role::Member);
+                    let (mut tx, _) = self.begin_write().await?;
+                    join_quietly(&mut tx, chat, user, role, now).await?;
+                    tx.commit().await.map_err(map_err)
+                }
+
+                async fn is_member(&self, chat: ChatId, user: UserId) -> StoreResult<bool> {
+                    let found: Option<i64> =
+                        sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM chat_members WHERE chat_id = $1 AND user_id = $2")
+                            .bind(chat.0)
+                            .bind(user.0)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(map_err)?;
+                    Ok(found.is_some())
+                }
+
+                async fn member(&self, chat: ChatId, user: UserId) -> StoreResult<Option<MemberRow>> {
+                    let r = sqlx::query(
+                        "SELECT cm.chat_id, cm.user_id, u.username, cm.role, cm.joined_at, cm.last_read_seq \
+                         FROM chat_members cm JOIN users u ON u.id = cm.user_id WHERE cm.chat_id = $1 AND cm.user_id = $2",
+                    )
+                    .bind(chat.0)
+                    .bind(user.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    r.map(|r| member_row(&r).map_err(map_err)).transpose()
+                }
+
+                async fn chats_of(&self, user: UserId) -> StoreResult<Vec<ChatId>> {
+                    let ids: Vec<i64> = sqlx::query_scalar("SELECT chat_id FROM chat_members WHERE user_id = $1 ORDER BY chat_id")
+                        .bind(user.0)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(ids.into_iter().map(ChatId).collect())
+                }
+
+                async fn my_chats(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> StoreResult<Vec<MyChat>> {
+                    let (act, id) = before.map_or((i64::MAX, i64::MAX), |(a, c)| (a, c.0));
+                    let found = sqlx::query(concat!(
+                        "SELECT ", $crate::chat_columns!(), ", cm.role, cm.last_read_seq, c.last_message_id \
+                         FROM chat_members cm JOIN chats c ON c.id = cm.chat_id \
+                         WHERE cm.user_id = $1 AND c.deleted_at IS NULL AND (c.last_message_id < $2 OR (c.last_message_id = $2 AND c.id < $3)) \
+                         ORDER BY c.last_message_id DESC, c.id DESC LIMIT $4"
+                    ))
+                    .bind(user.0)
+                    .bind(act)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    let mut out = Vec::with_capacity(found.len());
+                    let mut last_ids = Vec::new();
+                    for r in &found {
+                        let chat = chat_row(r).map_err(map_err)?;
+                        let role: String = r.try_get(7).map_err(map_err)?;
+                        let last_read_seq: i64 = r.try_get(8).map_err(map_err)?;
+                        let last_id: i64 = r.try_get(9).map_err(map_err)?;
+                        if last_id > 0 {
+                            last_ids.push(last_id);
+                        }
+                        out.push(MyChat { chat, role: Role::parse(&role).unwrap_or(Role::Member), last_read_seq, last_message: None });
+                    }
+                    if !last_ids.is_empty() {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                            "SELECT ", $crate::message_columns!(), " FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id IN ("
+                        ));
+                        let mut sep = qb.separated(", ");
+                        for id in &last_ids {
+                            sep.push_bind(*id);
+                        }
+                        qb.push(")");
+                        let msgs = rows(qb.build().fetch_all(&self.pool).await.map_err(map_err)?, message_row)?;
+                        for c in &mut out {
+                            c.last_message = msgs.iter().find(|m| m.chat_id == c.chat.id).cloned();
+                        }
+                    }
+                    Ok(out)
+                }
+
+                async fn members(&self, chat: ChatId, after: Option<UserId>, limit: i64) -> StoreResult<Vec<MemberRow>> {
+                    let found = sqlx::query(
+                        "SELECT cm.chat_id, cm.user_id, u.username, cm.role, cm.joined_at, cm.last_read_seq \
+                         FROM chat_members cm JOIN users u ON u.id = cm.user_id \
+                         WHERE cm.chat_id = $1 AND cm.user_id > $2 ORDER BY cm.user_id LIMIT $3",
+                    )
+                    .bind(chat.0)
+                    .bind(after.map_or(0, |u| u.0))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    rows(found, member_row)
+                }
+
+                async fn create_invite(&self, i: InviteRow) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO invites (code, chat_id, created_by, created_at, expires_at, max_uses, uses) VALUES ($1, $2, $3, $4, $5, $6, 0)",
+                    )
+                    .bind(&i.code)
+                    .bind(i.chat_id.0)
+                    .bind(i.created_by.0)
+                    .bind(i.created_at)
+                    .bind(i.expires_at)
+                    .bind(i.max_uses)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>> {
+                    let r = sqlx::query(
+                        "SELECT code, chat_id, created_by, created_at, expires_at, max_uses, uses, revoked_at FROM invites WHERE code = $1",
+                    )
+                    .bind(code)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    r.map(|r| invite_row(&r).map_err(map_err)).transpose()
+                }
+
+                async fn invites(&self, chat: ChatId) -> StoreResult<Vec<InviteRow>> {
+                    let found = sqlx::query(
+                        "SELECT code, chat_id, created_by, created_at, expires_at, max_uses, uses, revoked_at FROM invites \
+                         WHERE chat_id = $1 ORDER BY created_at DESC LIMIT 200",
+                    )
+                    .bind(chat.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    rows(found, invite_row)
+                }
+
+                async fn revoke_invite(&self, chat: ChatId, code: &str, now: i64) -> StoreResult<bool> {
+                    let done = sqlx::query("UPDATE invites SET revoked_at = $1 WHERE chat_id = $2 AND code = $3 AND revoked_at IS NULL")
+                        .bind(now)
+                        .bind(chat.0)
+                        .bind(code)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+            }
+
+            #[async_trait]
+            impl MessageStore for $store {
+                async fn commit(&self, ops: &[WriteOp]) -> StoreResult<Vec<Committed>> {
+                    if ops.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let (tx, last) = self.begin_write().await?;
+                    let mut w = writer::Writer::new(tx, last);
+                    let mut out = Vec::with_capacity(ops.len());
+                    for op in ops {
+                        out.push(w.apply(op).await?);
+                    }
+                    w.finish().await?;
+                    Ok(out)
+                }
+
+                async fn message(&self, chat: ChatId, id: MessageId) -> StoreResult<Option<MessageRow>> {
+                    let r = sqlx::query(concat!(
+                        "SELECT ", $crate::message_columns!(), " FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.id = $1 AND m.chat_id = $2"
+                    ))
+                    .bind(id.0)
+                    .bind(chat.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    r.map(|r| message_row(&r).map_err(map_err)).transpose()
+                }
+
+                async fn history(
+                    &self,
+                    chat: ChatId,
+                    before: Option<MessageId>,
+                    after: Option<MessageId>,
+                    limit: i64,
+                    ascending: bool,
+                ) -> StoreResult<Vec<MessageRow>> {
+                    let sql = if ascending {
+                        concat!(
+                            "SELECT ", $crate::message_columns!(), " FROM messages m JOIN users u ON u.id = m.sender_id \
+                             WHERE m.chat_id = $1 AND m.id < $2 AND m.id > $3 ORDER BY m.id ASC LIMIT $4"
+                        )
+                    } else {
+                        concat!(
+                            "SELECT ", $crate::message_columns!(), " FROM messages m JOIN users u ON u.id = m.sender_id \
+                             WHERE m.chat_id = $1 AND m.id < $2 AND m.id > $3 ORDER BY m.id DESC LIMIT $4"
+                        )
+                    };
+                    let found = sqlx::query(sql)
+                        .bind(chat.0)
+                        .bind(before.map_or(i64::MAX, |b| b.0))
+                        .bind(after.map_or(0, |a| a.0))
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    rows(found, message_row)
+                }
+
+                async fn messages_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<MessageRow>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ", $crate::message_columns!(), " FROM messages m JOIN users u ON u.id = m.sender_id \
+                         WHERE m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1) AND m.id > $2 \
+                         ORDER BY m.id LIMIT $3"
+                    ))
+                    .bind(user.0)
+                    .bind(since)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    rows(found, message_row)
+                }
+
+                async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
+                    let found = sqlx::query(
+                        "SELECT id, payload FROM events WHERE id > $1 AND \
+                         (target_user = $2 OR chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $2)) \
+                         ORDER BY id LIMIT $3",
+                    )
+                    .bind(since)
+                    .bind(user.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    found
+                        .iter()
+                        .map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?)))
+                        .collect()
+                }
+
+                async fn reactions(&self, messages: &[MessageId], user: UserId) -> StoreResult<Vec<(MessageId, String, i64, bool)>> {
+                    if messages.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT message_id, emoji, COUNT(*), CAST(MAX(CASE WHEN user_id = ",
+                    );
+                    qb.push_bind(user.0);
+                    qb.push(" THEN 1 ELSE 0 END) AS BIGINT), MIN(created_at) FROM reactions WHERE message_id IN (");
+                    let mut sep = qb.separated(", ");
+                    for m in messages {
+                        sep.push_bind(m.0);
+                    }
+                    qb.push(") GROUP BY message_id, emoji");
+                    let found = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
+                    let mut out = found
+                        .iter()
+                        .map(|r| {
+                            let me: i64 = r.try_get(3).map_err(map_err)?;
+                            let first: i64 = r.try_get(4).map_err(map_err)?;
+                            let emoji: String = r.try_get(1).map_err(map_err)?;
+                            Ok((MessageId(r.try_get(0).map_err(map_err)?), emoji, r.try_get(2).map_err(map_err)?, me > 0, first))
+                        })
+                        .collect::<StoreResult<Vec<(MessageId, String, i64, bool, i64)>>>()?;
+                    // Oldest emoji first; ties by bytes, so both databases agree whatever their collation.
+                    out.sort_by(|a, b| (a.0, a.4, a.1.as_bytes()).cmp(&(b.0, b.4, b.1.as_bytes())));
+                    Ok(out.into_iter().map(|(m, e, c, me, _)| (m, e, c, me)).collect())
+                }
+
+                async fn versions(&self, message: MessageId) -> StoreResult<Vec<(i64, String, i64)>> {
+                    let found = sqlx::query("SELECT version, text, replaced_at FROM message_versions WHERE message_id = $1 ORDER BY version")
+                        .bind(message.0)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    found
+                        .iter()
+                        .map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?, r.try_get(2).map_err(map_err)?)))
+                        .collect()
+                }
+
+                async fn pins(&self, chat: ChatId) -> StoreResult<Vec<MessageRow>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ", $crate::message_columns!(), " FROM messages m JOIN users u ON u.id = m.sender_id \
+                         WHERE m.chat_id = $1 AND m.pinned_at IS NOT NULL ORDER BY m.pinned_at DESC LIMIT 100"
+                    ))
+                    .bind(chat.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    rows(found, message_row)
+                }
+
+                async fn last_message_id(&self) -> StoreResult<i64> {
+                    sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event'")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(map_err)
+                }
+            }
+
+            $crate::impl_writer!($store, $db);
+        }
+    };
+}
+
+mod writer;

@@ -1,0 +1,57 @@
+//! Row → wire conversions, shared by the stores (which serialize event frames) and
+//! the services.
+
+use crate::{ChatRow, MemberRow, MessageRow};
+use sova_types::models::{Chat, Member, Message, ReactionCount};
+use sova_types::time::rfc3339;
+
+/// The wire form of a message (reactions filled in by the caller when known).
+pub fn message(row: MessageRow) -> Message {
+    let deleted = row.deleted_at.is_some();
+    Message {
+        id: row.id,
+        chat_id: row.chat_id,
+        chat_seq: row.chat_seq,
+        user_id: row.sender_id,
+        user: row.sender_name,
+        text: if deleted { String::new() } else { row.text },
+        timestamp: rfc3339(row.created_at),
+        seq: row.id.0,
+        client_msg_id: row.client_msg_id,
+        kind: row.kind,
+        reply_to: row.reply_to,
+        forward: row.forward,
+        mentions: row.mentions,
+        edited_at: row.edited_at.map(rfc3339),
+        deleted,
+        pinned: row.pinned_at.is_some(),
+        reactions: Vec::<ReactionCount>::new(),
+    }
+}
+
+/// The wire form of a chat, without per-caller fields.
+pub fn chat(row: ChatRow) -> Chat {
+    Chat {
+        id: row.id,
+        kind: row.kind,
+        name: row.name,
+        member_count: row.member_count,
+        last_seq: row.last_seq,
+        created_at: rfc3339(row.created_at),
+        role: None,
+        unread: None,
+        last_read_seq: None,
+        last_message: None,
+    }
+}
+
+/// The wire form of a member; `receipts` shows the read position.
+pub fn member(row: MemberRow, receipts: bool) -> Member {
+    Member {
+        user_id: row.user_id,
+        username: row.username,
+        role: row.role,
+        joined_at: rfc3339(row.joined_at),
+        last_read_seq: receipts.then_some(row.last_read_seq),
+    }
+}
