@@ -108,3 +108,31 @@ impl FromRequestParts<Arc<Services>> for Authed {
         Ok(Authed(services.auth.authenticate(&token).await?))
     }
 }
+
+/// Path parameters; malformed ones are a typed 400 (or 404 for ids).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())).into())
+    }
+}
+
+/// Query parameters; malformed ones are a typed 400.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())).into())
+    }
+}

@@ -5,7 +5,7 @@
 mod extract;
 mod routes;
 
-pub use extract::{ApiJson, Bearer, HttpError};
+pub use extract::{ApiJson, ApiPath, ApiQuery, Bearer, HttpError};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

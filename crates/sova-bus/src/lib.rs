@@ -5,17 +5,36 @@
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use sova_types::ChatId;
+use sova_types::{ChatId, UserId};
 use std::sync::Arc;
 
-/// One event for the members of one chat.
+/// Who may see an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// Every member of the chat.
+    Chat(ChatId),
+    /// One user (all of their connections).
+    User(UserId),
+}
+
+/// A subscription change carried by a user-targeted event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MembershipChange {
+    Joined(ChatId),
+    Left(ChatId),
+}
+
+/// One event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BusEvent {
-    pub chat_id: ChatId,
-    /// Server-wide event sequence; increasing in publish order.
+    pub audience: Audience,
+    /// Server-wide event sequence, increasing in publish order; 0 for ephemeral
+    /// events (typing), which are neither stored nor replayed.
     pub seq: i64,
     /// The push frame as JSON, serialized once and shared by every recipient.
     pub frame: Bytes,
+    /// For `Audience::User`: subscribe/unsubscribe that user's connections.
+    pub membership: Option<MembershipChange>,
 }
 
 /// Receives published events. Must not block: it runs on the publisher's task.
@@ -70,23 +89,24 @@ mod tests {
         }
     }
 
+    fn ev(seq: i64) -> BusEvent {
+        BusEvent {
+            audience: Audience::Chat(ChatId(1)),
+            seq,
+            frame: Bytes::from_static(b"{}"),
+            membership: None,
+        }
+    }
+
     #[test]
     fn delivers_to_every_sink_in_order() {
         let bus = LocalBus::new();
         let (a, b) = (Arc::new(Collect::default()), Arc::new(Collect::default()));
-        bus.publish(BusEvent {
-            chat_id: ChatId(1),
-            seq: 0,
-            frame: Bytes::new(),
-        });
+        bus.publish(ev(0));
         bus.subscribe(a.clone());
         bus.subscribe(b.clone());
         for seq in 1..=3 {
-            bus.publish(BusEvent {
-                chat_id: ChatId(1),
-                seq,
-                frame: Bytes::from_static(b"{}"),
-            });
+            bus.publish(ev(seq));
         }
         assert_eq!(*a.0.lock(), vec![1, 2, 3]);
         assert_eq!(*b.0.lock(), vec![1, 2, 3]);

@@ -29,6 +29,8 @@ pub const ENV_VARS: &[&str] = &[
     "REFRESH_TOKEN_TTL_SECS",
     "OUTBOUND_QUEUE",
     "SHUTDOWN_GRACE_SECS",
+    "MAX_GROUP_MEMBERS",
+    "RECEIPTS_MAX_MEMBERS",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -127,6 +129,10 @@ pub struct Config {
     pub outbound_queue: usize,
     /// How long shutdown waits for in-flight work.
     pub shutdown_grace_secs: u64,
+    /// Most members of a group (channels are unlimited).
+    pub max_group_members: u64,
+    /// Largest chat whose read receipts every member sees.
+    pub receipts_max_members: u64,
 }
 
 impl Default for Config {
@@ -148,6 +154,8 @@ impl Default for Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             outbound_queue: 1024,
             shutdown_grace_secs: 10,
+            max_group_members: 10_000,
+            receipts_max_members: 100,
         }
     }
 }

@@ -5,9 +5,9 @@
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use sova_bus::{BusEvent, EventSink};
-use sova_types::ChatId;
-use std::collections::HashMap;
+use sova_bus::{Audience, BusEvent, EventSink, MembershipChange};
+use sova_types::{ChatId, UserId};
+use std::collections::{HashMap, HashSet};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
@@ -26,10 +26,18 @@ struct Subscriber {
     overflow: CancellationToken,
 }
 
-/// Connections of this process, by chat.
+#[derive(Default)]
+struct Inner {
+    chats: HashMap<ChatId, Vec<Subscriber>>,
+    users: HashMap<UserId, Vec<Subscriber>>,
+    /// Each connection's user and chats, to unregister it completely.
+    conns: HashMap<u64, (UserId, HashSet<ChatId>)>,
+}
+
+/// Connections of this process, by chat and by user.
 #[derive(Default)]
 pub struct Hub {
-    chats: RwLock<HashMap<ChatId, Vec<Subscriber>>>,
+    inner: RwLock<Inner>,
 }
 
 impl Hub {
@@ -37,62 +45,116 @@ impl Hub {
         Self::default()
     }
 
-    /// Subscribes connection `conn` to `chats`. `overflow` is cancelled if its queue fills.
-    pub fn subscribe(
+    /// Registers connection `conn` of `user`, watching `chats`. `overflow` is
+    /// cancelled if its queue fills.
+    pub fn register(
         &self,
         conn: u64,
+        user: UserId,
         chats: &[ChatId],
         tx: &mpsc::Sender<Push>,
         overflow: &CancellationToken,
     ) {
-        let mut map = self.chats.write();
-        for chat in chats {
-            let subs = map.entry(*chat).or_default();
-            if !subs.iter().any(|s| s.conn == conn) {
-                subs.push(Subscriber {
-                    conn,
-                    tx: tx.clone(),
-                    overflow: overflow.clone(),
-                });
-            }
+        let sub = Subscriber {
+            conn,
+            tx: tx.clone(),
+            overflow: overflow.clone(),
+        };
+        let mut inner = self.inner.write();
+        let entry = inner
+            .conns
+            .entry(conn)
+            .or_insert_with(|| (user, HashSet::new()));
+        let new: Vec<ChatId> = chats
+            .iter()
+            .copied()
+            .filter(|c| entry.1.insert(*c))
+            .collect();
+        for chat in new {
+            inner.chats.entry(chat).or_default().push(sub.clone());
+        }
+        let subs = inner.users.entry(user).or_default();
+        if !subs.iter().any(|s| s.conn == conn) {
+            subs.push(sub);
         }
     }
 
-    /// Removes connection `conn` from `chats`.
-    pub fn unsubscribe(&self, conn: u64, chats: &[ChatId]) {
-        let mut map = self.chats.write();
+    /// Removes connection `conn` everywhere.
+    pub fn unregister(&self, conn: u64) {
+        let mut inner = self.inner.write();
+        let Some((user, chats)) = inner.conns.remove(&conn) else {
+            return;
+        };
         for chat in chats {
-            if let Some(subs) = map.get_mut(chat) {
-                subs.retain(|s| s.conn != conn);
-                if subs.is_empty() {
-                    map.remove(chat);
-                }
-            }
+            remove_sub(&mut inner.chats, chat, conn);
         }
+        remove_sub(&mut inner.users, user, conn);
     }
 
     /// Number of (chat, connection) subscriptions, for tests and metrics.
     pub fn subscription_count(&self) -> usize {
-        self.chats.read().values().map(Vec::len).sum()
+        self.inner.read().chats.values().map(Vec::len).sum()
+    }
+
+    /// Whether any local connection watches `chat`.
+    pub fn watches(&self, chat: ChatId) -> bool {
+        self.inner.read().chats.contains_key(&chat)
+    }
+
+    fn apply_membership(&self, user: UserId, change: MembershipChange) {
+        let mut inner = self.inner.write();
+        let subs = inner.users.get(&user).cloned().unwrap_or_default();
+        for sub in subs {
+            match change {
+                MembershipChange::Joined(chat) => {
+                    if let Some((_, chats)) = inner.conns.get_mut(&sub.conn)
+                        && chats.insert(chat)
+                    {
+                        inner.chats.entry(chat).or_default().push(sub.clone());
+                    }
+                }
+                MembershipChange::Left(chat) => {
+                    if let Some((_, chats)) = inner.conns.get_mut(&sub.conn) {
+                        chats.remove(&chat);
+                    }
+                    remove_sub(&mut inner.chats, chat, sub.conn);
+                }
+            }
+        }
+    }
+}
+
+fn remove_sub<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Subscriber>>, key: K, conn: u64) {
+    if let Some(subs) = map.get_mut(&key) {
+        subs.retain(|s| s.conn != conn);
+        if subs.is_empty() {
+            map.remove(&key);
+        }
     }
 }
 
 impl EventSink for Hub {
     fn deliver(&self, event: &BusEvent) {
-        let map = self.chats.read();
-        let Some(subs) = map.get(&event.chat_id) else {
-            return;
-        };
-        for s in subs {
-            let push = Push {
-                seq: event.seq,
-                frame: event.frame.clone(),
+        {
+            let inner = self.inner.read();
+            let subs = match event.audience {
+                Audience::Chat(c) => inner.chats.get(&c),
+                Audience::User(u) => inner.users.get(&u),
             };
-            match s.tx.try_send(push) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => s.overflow.cancel(),
-                Err(TrySendError::Closed(_)) => {}
+            for s in subs.into_iter().flatten() {
+                let push = Push {
+                    seq: event.seq,
+                    frame: event.frame.clone(),
+                };
+                match s.tx.try_send(push) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => s.overflow.cancel(),
+                    Err(TrySendError::Closed(_)) => {}
+                }
             }
+        }
+        if let (Audience::User(user), Some(change)) = (event.audience, event.membership) {
+            self.apply_membership(user, change);
         }
     }
 }
@@ -101,11 +163,12 @@ impl EventSink for Hub {
 mod tests {
     use super::*;
 
-    fn ev(chat: i64, seq: i64) -> BusEvent {
+    fn ev(audience: Audience, seq: i64, membership: Option<MembershipChange>) -> BusEvent {
         BusEvent {
-            chat_id: ChatId(chat),
+            audience,
             seq,
             frame: Bytes::from(format!("{{\"seq\":{seq}}}")),
+            membership,
         }
     }
 
@@ -115,22 +178,53 @@ mod tests {
         let (tx1, mut rx1) = mpsc::channel(2);
         let (tx2, mut rx2) = mpsc::channel(8);
         let (o1, o2) = (CancellationToken::new(), CancellationToken::new());
-        hub.subscribe(1, &[ChatId(10), ChatId(11)], &tx1, &o1);
-        hub.subscribe(2, &[ChatId(11)], &tx2, &o2);
-        hub.deliver(&ev(10, 1));
-        hub.deliver(&ev(11, 2));
+        hub.register(1, UserId(1), &[ChatId(10), ChatId(11)], &tx1, &o1);
+        hub.register(2, UserId(2), &[ChatId(11)], &tx2, &o2);
+        hub.deliver(&ev(Audience::Chat(ChatId(10)), 1, None));
+        hub.deliver(&ev(Audience::Chat(ChatId(11)), 2, None));
         assert_eq!(rx1.try_recv().unwrap().seq, 1);
         assert_eq!(rx1.try_recv().unwrap().seq, 2);
         assert_eq!(rx2.try_recv().unwrap().seq, 2);
         assert!(rx2.try_recv().is_err(), "conn 2 is not in chat 10");
-        // Fill conn 1's queue (capacity 2): the third push flags overflow.
         for seq in 3..6 {
-            hub.deliver(&ev(10, seq));
+            hub.deliver(&ev(Audience::Chat(ChatId(10)), seq, None));
         }
         assert!(o1.is_cancelled());
         assert!(!o2.is_cancelled());
-        hub.unsubscribe(1, &[ChatId(10), ChatId(11)]);
-        hub.unsubscribe(2, &[ChatId(11)]);
+        hub.unregister(1);
+        hub.unregister(2);
         assert_eq!(hub.subscription_count(), 0);
+    }
+
+    #[test]
+    fn user_events_change_subscriptions() {
+        let hub = Hub::new();
+        let (tx, mut rx) = mpsc::channel(8);
+        let o = CancellationToken::new();
+        hub.register(7, UserId(3), &[], &tx, &o);
+        hub.deliver(&ev(Audience::Chat(ChatId(5)), 1, None));
+        assert!(rx.try_recv().is_err());
+        hub.deliver(&ev(
+            Audience::User(UserId(3)),
+            2,
+            Some(MembershipChange::Joined(ChatId(5))),
+        ));
+        hub.deliver(&ev(Audience::Chat(ChatId(5)), 3, None));
+        assert_eq!(rx.try_recv().unwrap().seq, 2);
+        assert_eq!(rx.try_recv().unwrap().seq, 3);
+        assert!(hub.watches(ChatId(5)));
+        hub.deliver(&ev(
+            Audience::User(UserId(3)),
+            4,
+            Some(MembershipChange::Left(ChatId(5))),
+        ));
+        hub.deliver(&ev(Audience::Chat(ChatId(5)), 5, None));
+        assert_eq!(
+            rx.try_recv().unwrap().seq,
+            4,
+            "the removal itself is delivered"
+        );
+        assert!(rx.try_recv().is_err(), "nothing after leaving");
+        assert!(!hub.watches(ChatId(5)));
     }
 }

@@ -18,8 +18,11 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream, StreamExt};
 use hub::{Hub, Push};
 use serde::Deserialize;
+use sova_service::messages::SendParams;
 use sova_service::{AuthUser, Services};
-use sova_types::frames::{ClientFrame, MAX_REQUEST_ID_LEN, ServerFrame};
+use sova_types::frames::{
+    CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_LEN, OpFrame, ServerFrame,
+};
 use sova_types::{ApiError, ChatId, ErrorCode};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -122,7 +125,6 @@ impl Gateway {
             id,
             user: None,
             token: None,
-            chats: Vec::new(),
             last_sent: 0,
             replaying: false,
             tx,
@@ -131,7 +133,7 @@ impl Gateway {
         };
         tracing::debug!(conn = id, %peer, "connection opened");
         conn.run(incoming, TimedSink(sink), rx, shutdown).await;
-        self.hub.unsubscribe(id, &conn.chats);
+        self.hub.unregister(id);
         tracing::debug!(conn = id, %peer, "connection closed");
     }
 }
@@ -162,7 +164,6 @@ struct Conn {
     id: u64,
     user: Option<AuthUser>,
     token: Option<String>,
-    chats: Vec<ChatId>,
     last_sent: i64,
     replaying: bool,
     tx: mpsc::Sender<Push>,
@@ -276,7 +277,11 @@ impl Conn {
         let mut next = Some(first);
         let mut n = 0;
         while let Some(push) = next.take() {
-            if push.seq > self.last_sent {
+            if push.seq == 0 {
+                // Ephemeral (typing): not sequenced, never replayed.
+                sink.feed(push.frame).await?;
+                n += 1;
+            } else if push.seq > self.last_sent {
                 sink.feed(push.frame).await?;
                 self.last_sent = push.seq;
                 n += 1;
@@ -432,6 +437,7 @@ impl Conn {
                 chat_id,
                 text,
                 client_msg_id,
+                reply_to,
                 ..
             } => {
                 let user = self.user.clone();
@@ -440,11 +446,14 @@ impl Conn {
                         return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
                     };
                     let ack = client_msg_id.is_some() || re.is_some();
-                    match services
-                        .messages
-                        .send(&user, chat_id, text, client_msg_id)
-                        .await
-                    {
+                    let params = SendParams {
+                        chat: chat_id,
+                        text,
+                        reply_to,
+                        forward_of: None,
+                        client_msg_id,
+                    };
+                    match services.messages.send_with(&user, params).await {
                         Ok(m) if ack => Outcome::Reply(Some(ServerFrame::Ack {
                             re,
                             message_id: m.id,
@@ -486,6 +495,19 @@ impl Conn {
                 }
                 .boxed())
             }
+            ClientFrame::Op(frame) => {
+                let user = self.user.clone();
+                Ok(async move {
+                    let Some(user) = user else {
+                        return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
+                    };
+                    match services.execute(&user, frame.op).await {
+                        Ok(data) => Outcome::Reply(Some(ServerFrame::Result { re, data })),
+                        Err(e) => Outcome::Error(e, re),
+                    }
+                }
+                .boxed())
+            }
             ClientFrame::Sync { since, .. } => {
                 if since < 0 {
                     return Err((ApiError::bad_request("since must be >= 0"), re));
@@ -505,10 +527,10 @@ impl Conn {
             };
             let page = sova_service::messages::REPLAY_PAGE;
             match services.messages.since(&user, since, page).await {
-                Ok(msgs) => {
-                    let more = msgs.len() as i64 >= page;
-                    let until = match msgs.last() {
-                        Some(m) => m.seq,
+                Ok(events) => {
+                    let more = events.len() as i64 >= page;
+                    let until = match events.last() {
+                        Some(e) => e.0,
                         // Never report a position beyond what exists: a too-high `since`
                         // must not make later pushes look already delivered.
                         None => match services.messages.last_seq().await {
@@ -516,11 +538,11 @@ impl Conn {
                             Err(e) => return Outcome::Error(e, re),
                         },
                     };
-                    let frames = msgs
+                    let frames = events
                         .into_iter()
-                        .map(|m| Push {
-                            seq: m.seq,
-                            frame: Bytes::from(ServerFrame::NewMessage(m).to_json()),
+                        .map(|(seq, frame)| Push {
+                            seq,
+                            frame: Bytes::from(frame),
                         })
                         .collect();
                     Outcome::Replay {
@@ -562,8 +584,7 @@ impl Conn {
                 if self.user.is_none() {
                     self.gw
                         .hub
-                        .subscribe(self.id, &chats, &self.tx, &self.overflow);
-                    self.chats = chats;
+                        .register(self.id, user.user_id, &chats, &self.tx, &self.overflow);
                 }
                 self.user = Some(user);
                 self.token = Some(token);
@@ -700,9 +721,16 @@ fn describe_decode_error(bytes: &[u8], e: &serde_json::Error) -> String {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(serde_json::Value::Object(map)) => match map.get("type") {
             None => "frame has no \"type\"".into(),
-            Some(serde_json::Value::String(t)) if !KNOWN_TYPES.contains(&t.as_str()) => {
+            Some(serde_json::Value::String(t)) if !CLIENT_FRAME_TYPES.contains(&t.as_str()) => {
                 let t: String = t.chars().take(40).collect();
                 format!("unknown frame type \"{t}\"")
+            }
+            // Operation frames: report the operation's own, specific complaint.
+            Some(serde_json::Value::String(t)) if !SEED_TYPES.contains(&t.as_str()) => {
+                match serde_json::from_slice::<OpFrame>(bytes) {
+                    Err(op_err) => format!("invalid frame: {op_err}"),
+                    Ok(_) => format!("invalid frame: {e}"),
+                }
             }
             _ => format!("invalid frame: {e}"),
         },
@@ -711,4 +739,5 @@ fn describe_decode_error(bytes: &[u8], e: &serde_json::Error) -> String {
     }
 }
 
-const KNOWN_TYPES: &[&str] = &["auth", "message", "sync", "history", "ping"];
+/// Frame types decoded directly by `ClientFrame` (the rest are `Op`s).
+const SEED_TYPES: &[&str] = &["auth", "message", "sync", "history", "ping"];

@@ -141,9 +141,23 @@ async fn logout_revokes_everywhere(backend: Backend) {
     let rest = server.rest();
     let (_, a) = user(&server, "leaver").await;
     let huge = format!("{{\"refresh_token\":\"{}\"}}", "r".repeat(1100 * 1024)).into_bytes();
-    let r = rest.raw("POST", "/api/logout", Some(&a.token), Some(huge)).await.unwrap();
-    assert_eq!((r.status, r.body["code"].as_str()), (413, Some("too_large")));
-    let r = rest.raw("POST", "/api/logout", Some(&a.token), Some(b"{oops".to_vec())).await.unwrap();
+    let r = rest
+        .raw("POST", "/api/logout", Some(&a.token), Some(huge))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (413, Some("too_large"))
+    );
+    let r = rest
+        .raw(
+            "POST",
+            "/api/logout",
+            Some(&a.token),
+            Some(b"{oops".to_vec()),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.status, 400);
     rest.logout(&a.token, Some(&a.refresh_token)).await.unwrap();
     let e = rest.history(&a.token, None, None).await.unwrap_err();

@@ -305,7 +305,9 @@ async fn resume_with_since(backend: Backend) {
 }
 
 async fn since_beyond_the_end_is_clamped(backend: Backend) {
-    let Some(server) = TestServer::start(backend).await else { return };
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
     let rest = server.rest();
     let (_, a) = user(&server, "future").await;
     let first = rest.send(&a.token, "exists").await.unwrap();
@@ -314,7 +316,10 @@ async fn since_beyond_the_end_is_clamped(backend: Backend) {
         rt.auth_token(&a.token, Some(1_000_000_000)).await.unwrap();
         let synced = rt.recv_type("synced").await.unwrap();
         assert!(synced["seq"].as_i64().unwrap() >= first.seq);
-        assert!(synced["seq"].as_i64().unwrap() < 1_000_000_000, "position is clamped: {synced}");
+        assert!(
+            synced["seq"].as_i64().unwrap() < 1_000_000_000,
+            "position is clamped: {synced}"
+        );
         // A later message must still be pushed.
         let text = format!("{transport} after clamp");
         rest.send(&a.token, &text).await.unwrap();

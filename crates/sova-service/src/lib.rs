@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod chats;
 pub mod messages;
+pub mod ops;
+pub mod writer;
 
 use sova_bus::EventBus;
 use sova_config::Config;
@@ -17,6 +19,7 @@ use tokio::task::JoinHandle;
 pub use auth::{AuthService, AuthUser};
 pub use chats::ChatService;
 pub use messages::MessageService;
+pub use writer::Writer;
 
 /// Every service, shared by the transports.
 pub struct Services {
@@ -42,10 +45,11 @@ impl Services {
         stores: Stores,
         bus: Arc<dyn EventBus>,
     ) -> Result<(Arc<Services>, ServiceTasks), ApiError> {
-        let chats = ChatService::start(stores.clone()).await?;
+        let (write, writer) = Writer::start(stores.clone(), bus.clone());
+        let chats = ChatService::start(&config, stores.clone(), write.clone()).await?;
         let auth = AuthService::new(&config, stores.clone(), chats.general())?;
-        let (messages, writer) =
-            MessageService::start(&config, stores.clone(), bus.clone(), chats.clone());
+        let messages =
+            MessageService::new(&config, stores.clone(), bus.clone(), chats.clone(), write);
         let services = Arc::new(Services {
             config,
             stores,
@@ -55,6 +59,14 @@ impl Services {
             messages,
         });
         Ok((services, ServiceTasks { writer }))
+    }
+}
+
+/// Turns a rejected op into its error.
+pub(crate) fn outcome_err(outcome: &sova_store::Outcome) -> Option<ApiError> {
+    match outcome {
+        sova_store::Outcome::Rejected(e) => Some(e.clone()),
+        _ => None,
     }
 }
 

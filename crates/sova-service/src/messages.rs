@@ -1,56 +1,34 @@
-//! Messages. Sends go through one writer task per process that commits them in
-//! batches (group commit: one transaction and one fsync for many messages), then
-//! publishes each new message on the bus, serialized once, in id order. A message is
-//! acknowledged only after its batch has committed.
+//! Messages: send (text, replies, forwards, mentions), edit with kept versions,
+//! delete for everyone (a tombstone stays), reactions, pins, history pages, read
+//! state, typing, and the replay of missed events. Every change goes through the
+//! ordered writer; reads are scoped by membership.
 
 use crate::chats::ChatService;
-use crate::{AuthUser, store_err};
+use crate::{AuthUser, Writer, outcome_err, store_err};
 use bytes::Bytes;
-use sova_bus::{BusEvent, EventBus};
+use sova_bus::{Audience, BusEvent, EventBus};
 use sova_config::Config;
-use sova_store::{Appended, MessageRow, NewMessage, Stores};
+use sova_store::{MessageKind, MessageRow, NewMessage, Outcome, Stores, WriteOp, dto};
 use sova_types::frames::ServerFrame;
-use sova_types::models::Message;
+use sova_types::models::{Message, MessageVersion, ReactionCount};
 use sova_types::time::{now_micros, rfc3339};
 use sova_types::{ApiError, ChatId, MessageId};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
-/// Most messages committed in one transaction.
-pub const MAX_BATCH: usize = 512;
 /// Longest `client_msg_id`.
 pub const MAX_CLIENT_MSG_ID: usize = 64;
-/// Most messages returned by one history or sync page.
+/// Most messages returned by one history page.
 pub const MAX_PAGE: i64 = 100;
-/// Most messages returned by one replay query.
+/// Most events returned by one replay page.
 pub const REPLAY_PAGE: i64 = 500;
+/// Longest reaction (one emoji, possibly with modifiers).
+pub const MAX_EMOJI_BYTES: usize = 64;
+/// Typing indicators expire after this many seconds.
+pub const TYPING_SECS: u64 = 6;
 
-struct WriteReq {
-    msg: NewMessage,
-    reply: oneshot::Sender<Result<Appended, ApiError>>,
-}
-
-pub struct MessageService {
-    stores: Stores,
-    chats: ChatService,
-    writer: mpsc::Sender<WriteReq>,
-    max_chars: usize,
-}
-
-/// The wire form of a stored message.
+/// The wire form of a stored message (without reactions).
 pub fn to_dto(row: MessageRow) -> Message {
-    Message {
-        id: row.id,
-        chat_id: row.chat_id,
-        chat_seq: row.chat_seq,
-        user_id: row.sender_id,
-        user: row.sender_name,
-        text: row.text,
-        timestamp: rfc3339(row.created_at),
-        seq: row.id.0,
-        client_msg_id: row.client_msg_id,
-    }
+    dto::message(row)
 }
 
 /// Validates message text: non-blank, no NUL, at most `max_chars` characters.
@@ -71,26 +49,90 @@ pub fn validate_text(text: &str, max_chars: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Validates a reaction: one short token without whitespace or control characters.
+pub fn validate_emoji(emoji: &str) -> Result<(), ApiError> {
+    if emoji.is_empty()
+        || emoji.len() > MAX_EMOJI_BYTES
+        || emoji.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ApiError::bad_request(format!(
+            "emoji must be 1-{MAX_EMOJI_BYTES} bytes without spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// Lower-cased usernames mentioned as `@name` (letters, digits, `_ . -`; 3–32 chars).
+pub fn parse_mentions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let is_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-');
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '@' && (i == 0 || !is_name(chars[i - 1])) {
+            let start = i + 1;
+            let mut end = start;
+            while end < chars.len() && is_name(chars[end]) {
+                end += 1;
+            }
+            // A trailing '.' or '-' is punctuation, not part of the name.
+            while end > start && matches!(chars[end - 1], '.' | '-') {
+                end -= 1;
+            }
+            let name: String = chars[start..end].iter().collect::<String>().to_lowercase();
+            let n = end - start;
+            if (3..=32).contains(&n) && !out.contains(&name) {
+                out.push(name);
+            }
+            i = end.max(start);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// What to send.
+#[derive(Clone, Debug, Default)]
+pub struct SendParams {
+    pub chat: Option<ChatId>,
+    pub text: String,
+    pub reply_to: Option<MessageId>,
+    pub forward_of: Option<MessageId>,
+    pub client_msg_id: Option<String>,
+}
+
+pub struct MessageService {
+    stores: Stores,
+    bus: Arc<dyn EventBus>,
+    chats: ChatService,
+    writer: Writer,
+    max_chars: usize,
+}
+
 impl MessageService {
-    /// Starts the writer task; it stops once every `MessageService` handle is dropped
-    /// and the queued writes are committed.
-    pub fn start(
+    pub fn new(
         config: &Config,
         stores: Stores,
         bus: Arc<dyn EventBus>,
         chats: ChatService,
-    ) -> (MessageService, JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
-        let writer = tokio::spawn(writer_loop(rx, stores.clone(), bus));
-        (
-            MessageService {
-                stores,
-                chats,
-                writer: tx,
-                max_chars: config.max_message_chars,
-            },
+        writer: Writer,
+    ) -> MessageService {
+        MessageService {
+            stores,
+            bus,
+            chats,
             writer,
-        )
+            max_chars: config.max_message_chars,
+        }
+    }
+
+    async fn message_op(&self, op: WriteOp) -> Result<MessageRow, ApiError> {
+        let c = self.writer.submit(op).await?;
+        match c.outcome {
+            Outcome::Message(row) | Outcome::Duplicate(row) => Ok(row),
+            other => Err(outcome_err(&other).unwrap_or_else(ApiError::internal)),
+        }
     }
 
     /// Stores a message from `user` in `chat` (default `general`) and returns it once
@@ -102,42 +144,288 @@ impl MessageService {
         text: String,
         client_msg_id: Option<String>,
     ) -> Result<Message, ApiError> {
-        validate_text(&text, self.max_chars)?;
-        if let Some(id) = &client_msg_id
+        self.send_with(
+            user,
+            SendParams {
+                chat,
+                text,
+                client_msg_id,
+                ..SendParams::default()
+            },
+        )
+        .await
+    }
+
+    /// `send` with replies and forwards.
+    pub async fn send_with(&self, user: &AuthUser, p: SendParams) -> Result<Message, ApiError> {
+        if p.forward_of.is_none() {
+            validate_text(&p.text, self.max_chars)?;
+        }
+        if let Some(id) = &p.client_msg_id
             && (id.is_empty() || id.len() > MAX_CLIENT_MSG_ID)
         {
             return Err(ApiError::bad_request(format!(
                 "client_msg_id must be 1-{MAX_CLIENT_MSG_ID} bytes"
             )));
         }
-        let chat = chat.unwrap_or(self.chats.general());
-        self.chats.require_member(chat, user.user_id).await?;
-        let (reply, rx) = oneshot::channel();
-        let req = WriteReq {
-            msg: NewMessage {
-                chat_id: chat,
-                sender_id: user.user_id,
-                text,
-                client_msg_id,
-                created_at: now_micros(),
-            },
-            reply,
+        let chat = p.chat.unwrap_or(self.chats.general());
+        let mentions = if p.text.contains('@') {
+            parse_mentions(&p.text)
+        } else {
+            Vec::new()
         };
-        self.writer
-            .send(req)
-            .await
-            .map_err(|_| ApiError::unavailable("server is shutting down"))?;
-        match rx
-            .await
-            .map_err(|_| ApiError::unavailable("server is shutting down"))??
-        {
-            Appended::New(row) | Appended::Duplicate(row) => Ok(to_dto(row)),
-            Appended::NoSuchChat => Err(ApiError::not_found("no such chat")),
-        }
+        let msg = NewMessage {
+            chat_id: chat,
+            sender_id: user.user_id,
+            kind: MessageKind::Text,
+            text: p.text,
+            reply_to: p.reply_to,
+            forward_of: p.forward_of,
+            mentions,
+            client_msg_id: p.client_msg_id,
+            created_at: now_micros(),
+        };
+        self.message_op(WriteOp::Send(msg)).await.map(to_dto)
     }
 
-    /// A page of `chat`'s history visible to `user`: up to `limit` (1–100) messages
-    /// older than `before`, oldest first.
+    /// Edits one's own message; the previous text is kept as a version.
+    pub async fn edit(
+        &self,
+        user: &AuthUser,
+        chat: ChatId,
+        id: MessageId,
+        text: String,
+    ) -> Result<Message, ApiError> {
+        validate_text(&text, self.max_chars)?;
+        let row = self
+            .message_op(WriteOp::Edit {
+                chat,
+                message: id,
+                user: user.user_id,
+                text,
+                at: now_micros(),
+            })
+            .await?;
+        self.with_reactions(user, vec![row])
+            .await
+            .map(|mut v| v.remove(0))
+    }
+
+    /// Deletes for everyone (author or chat admin); returns the tombstone.
+    pub async fn delete(
+        &self,
+        user: &AuthUser,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<Message, ApiError> {
+        self.message_op(WriteOp::Delete {
+            chat,
+            message: id,
+            user: user.user_id,
+            at: now_micros(),
+        })
+        .await
+        .map(to_dto)
+    }
+
+    /// Adds or removes `user`'s reaction; returns the message with its reactions.
+    pub async fn react(
+        &self,
+        user: &AuthUser,
+        chat: ChatId,
+        id: MessageId,
+        emoji: &str,
+        add: bool,
+    ) -> Result<Message, ApiError> {
+        validate_emoji(emoji)?;
+        let row = self
+            .message_op(WriteOp::React {
+                chat,
+                message: id,
+                user: user.user_id,
+                emoji: emoji.to_owned(),
+                add,
+                at: now_micros(),
+            })
+            .await?;
+        self.with_reactions(user, vec![row])
+            .await
+            .map(|mut v| v.remove(0))
+    }
+
+    /// Pins or unpins (admins; both members of a private chat).
+    pub async fn pin(
+        &self,
+        user: &AuthUser,
+        chat: ChatId,
+        id: MessageId,
+        pin: bool,
+    ) -> Result<Message, ApiError> {
+        let row = self
+            .message_op(WriteOp::Pin {
+                chat,
+                message: id,
+                user: user.user_id,
+                pin,
+                at: now_micros(),
+            })
+            .await?;
+        self.with_reactions(user, vec![row])
+            .await
+            .map(|mut v| v.remove(0))
+    }
+
+    /// Pinned messages, most recent pin first.
+    pub async fn pins(&self, user: &AuthUser, chat: ChatId) -> Result<Vec<Message>, ApiError> {
+        self.chats.require_member(chat, user.user_id).await?;
+        let rows = self.stores.messages.pins(chat).await.map_err(store_err)?;
+        self.with_reactions(user, rows).await
+    }
+
+    /// Earlier versions of a message (empty when never edited).
+    pub async fn versions(
+        &self,
+        user: &AuthUser,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<Vec<MessageVersion>, ApiError> {
+        self.chats.require_member(chat, user.user_id).await?;
+        if self
+            .stores
+            .messages
+            .message(chat, id)
+            .await
+            .map_err(store_err)?
+            .is_none()
+        {
+            return Err(ApiError::not_found("no such message"));
+        }
+        let v = self.stores.messages.versions(id).await.map_err(store_err)?;
+        Ok(v.into_iter()
+            .map(|(version, text, at)| MessageVersion {
+                version,
+                text,
+                replaced_at: rfc3339(at),
+            })
+            .collect())
+    }
+
+    /// One message.
+    pub async fn get(
+        &self,
+        user: &AuthUser,
+        chat: ChatId,
+        id: MessageId,
+    ) -> Result<Message, ApiError> {
+        self.chats.require_member(chat, user.user_id).await?;
+        let row = self
+            .stores
+            .messages
+            .message(chat, id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| ApiError::not_found("no such message"))?;
+        self.with_reactions(user, vec![row])
+            .await
+            .map(|mut v| v.remove(0))
+    }
+
+    async fn with_reactions(
+        &self,
+        user: &AuthUser,
+        rows: Vec<MessageRow>,
+    ) -> Result<Vec<Message>, ApiError> {
+        let ids: Vec<MessageId> = rows
+            .iter()
+            .filter(|r| r.deleted_at.is_none())
+            .map(|r| r.id)
+            .collect();
+        let reactions = self
+            .stores
+            .messages
+            .reactions(&ids, user.user_id)
+            .await
+            .map_err(store_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let id = r.id;
+                let mut m = to_dto(r);
+                m.reactions = reactions
+                    .iter()
+                    .filter(|x| x.0 == id)
+                    .map(|(_, emoji, count, me)| ReactionCount {
+                        emoji: emoji.clone(),
+                        count: *count,
+                        me: *me,
+                    })
+                    .collect();
+                m
+            })
+            .collect())
+    }
+
+    /// A page of `chat`'s history (default `general`) visible to `user`, oldest first:
+    /// up to `limit` (1–100) messages before `before`, after `after`, or around
+    /// `around` (half before, the rest from it on).
+    pub async fn page(
+        &self,
+        user: &AuthUser,
+        chat: Option<ChatId>,
+        before: Option<MessageId>,
+        after: Option<MessageId>,
+        around: Option<MessageId>,
+        limit: i64,
+    ) -> Result<(ChatId, Vec<Message>), ApiError> {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
+        }
+        if around.is_some() && (before.is_some() || after.is_some()) {
+            return Err(ApiError::bad_request(
+                "around cannot be combined with before or after",
+            ));
+        }
+        let chat = chat.unwrap_or(self.chats.general());
+        self.chats.require_member(chat, user.user_id).await?;
+        let m = &self.stores.messages;
+        let rows = if let Some(center) = around {
+            let older = limit / 2;
+            let mut rows = m
+                .history(chat, Some(center), None, older.max(1), false)
+                .await
+                .map_err(store_err)?;
+            if older == 0 {
+                rows.clear();
+            }
+            rows.reverse();
+            let newer = m
+                .history(
+                    chat,
+                    None,
+                    Some(MessageId(center.0 - 1)),
+                    limit - older,
+                    true,
+                )
+                .await
+                .map_err(store_err)?;
+            rows.extend(newer);
+            rows
+        } else if after.is_some() && before.is_none() {
+            m.history(chat, None, after, limit, true)
+                .await
+                .map_err(store_err)?
+        } else {
+            let mut rows = m
+                .history(chat, before, after, limit, false)
+                .await
+                .map_err(store_err)?;
+            rows.reverse();
+            rows
+        };
+        Ok((chat, self.with_reactions(user, rows).await?))
+    }
+
+    /// The seed history: `limit` messages before `before`, oldest first.
     pub async fn history(
         &self,
         user: &AuthUser,
@@ -145,19 +433,46 @@ impl MessageService {
         before: Option<MessageId>,
         limit: i64,
     ) -> Result<(ChatId, Vec<Message>), ApiError> {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
+        self.page(user, chat, before, None, None, limit).await
+    }
+
+    /// Moves `user`'s read position in `chat` up to `up_to` (a `chat_seq`).
+    pub async fn read(&self, user: &AuthUser, chat: ChatId, up_to: i64) -> Result<(), ApiError> {
+        if up_to < 0 {
+            return Err(ApiError::bad_request("up_to must be >= 0"));
         }
-        let chat = chat.unwrap_or(self.chats.general());
+        let c = self
+            .writer
+            .submit(WriteOp::Read {
+                chat,
+                user: user.user_id,
+                up_to,
+                at: now_micros(),
+                receipts_max_members: self.chats.receipts_max(),
+            })
+            .await?;
+        match outcome_err(&c.outcome) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Announces that `user` is typing in `chat` (ephemeral: neither stored nor replayed).
+    pub async fn typing(&self, user: &AuthUser, chat: ChatId) -> Result<(), ApiError> {
         self.chats.require_member(chat, user.user_id).await?;
-        let mut rows = self
-            .stores
-            .messages
-            .history(chat, before, limit)
-            .await
-            .map_err(store_err)?;
-        rows.reverse();
-        Ok((chat, rows.into_iter().map(to_dto).collect()))
+        let frame = ServerFrame::Typing {
+            chat_id: chat,
+            user_id: user.user_id,
+            user: user.username.clone(),
+            expires_in: TYPING_SECS,
+        };
+        self.bus.publish(BusEvent {
+            audience: Audience::Chat(chat),
+            seq: 0,
+            frame: Bytes::from(frame.to_json()),
+            membership: None,
+        });
+        Ok(())
     }
 
     /// The highest event sequence committed so far.
@@ -169,53 +484,49 @@ impl MessageService {
             .map_err(store_err)
     }
 
-    /// Events after `since` in the user's chats, oldest first, at most `limit`.
+    /// Every event visible to `user` after `since`, oldest first, at most `limit`:
+    /// (seq, push frame). New messages and stored events are merged by seq; when one
+    /// source fills the page, the other is cut at the same point so nothing is skipped.
     pub async fn since(
         &self,
         user: &AuthUser,
         since: i64,
         limit: i64,
-    ) -> Result<Vec<Message>, ApiError> {
-        let rows = self
+    ) -> Result<Vec<(i64, String)>, ApiError> {
+        let limit = limit.clamp(1, REPLAY_PAGE);
+        let since = since.max(0);
+        let msgs = self
             .stores
             .messages
-            .messages_since(user.user_id, since.max(0), limit.clamp(1, REPLAY_PAGE))
+            .messages_since(user.user_id, since, limit)
             .await
             .map_err(store_err)?;
-        Ok(rows.into_iter().map(to_dto).collect())
-    }
-}
-
-async fn writer_loop(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn EventBus>) {
-    let mut reqs: Vec<WriteReq> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut reqs, MAX_BATCH).await > 0 {
-        let batch: Vec<NewMessage> = reqs.iter().map(|r| r.msg.clone()).collect();
-        match stores.messages.append_batch(&batch).await {
-            Ok(results) => {
-                for (req, result) in reqs.drain(..).zip(results) {
-                    if let Appended::New(row) = &result {
-                        bus.publish(event_for(row));
-                    }
-                    let _ = req.reply.send(Ok(result));
-                }
+        let events = self
+            .stores
+            .messages
+            .events_since(user.user_id, since, limit)
+            .await
+            .map_err(store_err)?;
+        let cut = |full: bool, last: Option<i64>| {
+            if full {
+                last.unwrap_or(i64::MAX)
+            } else {
+                i64::MAX
             }
-            Err(e) => {
-                let err = store_err(e);
-                for req in reqs.drain(..) {
-                    let _ = req.reply.send(Err(err.clone()));
-                }
-            }
-        }
-    }
-    tracing::debug!("message writer stopped");
-}
-
-fn event_for(row: &MessageRow) -> BusEvent {
-    let frame = ServerFrame::NewMessage(to_dto(row.clone())).to_json();
-    BusEvent {
-        chat_id: row.chat_id,
-        seq: row.id.0,
-        frame: Bytes::from(frame),
+        };
+        let bound = cut(msgs.len() as i64 >= limit, msgs.last().map(|m| m.id.0)).min(cut(
+            events.len() as i64 >= limit,
+            events.last().map(|e| e.0),
+        ));
+        let mut out: Vec<(i64, String)> = msgs
+            .into_iter()
+            .filter(|m| m.id.0 <= bound)
+            .map(|m| (m.id.0, ServerFrame::NewMessage(to_dto(m)).to_json()))
+            .chain(events.into_iter().filter(|e| e.0 <= bound))
+            .collect();
+        out.sort_by_key(|e| e.0);
+        out.truncate(limit as usize);
+        Ok(out)
     }
 }
 
@@ -238,7 +549,29 @@ mod tests {
             validate_text(&"я".repeat(11), 10).unwrap_err().code,
             sova_types::ErrorCode::TooLarge
         );
-        // Characters, not bytes: 10 two-byte letters fit.
         assert!(validate_text(&"я".repeat(10), 10).is_ok());
+    }
+
+    #[test]
+    fn mentions_are_parsed_like_usernames() {
+        assert_eq!(
+            parse_mentions("hi @Alice and @bob_2, also @Alice."),
+            vec!["alice", "bob_2"]
+        );
+        assert_eq!(
+            parse_mentions("mail me: a@example.com"),
+            Vec::<String>::new()
+        );
+        assert_eq!(parse_mentions("@ab too short, @Иван ok"), vec!["иван"]);
+        assert_eq!(parse_mentions("@"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn emoji_rules() {
+        assert!(validate_emoji("👍").is_ok());
+        assert!(validate_emoji("👍🏽").is_ok());
+        assert!(validate_emoji("").is_err());
+        assert!(validate_emoji("a b").is_err());
+        assert!(validate_emoji(&"x".repeat(65)).is_err());
     }
 }

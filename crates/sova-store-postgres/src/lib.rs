@@ -13,7 +13,11 @@ use std::time::Duration;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
-    (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
+    (
+        2,
+        "messaging",
+        include_str!("../migrations/0002_messaging.sql"),
+    ),
 ];
 
 /// PostgreSQL implementation of every store trait.
@@ -45,8 +49,7 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 impl PgStore {
-    const SELECT_REFRESH_FOR_UPDATE: &'static str =
-        "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE";
+    const SELECT_REFRESH_FOR_UPDATE: &'static str = "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE";
 
     /// Connects to `url`; with `schema`, every connection uses that search path (tests).
     pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<PgStore> {
@@ -126,10 +129,11 @@ impl PgStore {
     /// A write transaction holding the event-counter row lock, with the counter.
     async fn begin_write(&self) -> StoreResult<(sqlx::Transaction<'static, Postgres>, i64)> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let last: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event' FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let last: i64 =
+            sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event' FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
         Ok((tx, last))
     }
 
@@ -137,7 +141,10 @@ impl PgStore {
         self.pool.begin().await.map_err(map_err)
     }
 
-    async fn insert_message_rows(tx: &mut sqlx::Transaction<'static, Postgres>, rows: &[MessageRow]) -> StoreResult<()> {
+    async fn insert_message_rows(
+        tx: &mut sqlx::Transaction<'static, Postgres>,
+        rows: &[MessageRow],
+    ) -> StoreResult<()> {
         fn col<T>(rows: &[MessageRow], f: impl Fn(&MessageRow) -> T) -> Vec<T> {
             rows.iter().map(f).collect()
         }

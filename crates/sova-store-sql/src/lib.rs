@@ -25,12 +25,18 @@ macro_rules! chat_columns {
 
 /// Mentioned user ids as stored (comma-separated).
 pub fn format_ids(ids: &[sova_types::UserId]) -> String {
-    ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",")
+    ids.iter()
+        .map(|i| i.0.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Parses `format_ids` output; ignores junk.
 pub fn parse_ids(s: &str) -> Vec<sova_types::UserId> {
-    s.split(',').filter_map(|p| p.trim().parse().ok()).map(sova_types::UserId).collect()
+    s.split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .map(sova_types::UserId)
+        .collect()
 }
 
 /// Private chats are unique per pair of users: this key enforces it.

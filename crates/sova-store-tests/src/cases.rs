@@ -1,7 +1,8 @@
 //! The conformance cases. Each takes a freshly migrated, empty backend.
 
 use sova_store::{
-    ChatKind, Committed, NewMessage, NewRefreshToken, NewUser, Outcome, RotateOutcome, StoreError, Stores, UserRow, WriteOp,
+    ChatKind, Committed, NewMessage, NewRefreshToken, NewUser, Outcome, RotateOutcome, StoreError,
+    Stores, UserRow, WriteOp,
 };
 use sova_types::{ChatId, MessageId, UserId};
 use std::collections::{HashMap, HashSet};
@@ -40,7 +41,13 @@ fn msg(chat: ChatId, sender: UserId, text: &str, cmid: Option<&str>) -> NewMessa
 /// Sends a batch of messages; returns each outcome.
 async fn append(s: &Stores, batch: &[NewMessage]) -> Vec<Outcome> {
     let ops: Vec<WriteOp> = batch.iter().cloned().map(WriteOp::Send).collect();
-    s.messages.commit(&ops).await.unwrap().into_iter().map(|c| c.outcome).collect()
+    s.messages
+        .commit(&ops)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.outcome)
+        .collect()
 }
 
 /// Applies ops in one batch.
@@ -271,12 +278,15 @@ pub async fn append_assigns_ids_and_chat_seq(s: &Stores) {
     let (c1, c2) = (chat(s, "c1").await, chat(s, "c2").await);
     let u = user(s, "m1", &[c1, c2]).await;
     assert_eq!(s.messages.last_message_id().await.unwrap(), 0);
-    let out = append(s, &[
+    let out = append(
+        s,
+        &[
             msg(c1, u.id, "a", None),
             msg(c2, u.id, "b", None),
             msg(c1, u.id, "c", None),
-        ])
-        .await;
+        ],
+    )
+    .await;
     let rows: Vec<_> = out.iter().map(new_row).collect();
     assert_eq!(
         rows.iter().map(|r| r.id.0).collect::<Vec<_>>(),
@@ -288,8 +298,7 @@ pub async fn append_assigns_ids_and_chat_seq(s: &Stores) {
     );
     assert_eq!(rows[0].sender_name, "m1");
     assert_eq!(rows[2].text, "c");
-    let out = append(s, &[msg(c1, u.id, "d", None)])
-        .await;
+    let out = append(s, &[msg(c1, u.id, "d", None)]).await;
     let d = new_row(&out[0]);
     assert_eq!((d.id.0, d.chat_seq), (4, 3));
     assert_eq!(s.messages.last_message_id().await.unwrap(), 4);
@@ -301,17 +310,19 @@ pub async fn append_is_idempotent_by_client_msg_id(s: &Stores) {
     let c = chat(s, "c").await;
     let u = user(s, "m2", &[c]).await;
     let v = user(s, "m3", &[c]).await;
-    let first = append(s, &[msg(c, u.id, "hello", Some("k1"))])
-        .await;
+    let first = append(s, &[msg(c, u.id, "hello", Some("k1"))]).await;
     let first = new_row(&first[0]).clone();
     assert_eq!(first.client_msg_id.as_deref(), Some("k1"));
-    let out = append(s, &[
+    let out = append(
+        s,
+        &[
             msg(c, u.id, "hello again", Some("k1")),
             msg(c, u.id, "x", Some("k2")),
             msg(c, u.id, "x again", Some("k2")),
             msg(c, v.id, "same key, other sender", Some("k1")),
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert_eq!(out[0], Outcome::Duplicate(first.clone()));
     let k2 = new_row(&out[1]).clone();
     assert_eq!(out[2], Outcome::Duplicate(k2.clone()));
@@ -330,11 +341,14 @@ pub async fn append_is_idempotent_by_client_msg_id(s: &Stores) {
 pub async fn append_to_missing_chat(s: &Stores) {
     let c = chat(s, "c").await;
     let u = user(s, "m4", &[c]).await;
-    let out = append(s, &[
+    let out = append(
+        s,
+        &[
             msg(ChatId(c.0 + 50), u.id, "lost", None),
             msg(c, u.id, "kept", None),
-        ])
-        .await;
+        ],
+    )
+    .await;
     assert!(matches!(out[0], Outcome::Rejected(_)), "{:?}", out[0]);
     assert_eq!(new_row(&out[1]).id, MessageId(1));
 }
@@ -355,7 +369,11 @@ pub async fn history_pages_without_overlap(s: &Stores) {
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = s.messages.history(c, before, None, 10, false).await.unwrap();
+        let page = s
+            .messages
+            .history(c, before, None, 10, false)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -372,12 +390,15 @@ pub async fn messages_since_is_scoped_by_membership(s: &Stores) {
     let (c1, c2) = (chat(s, "c1").await, chat(s, "c2").await);
     let a = user(s, "s1", &[c1]).await;
     let b = user(s, "s2", &[c2]).await;
-    let out = append(s, &[
+    let out = append(
+        s,
+        &[
             msg(c1, a.id, "for a", None),
             msg(c2, b.id, "for b", None),
             msg(c1, a.id, "a2", None),
-        ])
-        .await;
+        ],
+    )
+    .await;
     let ids: Vec<i64> = out.iter().map(|o| new_row(o).id.0).collect();
     let for_a = s.messages.messages_since(a.id, 0, 100).await.unwrap();
     assert_eq!(
@@ -480,11 +501,21 @@ fn rejected(c: &Committed) -> sova_types::ErrorCode {
 }
 
 fn create(kind: ChatKind, name: &str, creator: UserId, members: &[UserId]) -> WriteOp {
-    WriteOp::CreateChat { kind, name: name.into(), creator, members: members.to_vec(), at: T0, max_members: 10 }
+    WriteOp::CreateChat {
+        kind,
+        name: name.into(),
+        creator,
+        members: members.to_vec(),
+        at: T0,
+        max_members: 10,
+    }
 }
 
 fn frames(c: &Committed) -> Vec<serde_json::Value> {
-    c.events.iter().map(|e| serde_json::from_str(&e.frame).unwrap()).collect()
+    c.events
+        .iter()
+        .map(|e| serde_json::from_str(&e.frame).unwrap())
+        .collect()
 }
 
 pub async fn private_chat_is_unique_per_pair(s: &Stores) {
@@ -496,18 +527,40 @@ pub async fn private_chat_is_unique_per_pair(s: &Stores) {
     assert_eq!(chat.member_count, 2);
     assert_eq!(chat.name, "pa & pb");
     // Both get a targeted chat_added event.
-    let targets: Vec<_> = first[0].events.iter().filter_map(|e| e.target_user).collect();
+    let targets: Vec<_> = first[0]
+        .events
+        .iter()
+        .filter_map(|e| e.target_user)
+        .collect();
     assert_eq!(targets, vec![a.id, b.id]);
     assert!(frames(&first[0]).iter().all(|f| f["type"] == "chat_added"));
     // Again, from either side: the same chat, no events.
     let again = commit(s, vec![create(ChatKind::Private, "", b.id, &[a.id])]).await;
     assert!(matches!(again[0].outcome, Outcome::ExistingChat(ref c) if c.id == chat.id));
     assert!(again[0].events.is_empty());
-    let bad = commit(s, vec![create(ChatKind::Private, "", a.id, &[]), create(ChatKind::Private, "", a.id, &[UserId(9999)])]).await;
+    let bad = commit(
+        s,
+        vec![
+            create(ChatKind::Private, "", a.id, &[]),
+            create(ChatKind::Private, "", a.id, &[UserId(9999)]),
+        ],
+    )
+    .await;
     assert_eq!(rejected(&bad[0]), sova_types::ErrorCode::BadRequest);
     assert_eq!(rejected(&bad[1]), sova_types::ErrorCode::NotFound);
     // Members of a private chat cannot change.
-    let c = commit(s, vec![WriteOp::AddMembers { chat: chat.id, by: a.id, users: vec![UserId(1)], invite: None, at: T0, max_members: 10 }]).await;
+    let c = commit(
+        s,
+        vec![WriteOp::AddMembers {
+            chat: chat.id,
+            by: a.id,
+            users: vec![UserId(1)],
+            invite: None,
+            at: T0,
+            max_members: 10,
+        }],
+    )
+    .await;
     assert_eq!(rejected(&c[0]), sova_types::ErrorCode::Forbidden);
 }
 
@@ -520,8 +573,18 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
     assert_eq!(g.last_seq, 1, "a system message announces the group");
     let owner = s.chats.member(g.id, o.id).await.unwrap().unwrap();
     assert_eq!(owner.role, sova_store::Role::Owner);
-    let add = |by: UserId| WriteOp::AddMembers { chat: g.id, by, users: vec![x.id], invite: None, at: T0, max_members: 3 };
-    assert_eq!(rejected(&commit(s, vec![add(m.id)]).await[0]), sova_types::ErrorCode::Forbidden);
+    let add = |by: UserId| WriteOp::AddMembers {
+        chat: g.id,
+        by,
+        users: vec![x.id],
+        invite: None,
+        at: T0,
+        max_members: 3,
+    };
+    assert_eq!(
+        rejected(&commit(s, vec![add(m.id)]).await[0]),
+        sova_types::ErrorCode::Forbidden
+    );
     let added = commit(s, vec![add(o.id)]).await;
     assert_eq!(chat_of(&added[0]).member_count, 3);
     let f = frames(&added[0]);
@@ -529,33 +592,107 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
     assert_eq!(f[0]["kind"], "system");
     assert_eq!(f[1]["type"], "chat_added");
     assert_eq!(added[0].events[1].target_user, Some(x.id));
-    assert_eq!(added[0].events[1].membership, Some(sova_store::Membership::Joined(g.id)));
+    assert_eq!(
+        added[0].events[1].membership,
+        Some(sova_store::Membership::Joined(g.id))
+    );
     // The member limit (3) holds.
     let y = user(s, "yet", &[]).await;
-    let over = commit(s, vec![WriteOp::AddMembers { chat: g.id, by: o.id, users: vec![y.id], invite: None, at: T0, max_members: 3 }]).await;
+    let over = commit(
+        s,
+        vec![WriteOp::AddMembers {
+            chat: g.id,
+            by: o.id,
+            users: vec![y.id],
+            invite: None,
+            at: T0,
+            max_members: 3,
+        }],
+    )
+    .await;
     assert_eq!(rejected(&over[0]), sova_types::ErrorCode::Conflict);
     // Member cannot remove; owner promotes m to admin; admin removes x; admin cannot remove owner.
-    let rm = |by: UserId, user: UserId| WriteOp::RemoveMember { chat: g.id, by, user, at: T0 };
-    assert_eq!(rejected(&commit(s, vec![rm(m.id, x.id)]).await[0]), sova_types::ErrorCode::Forbidden);
-    let promote = commit(s, vec![WriteOp::SetRole { chat: g.id, by: o.id, user: m.id, role: sova_store::Role::Admin, at: T0 }]).await;
+    let rm = |by: UserId, user: UserId| WriteOp::RemoveMember {
+        chat: g.id,
+        by,
+        user,
+        at: T0,
+    };
+    assert_eq!(
+        rejected(&commit(s, vec![rm(m.id, x.id)]).await[0]),
+        sova_types::ErrorCode::Forbidden
+    );
+    let promote = commit(
+        s,
+        vec![WriteOp::SetRole {
+            chat: g.id,
+            by: o.id,
+            user: m.id,
+            role: sova_store::Role::Admin,
+            at: T0,
+        }],
+    )
+    .await;
     assert_eq!(frames(&promote[0])[0]["type"], "member_updated");
     let removed = commit(s, vec![rm(m.id, x.id), rm(m.id, o.id)]).await;
     assert!(matches!(removed[0].outcome, Outcome::Done));
-    assert!(removed[0].events.iter().any(|e| e.target_user == Some(x.id) && e.membership == Some(sova_store::Membership::Left(g.id))));
+    assert!(
+        removed[0].events.iter().any(|e| e.target_user == Some(x.id)
+            && e.membership == Some(sova_store::Membership::Left(g.id)))
+    );
     assert_eq!(rejected(&removed[1]), sova_types::ErrorCode::Forbidden);
     assert!(!s.chats.is_member(g.id, x.id).await.unwrap());
     // The owner cannot leave while others remain; after transferring, they can.
-    assert_eq!(rejected(&commit(s, vec![rm(o.id, o.id)]).await[0]), sova_types::ErrorCode::Conflict);
-    commit(s, vec![WriteOp::SetRole { chat: g.id, by: o.id, user: m.id, role: sova_store::Role::Owner, at: T0 }]).await;
-    assert_eq!(s.chats.member(g.id, m.id).await.unwrap().unwrap().role, sova_store::Role::Owner);
-    assert_eq!(s.chats.member(g.id, o.id).await.unwrap().unwrap().role, sova_store::Role::Admin);
-    assert!(matches!(commit(s, vec![rm(o.id, o.id)]).await[0].outcome, Outcome::Done));
+    assert_eq!(
+        rejected(&commit(s, vec![rm(o.id, o.id)]).await[0]),
+        sova_types::ErrorCode::Conflict
+    );
+    commit(
+        s,
+        vec![WriteOp::SetRole {
+            chat: g.id,
+            by: o.id,
+            user: m.id,
+            role: sova_store::Role::Owner,
+            at: T0,
+        }],
+    )
+    .await;
+    assert_eq!(
+        s.chats.member(g.id, m.id).await.unwrap().unwrap().role,
+        sova_store::Role::Owner
+    );
+    assert_eq!(
+        s.chats.member(g.id, o.id).await.unwrap().unwrap().role,
+        sova_store::Role::Admin
+    );
+    assert!(matches!(
+        commit(s, vec![rm(o.id, o.id)]).await[0].outcome,
+        Outcome::Done
+    ));
     assert_eq!(s.chats.chat(g.id).await.unwrap().unwrap().member_count, 1);
     // Rename and delete: only managers / the owner.
-    let renamed = commit(s, vec![WriteOp::Rename { chat: g.id, by: m.id, name: "renamed".into(), at: T0 }]).await;
+    let renamed = commit(
+        s,
+        vec![WriteOp::Rename {
+            chat: g.id,
+            by: m.id,
+            name: "renamed".into(),
+            at: T0,
+        }],
+    )
+    .await;
     assert_eq!(chat_of(&renamed[0]).name, "renamed");
     assert_eq!(s.chats.chat(g.id).await.unwrap().unwrap().name, "renamed");
-    let del = commit(s, vec![WriteOp::DeleteChat { chat: g.id, by: m.id, at: T0 }]).await;
+    let del = commit(
+        s,
+        vec![WriteOp::DeleteChat {
+            chat: g.id,
+            by: m.id,
+            at: T0,
+        }],
+    )
+    .await;
     assert!(matches!(del[0].outcome, Outcome::Done));
     assert_eq!(s.chats.chat(g.id).await.unwrap(), None);
     assert!(s.chats.chats_of(m.id).await.unwrap().is_empty());
@@ -565,7 +702,14 @@ pub async fn channel_only_admins_post(s: &Stores) {
     let o = user(s, "chan_o", &[]).await;
     let r = user(s, "chan_r", &[]).await;
     let c = chat_of(&commit(s, vec![create(ChatKind::Channel, "news", o.id, &[r.id])]).await[0]);
-    let out = append(s, &[msg(c.id, r.id, "reader speaks", None), msg(c.id, o.id, "owner posts", None)]).await;
+    let out = append(
+        s,
+        &[
+            msg(c.id, r.id, "reader speaks", None),
+            msg(c.id, o.id, "owner posts", None),
+        ],
+    )
+    .await;
     assert!(matches!(&out[0], Outcome::Rejected(e) if e.code == sova_types::ErrorCode::Forbidden));
     assert_eq!(new_row(&out[1]).text, "owner posts");
 }
@@ -575,8 +719,22 @@ pub async fn edit_delete_and_versions(s: &Stores) {
     let a = user(s, "ed_a", &[c]).await;
     let b = user(s, "ed_b", &[c]).await;
     let m = new_row(&append(s, &[msg(c, a.id, "first", None)]).await[0]).clone();
-    let edit = |user: UserId, text: &str| WriteOp::Edit { chat: c, message: m.id, user, text: text.into(), at: T0 + 5 };
-    let out = commit(s, vec![edit(b.id, "hijack"), edit(a.id, "second"), edit(a.id, "third")]).await;
+    let edit = |user: UserId, text: &str| WriteOp::Edit {
+        chat: c,
+        message: m.id,
+        user,
+        text: text.into(),
+        at: T0 + 5,
+    };
+    let out = commit(
+        s,
+        vec![
+            edit(b.id, "hijack"),
+            edit(a.id, "second"),
+            edit(a.id, "third"),
+        ],
+    )
+    .await;
     assert_eq!(rejected(&out[0]), sova_types::ErrorCode::Forbidden);
     assert_eq!(new_row(&out[2].outcome).text, "third");
     let f = frames(&out[1]);
@@ -584,19 +742,39 @@ pub async fn edit_delete_and_versions(s: &Stores) {
     assert_eq!(f[0]["text"], "second");
     assert!(out[2].events[0].seq > out[1].events[0].seq);
     let versions = s.messages.versions(m.id).await.unwrap();
-    assert_eq!(versions.iter().map(|v| v.1.as_str()).collect::<Vec<_>>(), vec!["first", "second"]);
+    assert_eq!(
+        versions.iter().map(|v| v.1.as_str()).collect::<Vec<_>>(),
+        vec!["first", "second"]
+    );
     let stored = s.messages.message(c, m.id).await.unwrap().unwrap();
-    assert_eq!((stored.text.as_str(), stored.edited_at), ("third", Some(T0 + 5)));
+    assert_eq!(
+        (stored.text.as_str(), stored.edited_at),
+        ("third", Some(T0 + 5))
+    );
     // Delete: not by another member; by the author it leaves a tombstone.
-    let del = |user: UserId| WriteOp::Delete { chat: c, message: m.id, user, at: T0 + 9 };
+    let del = |user: UserId| WriteOp::Delete {
+        chat: c,
+        message: m.id,
+        user,
+        at: T0 + 9,
+    };
     let out = commit(s, vec![del(b.id), del(a.id), del(a.id)]).await;
     assert_eq!(rejected(&out[0]), sova_types::ErrorCode::Forbidden);
     assert_eq!(frames(&out[1])[0]["type"], "message_deleted");
     assert!(out[2].events.is_empty(), "deleting twice emits nothing");
     let stored = s.messages.message(c, m.id).await.unwrap().unwrap();
-    assert_eq!((stored.text.as_str(), stored.deleted_at), ("", Some(T0 + 9)));
-    assert!(s.messages.versions(m.id).await.unwrap().is_empty(), "old versions go with it");
-    assert_eq!(rejected(&commit(s, vec![edit(a.id, "zombie")]).await[0]), sova_types::ErrorCode::NotFound);
+    assert_eq!(
+        (stored.text.as_str(), stored.deleted_at),
+        ("", Some(T0 + 9))
+    );
+    assert!(
+        s.messages.versions(m.id).await.unwrap().is_empty(),
+        "old versions go with it"
+    );
+    assert_eq!(
+        rejected(&commit(s, vec![edit(a.id, "zombie")]).await[0]),
+        sova_types::ErrorCode::NotFound
+    );
 }
 
 pub async fn reactions_and_pins(s: &Stores) {
@@ -605,24 +783,65 @@ pub async fn reactions_and_pins(s: &Stores) {
     let outsider = user(s, "rp_x", &[]).await;
     let g = chat_of(&commit(s, vec![create(ChatKind::Group, "g", o.id, &[m.id])]).await[0]).id;
     let msg_row = new_row(&append(s, &[msg(g, m.id, "react to me", None)]).await[0]).clone();
-    let react = |user: UserId, emoji: &str, add: bool| WriteOp::React { chat: g, message: msg_row.id, user, emoji: emoji.into(), add, at: T0 };
-    let out = commit(s, vec![react(o.id, "👍", true), react(m.id, "👍", true), react(m.id, "👍", true), react(o.id, "🎉", true), react(outsider.id, "👍", true)]).await;
+    let react = |user: UserId, emoji: &str, add: bool| WriteOp::React {
+        chat: g,
+        message: msg_row.id,
+        user,
+        emoji: emoji.into(),
+        add,
+        at: T0,
+    };
+    let out = commit(
+        s,
+        vec![
+            react(o.id, "👍", true),
+            react(m.id, "👍", true),
+            react(m.id, "👍", true),
+            react(o.id, "🎉", true),
+            react(outsider.id, "👍", true),
+        ],
+    )
+    .await;
     assert_eq!(frames(&out[1])[0]["count"], 2);
     assert!(out[2].events.is_empty(), "one per user per emoji");
     assert_eq!(rejected(&out[4]), sova_types::ErrorCode::NotFound);
     let counts = s.messages.reactions(&[msg_row.id], m.id).await.unwrap();
     // Same time: ordered by bytes (👍 U+1F44D sorts after 🎉 U+1F389).
-    assert_eq!(counts, vec![(msg_row.id, "🎉".to_owned(), 1, false), (msg_row.id, "👍".to_owned(), 2, true)]);
+    assert_eq!(
+        counts,
+        vec![
+            (msg_row.id, "🎉".to_owned(), 1, false),
+            (msg_row.id, "👍".to_owned(), 2, true)
+        ]
+    );
     let out = commit(s, vec![react(m.id, "👍", false)]).await;
     let f = frames(&out[0]);
-    assert_eq!((f[0]["type"].as_str(), f[0]["count"].as_i64()), (Some("reaction_removed"), Some(1)));
+    assert_eq!(
+        (f[0]["type"].as_str(), f[0]["count"].as_i64()),
+        (Some("reaction_removed"), Some(1))
+    );
     // Pins: admins only in a group.
-    let pin = |user: UserId, on: bool| WriteOp::Pin { chat: g, message: msg_row.id, user, pin: on, at: T0 + 1 };
+    let pin = |user: UserId, on: bool| WriteOp::Pin {
+        chat: g,
+        message: msg_row.id,
+        user,
+        pin: on,
+        at: T0 + 1,
+    };
     let out = commit(s, vec![pin(m.id, true), pin(o.id, true), pin(o.id, true)]).await;
     assert_eq!(rejected(&out[0]), sova_types::ErrorCode::Forbidden);
     assert_eq!(frames(&out[1])[0]["pinned"], true);
     assert!(out[2].events.is_empty());
-    assert_eq!(s.messages.pins(g).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), vec![msg_row.id]);
+    assert_eq!(
+        s.messages
+            .pins(g)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![msg_row.id]
+    );
     commit(s, vec![pin(o.id, false)]).await;
     assert!(s.messages.pins(g).await.unwrap().is_empty());
 }
@@ -631,16 +850,67 @@ pub async fn read_state_and_receipts(s: &Stores) {
     let c = chat(s, "c").await;
     let a = user(s, "rd_a", &[c]).await;
     let b = user(s, "rd_b", &[c]).await;
-    append(s, &[msg(c, a.id, "1", None), msg(c, a.id, "2", None), msg(c, a.id, "3", None)]).await;
-    assert_eq!(s.chats.member(c, a.id).await.unwrap().unwrap().last_read_seq, 3, "sending marks read");
-    assert_eq!(s.chats.member(c, b.id).await.unwrap().unwrap().last_read_seq, 0);
-    let read = |up_to: i64, receipts: i64| WriteOp::Read { chat: c, user: b.id, up_to, at: T0, receipts_max_members: receipts };
+    append(
+        s,
+        &[
+            msg(c, a.id, "1", None),
+            msg(c, a.id, "2", None),
+            msg(c, a.id, "3", None),
+        ],
+    )
+    .await;
+    assert_eq!(
+        s.chats
+            .member(c, a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_read_seq,
+        3,
+        "sending marks read"
+    );
+    assert_eq!(
+        s.chats
+            .member(c, b.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_read_seq,
+        0
+    );
+    let read = |up_to: i64, receipts: i64| WriteOp::Read {
+        chat: c,
+        user: b.id,
+        up_to,
+        at: T0,
+        receipts_max_members: receipts,
+    };
     let out = commit(s, vec![read(2, 100), read(1, 100), read(99, 1)]).await;
-    assert_eq!(out[0].events[0].chat_id, Some(c), "small chat: a receipt for everyone");
+    assert_eq!(
+        out[0].events[0].chat_id,
+        Some(c),
+        "small chat: a receipt for everyone"
+    );
     assert!(out[1].events.is_empty(), "never backwards");
-    assert_eq!(out[2].events[0].target_user, Some(b.id), "big chat: only the reader's devices");
-    assert_eq!(frames(&out[2])[0]["up_to"], 3, "clamped to the last message");
-    assert_eq!(s.chats.member(c, b.id).await.unwrap().unwrap().last_read_seq, 3);
+    assert_eq!(
+        out[2].events[0].target_user,
+        Some(b.id),
+        "big chat: only the reader's devices"
+    );
+    assert_eq!(
+        frames(&out[2])[0]["up_to"],
+        3,
+        "clamped to the last message"
+    );
+    assert_eq!(
+        s.chats
+            .member(c, b.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_read_seq,
+        3
+    );
     let mine = s.chats.my_chats(b.id, None, 10).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].chat.last_seq, mine[0].last_read_seq), (3, 3));
@@ -653,18 +923,43 @@ pub async fn events_are_scoped_and_ordered(s: &Stores) {
     let b = user(s, "ev_b", &[c2]).await;
     let m1 = new_row(&append(s, &[msg(c1, a.id, "a1", None)]).await[0]).clone();
     let m2 = new_row(&append(s, &[msg(c2, b.id, "b1", None)]).await[0]).clone();
-    let out = commit(s, vec![
-        WriteOp::Edit { chat: c1, message: m1.id, user: a.id, text: "a1'".into(), at: T0 },
-        WriteOp::Edit { chat: c2, message: m2.id, user: b.id, text: "b1'".into(), at: T0 },
-        WriteOp::Send(msg(c1, a.id, "after", None)),
-    ]).await;
+    let out = commit(
+        s,
+        vec![
+            WriteOp::Edit {
+                chat: c1,
+                message: m1.id,
+                user: a.id,
+                text: "a1'".into(),
+                at: T0,
+            },
+            WriteOp::Edit {
+                chat: c2,
+                message: m2.id,
+                user: b.id,
+                text: "b1'".into(),
+                at: T0,
+            },
+            WriteOp::Send(msg(c1, a.id, "after", None)),
+        ],
+    )
+    .await;
     // Messages and events share one sequence, in op order.
-    let seqs: Vec<i64> = out.iter().flat_map(|c| c.events.iter().map(|e| e.seq)).collect();
+    let seqs: Vec<i64> = out
+        .iter()
+        .flat_map(|c| c.events.iter().map(|e| e.seq))
+        .collect();
     assert_eq!(seqs, vec![m2.id.0 + 1, m2.id.0 + 2, m2.id.0 + 3]);
     let for_a = s.messages.events_since(a.id, 0, 100).await.unwrap();
     assert_eq!(for_a.len(), 1);
     assert!(for_a[0].1.contains("a1'"));
-    assert!(s.messages.events_since(a.id, for_a[0].0, 100).await.unwrap().is_empty());
+    assert!(
+        s.messages
+            .events_since(a.id, for_a[0].0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let for_b = s.messages.events_since(b.id, 0, 100).await.unwrap();
     assert_eq!(for_b.len(), 1);
     assert!(for_b[0].1.contains("b1'"));
@@ -677,14 +972,47 @@ pub async fn invites_and_join(s: &Stores) {
     let k = user(s, "in_k", &[]).await;
     let g = chat_of(&commit(s, vec![create(ChatKind::Group, "open", o.id, &[])]).await[0]).id;
     let inv = |code: &str, expires_at: Option<i64>, max_uses: Option<i64>| sova_store::InviteRow {
-        code: code.into(), chat_id: g, created_by: o.id, created_at: T0, expires_at, max_uses, uses: 0, revoked_at: None,
+        code: code.into(),
+        chat_id: g,
+        created_by: o.id,
+        created_at: T0,
+        expires_at,
+        max_uses,
+        uses: 0,
+        revoked_at: None,
     };
-    s.chats.create_invite(inv("once", None, Some(1))).await.unwrap();
-    s.chats.create_invite(inv("old", Some(T0 + 1), None)).await.unwrap();
-    let join = |user: UserId, code: &str| WriteOp::AddMembers { chat: g, by: user, users: vec![user], invite: Some(code.into()), at: T0 + 10, max_members: 100 };
-    let out = commit(s, vec![join(j.id, "once"), join(k.id, "once"), join(k.id, "old"), join(k.id, "nope")]).await;
+    s.chats
+        .create_invite(inv("once", None, Some(1)))
+        .await
+        .unwrap();
+    s.chats
+        .create_invite(inv("old", Some(T0 + 1), None))
+        .await
+        .unwrap();
+    let join = |user: UserId, code: &str| WriteOp::AddMembers {
+        chat: g,
+        by: user,
+        users: vec![user],
+        invite: Some(code.into()),
+        at: T0 + 10,
+        max_members: 100,
+    };
+    let out = commit(
+        s,
+        vec![
+            join(j.id, "once"),
+            join(k.id, "once"),
+            join(k.id, "old"),
+            join(k.id, "nope"),
+        ],
+    )
+    .await;
     assert_eq!(chat_of(&out[0]).member_count, 2);
-    assert!(frames(&out[0]).iter().any(|f| f["kind"] == "system" && f["text"].as_str().unwrap().ends_with("joined")));
+    assert!(
+        frames(&out[0])
+            .iter()
+            .any(|f| f["kind"] == "system" && f["text"].as_str().unwrap().ends_with("joined"))
+    );
     for c in &out[1..] {
         assert_eq!(rejected(c), sova_types::ErrorCode::NotFound);
     }
@@ -693,7 +1021,10 @@ pub async fn invites_and_join(s: &Stores) {
     assert!(!s.chats.revoke_invite(g, "old", T0).await.unwrap());
     assert_eq!(s.chats.invites(g).await.unwrap().len(), 2);
     let members = s.chats.members(g, None, 10).await.unwrap();
-    assert_eq!(members.iter().map(|m| m.user_id).collect::<Vec<_>>(), vec![o.id, j.id]);
+    assert_eq!(
+        members.iter().map(|m| m.user_id).collect::<Vec<_>>(),
+        vec![o.id, j.id]
+    );
 }
 
 pub async fn mentions_replies_and_forwards(s: &Stores) {
@@ -704,13 +1035,22 @@ pub async fn mentions_replies_and_forwards(s: &Stores) {
     let outsider = user(s, "mr_out", &[other]).await;
     let first = new_row(&append(s, &[msg(c, b.id, "original", None)]).await[0]).clone();
     let mut m = msg(c, a.id, "hi @mr_b and @mr_out and @nobody", None);
-    m.mentions = vec!["mr_b".into(), "mr_out".into(), "nobody".into(), "mr_a".into()];
+    m.mentions = vec![
+        "mr_b".into(),
+        "mr_out".into(),
+        "nobody".into(),
+        "mr_a".into(),
+    ];
     m.reply_to = Some(first.id);
     let out = commit(s, vec![WriteOp::Send(m)]).await;
     let row = new_row(&out[0].outcome).clone();
     assert_eq!(row.mentions, vec![b.id], "only other members are mentioned");
     assert_eq!(row.reply_to, Some(first.id));
-    let mention: Vec<_> = out[0].events.iter().filter(|e| e.target_user.is_some()).collect();
+    let mention: Vec<_> = out[0]
+        .events
+        .iter()
+        .filter(|e| e.target_user.is_some())
+        .collect();
     assert_eq!(mention.len(), 1);
     assert_eq!(mention[0].target_user, Some(b.id));
     assert!(mention[0].frame.contains("\"type\":\"mention\""));
@@ -728,7 +1068,10 @@ pub async fn mentions_replies_and_forwards(s: &Stores) {
     let f = new_row(&out[0]);
     assert_eq!(f.text, "original");
     let origin = f.forward.as_ref().unwrap();
-    assert_eq!((origin.chat_id, origin.message_id, origin.user.as_str()), (c, first.id, "mr_b"));
+    assert_eq!(
+        (origin.chat_id, origin.message_id, origin.user.as_str()),
+        (c, first.id, "mr_b")
+    );
     assert!(matches!(&out[1], Outcome::Rejected(e) if e.code == sova_types::ErrorCode::NotFound));
     let stored = s.messages.message(other, f.id).await.unwrap().unwrap();
     assert_eq!(stored.forward, f.forward);

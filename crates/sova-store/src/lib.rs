@@ -97,7 +97,12 @@ pub struct NewMessage {
 
 impl NewMessage {
     /// A plain text message.
-    pub fn text(chat_id: ChatId, sender_id: UserId, text: impl Into<String>, created_at: i64) -> Self {
+    pub fn text(
+        chat_id: ChatId,
+        sender_id: UserId,
+        text: impl Into<String>,
+        created_at: i64,
+    ) -> Self {
         NewMessage {
             chat_id,
             sender_id,
@@ -170,22 +175,86 @@ pub struct InviteRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteOp {
     Send(NewMessage),
-    Edit { chat: ChatId, message: MessageId, user: UserId, text: String, at: i64 },
-    Delete { chat: ChatId, message: MessageId, user: UserId, at: i64 },
-    React { chat: ChatId, message: MessageId, user: UserId, emoji: String, add: bool, at: i64 },
-    Pin { chat: ChatId, message: MessageId, user: UserId, pin: bool, at: i64 },
+    Edit {
+        chat: ChatId,
+        message: MessageId,
+        user: UserId,
+        text: String,
+        at: i64,
+    },
+    Delete {
+        chat: ChatId,
+        message: MessageId,
+        user: UserId,
+        at: i64,
+    },
+    React {
+        chat: ChatId,
+        message: MessageId,
+        user: UserId,
+        emoji: String,
+        add: bool,
+        at: i64,
+    },
+    Pin {
+        chat: ChatId,
+        message: MessageId,
+        user: UserId,
+        pin: bool,
+        at: i64,
+    },
     /// Moves the reader's position forward to `up_to` (a `chat_seq`); never back.
-    Read { chat: ChatId, user: UserId, up_to: i64, at: i64, receipts_max_members: i64 },
+    Read {
+        chat: ChatId,
+        user: UserId,
+        up_to: i64,
+        at: i64,
+        receipts_max_members: i64,
+    },
     /// For `Private`, `members` holds the one other user and an existing chat is returned.
-    CreateChat { kind: ChatKind, name: String, creator: UserId, members: Vec<UserId>, at: i64, max_members: i64 },
+    CreateChat {
+        kind: ChatKind,
+        name: String,
+        creator: UserId,
+        members: Vec<UserId>,
+        at: i64,
+        max_members: i64,
+    },
     /// Adds users; `invite` lets a non-admin join by link (then `users` is `[by]`).
-    AddMembers { chat: ChatId, by: UserId, users: Vec<UserId>, invite: Option<String>, at: i64, max_members: i64 },
+    AddMembers {
+        chat: ChatId,
+        by: UserId,
+        users: Vec<UserId>,
+        invite: Option<String>,
+        at: i64,
+        max_members: i64,
+    },
     /// Removes `user`; `by == user` means leaving.
-    RemoveMember { chat: ChatId, by: UserId, user: UserId, at: i64 },
+    RemoveMember {
+        chat: ChatId,
+        by: UserId,
+        user: UserId,
+        at: i64,
+    },
     /// Sets a role; `Role::Owner` transfers ownership (the old owner becomes admin).
-    SetRole { chat: ChatId, by: UserId, user: UserId, role: Role, at: i64 },
-    Rename { chat: ChatId, by: UserId, name: String, at: i64 },
-    DeleteChat { chat: ChatId, by: UserId, at: i64 },
+    SetRole {
+        chat: ChatId,
+        by: UserId,
+        user: UserId,
+        role: Role,
+        at: i64,
+    },
+    Rename {
+        chat: ChatId,
+        by: UserId,
+        name: String,
+        at: i64,
+    },
+    DeleteChat {
+        chat: ChatId,
+        by: UserId,
+        at: i64,
+    },
 }
 
 /// What an op did.
@@ -270,11 +339,18 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait ChatStore: Send + Sync {
     /// Returns the chat with this slug, creating it (race-free) when missing.
-    async fn ensure_chat(&self, slug: &str, kind: ChatKind, name: &str, now: i64) -> StoreResult<ChatRow>;
+    async fn ensure_chat(
+        &self,
+        slug: &str,
+        kind: ChatKind,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<ChatRow>;
     /// A live (not deleted) chat by id.
     async fn chat(&self, id: ChatId) -> StoreResult<Option<ChatRow>>;
     /// Adds a member (idempotent) without events; for bootstrap and tests.
-    async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64) -> StoreResult<()>;
+    async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64)
+    -> StoreResult<()>;
     /// Whether `user` belongs to `chat`.
     async fn is_member(&self, chat: ChatId, user: UserId) -> StoreResult<bool>;
     /// `user`'s membership of `chat`, if any.
@@ -283,9 +359,19 @@ pub trait ChatStore: Send + Sync {
     async fn chats_of(&self, user: UserId) -> StoreResult<Vec<ChatId>>;
     /// `user`'s chats, most recently active first, with the last message; keyset
     /// pagination by (last activity, id) via `before`.
-    async fn my_chats(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> StoreResult<Vec<MyChat>>;
+    async fn my_chats(
+        &self,
+        user: UserId,
+        before: Option<(i64, ChatId)>,
+        limit: i64,
+    ) -> StoreResult<Vec<MyChat>>;
     /// Members ordered by user id, after `after`.
-    async fn members(&self, chat: ChatId, after: Option<UserId>, limit: i64) -> StoreResult<Vec<MemberRow>>;
+    async fn members(
+        &self,
+        chat: ChatId,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<MemberRow>>;
     async fn create_invite(&self, invite: InviteRow) -> StoreResult<()>;
     async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>>;
     async fn invites(&self, chat: ChatId) -> StoreResult<Vec<InviteRow>>;
@@ -312,11 +398,25 @@ pub trait MessageStore: Send + Sync {
         ascending: bool,
     ) -> StoreResult<Vec<MessageRow>>;
     /// Up to `limit` messages with id > `since` in the chats `user` belongs to, oldest first.
-    async fn messages_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<MessageRow>>;
+    async fn messages_since(
+        &self,
+        user: UserId,
+        since: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<MessageRow>>;
     /// Up to `limit` stored events visible to `user` with seq > `since`: (seq, frame).
-    async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<(i64, String)>>;
+    async fn events_since(
+        &self,
+        user: UserId,
+        since: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String)>>;
     /// Reaction counts for these messages, with whether `user` reacted: (message, emoji, count, me).
-    async fn reactions(&self, messages: &[MessageId], user: UserId) -> StoreResult<Vec<(MessageId, String, i64, bool)>>;
+    async fn reactions(
+        &self,
+        messages: &[MessageId],
+        user: UserId,
+    ) -> StoreResult<Vec<(MessageId, String, i64, bool)>>;
     /// Earlier versions of an edited message: (version, text, replaced_at).
     async fn versions(&self, message: MessageId) -> StoreResult<Vec<(i64, String, i64)>>;
     /// Pinned messages of `chat`, most recently pinned first.

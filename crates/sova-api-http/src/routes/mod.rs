@@ -1,12 +1,13 @@
 //! Route table. One module per domain; each handler's doc starts with its method and path.
 
 mod auth;
+mod chats;
 mod health;
 mod messages;
 
 use crate::HttpError;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use sova_service::Services;
 use sova_types::{ApiError, ErrorCode};
 use std::sync::Arc;
@@ -20,6 +21,55 @@ pub fn routes() -> Router<Arc<Services>> {
         .route("/api/logout", post(auth::logout))
         .route("/api/send", post(messages::send))
         .route("/api/history", get(messages::history))
+        .route("/api/sync", get(messages::sync))
+        .route("/api/chats", post(chats::create).get(chats::list))
+        .route(
+            "/api/chats/{id}",
+            get(chats::get).patch(chats::update).delete(chats::delete),
+        )
+        .route(
+            "/api/chats/{id}/members",
+            get(chats::members).post(chats::add_members),
+        )
+        .route(
+            "/api/chats/{id}/members/{user_id}",
+            axum::routing::delete(chats::remove_member).patch(chats::set_role),
+        )
+        .route("/api/chats/{id}/leave", post(chats::leave))
+        .route(
+            "/api/chats/{id}/invites",
+            get(chats::invites).post(chats::create_invite),
+        )
+        .route(
+            "/api/chats/{id}/invites/{code}",
+            axum::routing::delete(chats::revoke_invite),
+        )
+        .route("/api/invites/{code}/join", post(chats::join))
+        .route(
+            "/api/chats/{id}/messages",
+            get(messages::list).post(messages::post),
+        )
+        .route(
+            "/api/chats/{id}/messages/{mid}",
+            get(messages::get_one)
+                .patch(messages::edit)
+                .delete(messages::delete),
+        )
+        .route(
+            "/api/chats/{id}/messages/{mid}/versions",
+            get(messages::versions),
+        )
+        .route(
+            "/api/chats/{id}/messages/{mid}/reactions/{emoji}",
+            put(messages::react).delete(messages::unreact),
+        )
+        .route(
+            "/api/chats/{id}/messages/{mid}/pin",
+            post(messages::pin).delete(messages::unpin),
+        )
+        .route("/api/chats/{id}/pins", get(messages::pins))
+        .route("/api/chats/{id}/read", post(messages::read))
+        .route("/api/chats/{id}/typing", post(messages::typing))
 }
 
 pub async fn not_found() -> HttpError {

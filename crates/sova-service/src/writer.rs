@@ -1,0 +1,90 @@
+//! The one ordered writer of this process. Every state change that emits events is
+//! queued here and committed in batches (group commit: one transaction, one fsync
+//! for many ops); after each commit the events are published in seq order, each
+//! serialized once. A change is acknowledged only after its batch committed.
+
+use crate::store_err;
+use bytes::Bytes;
+use sova_bus::{Audience, BusEvent, EventBus, MembershipChange};
+use sova_store::{Committed, Membership, Stores, WriteOp};
+use sova_types::ApiError;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Most ops committed in one transaction.
+pub const MAX_BATCH: usize = 512;
+
+struct WriteReq {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<Committed, ApiError>>,
+}
+
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<WriteReq>,
+}
+
+impl Writer {
+    /// Starts the writer; it stops once every handle is dropped and the queue is drained.
+    pub fn start(stores: Stores, bus: Arc<dyn EventBus>) -> (Writer, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
+        (Writer { tx }, tokio::spawn(run(rx, stores, bus)))
+    }
+
+    /// Commits one op (batched with concurrent ones) and returns what it did.
+    pub async fn submit(&self, op: WriteOp) -> Result<Committed, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(WriteReq { op, reply })
+            .await
+            .map_err(|_| ApiError::unavailable("server is shutting down"))?;
+        rx.await
+            .map_err(|_| ApiError::unavailable("server is shutting down"))?
+    }
+}
+
+/// The bus form of a stored event.
+pub fn bus_event(e: &sova_store::StoredEvent) -> Option<BusEvent> {
+    let audience = match (e.chat_id, e.target_user) {
+        (Some(c), _) => Audience::Chat(c),
+        (None, Some(u)) => Audience::User(u),
+        (None, None) => return None,
+    };
+    Some(BusEvent {
+        audience,
+        seq: e.seq,
+        frame: Bytes::from(e.frame.clone()),
+        membership: e.membership.map(|m| match m {
+            Membership::Joined(c) => MembershipChange::Joined(c),
+            Membership::Left(c) => MembershipChange::Left(c),
+        }),
+    })
+}
+
+async fn run(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn EventBus>) {
+    let mut reqs: Vec<WriteReq> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut reqs, MAX_BATCH).await > 0 {
+        let ops: Vec<WriteOp> = reqs.iter().map(|r| r.op.clone()).collect();
+        match stores.messages.commit(&ops).await {
+            Ok(results) => {
+                for (req, result) in reqs.drain(..).zip(results) {
+                    for e in &result.events {
+                        if let Some(ev) = bus_event(e) {
+                            bus.publish(ev);
+                        }
+                    }
+                    let _ = req.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                let err = store_err(e);
+                for req in reqs.drain(..) {
+                    let _ = req.reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+    tracing::debug!("writer stopped");
+}
