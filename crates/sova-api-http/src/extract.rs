@@ -22,8 +22,7 @@ impl From<ApiError> for HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (status, axum::Json(&self.0)).into_response();
         if self.0.code == ErrorCode::Unauthorized {
             resp.headers_mut()
@@ -42,9 +41,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match OptionalJson::<T>::from_request(req, state).await? {
             OptionalJson(Some(v)) => Ok(ApiJson(v)),
-            OptionalJson(None) => {
-                Err(ApiError::bad_request("request body must be a JSON object").into())
-            }
+            OptionalJson(None) => Err(ApiError::bad_request("request body must be a JSON object").into()),
         }
     }
 }
@@ -99,10 +96,7 @@ pub struct Authed(pub AuthUser);
 impl FromRequestParts<Arc<Services>> for Authed {
     type Rejection = HttpError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        services: &Arc<Services>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, services: &Arc<Services>) -> Result<Self, Self::Rejection> {
         let Bearer(token) = Bearer::from_request_parts(parts, services).await?;
         let token = token.ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         Ok(Authed(services.auth.authenticate(&token).await?))

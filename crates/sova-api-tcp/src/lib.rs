@@ -110,12 +110,7 @@ impl FrameSink for TcpSink {
 }
 
 /// Accepts connections until `shutdown` fires; each runs on `tracker`.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    shutdown: CancellationToken,
-    tracker: TaskTracker,
-) {
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: CancellationToken, tracker: TaskTracker) {
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -188,18 +183,10 @@ mod tests {
         assert!(c.decode(&mut buf).unwrap().is_none());
         assert!(buf.is_empty(), "over-long prefix is dropped, not buffered");
         buf.extend_from_slice(b"more\nok\n");
-        assert!(matches!(
-            c.decode(&mut buf).unwrap(),
-            Some(Inbound::TooLarge)
-        ));
-        assert!(
-            matches!(c.decode(&mut buf).unwrap(), Some(Inbound::Frame(ref b)) if &b[..] == b"ok")
-        );
+        assert!(matches!(c.decode(&mut buf).unwrap(), Some(Inbound::TooLarge)));
+        assert!(matches!(c.decode(&mut buf).unwrap(), Some(Inbound::Frame(ref b)) if &b[..] == b"ok"));
         // Complete but too long line in one read.
-        assert_eq!(
-            frames(&mut c, b"123456789\nfine\n"),
-            vec!["<too large>", "fine"]
-        );
+        assert_eq!(frames(&mut c, b"123456789\nfine\n"), vec!["<too large>", "fine"]);
     }
 
     #[test]
@@ -207,10 +194,7 @@ mod tests {
         let mut c = LineCodec::new(16);
         let mut buf = BytesMut::from(&b"{\"x\":1}"[..]);
         assert!(c.decode(&mut buf).unwrap().is_none());
-        assert!(matches!(
-            c.decode_eof(&mut buf).unwrap(),
-            Some(Inbound::Frame(_))
-        ));
+        assert!(matches!(c.decode_eof(&mut buf).unwrap(), Some(Inbound::Frame(_))));
         assert!(c.decode_eof(&mut buf).unwrap().is_none());
     }
 }

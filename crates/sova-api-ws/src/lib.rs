@@ -61,10 +61,7 @@ async fn run(socket: WebSocket, state: WsState, peer: SocketAddr) {
                 _ => None,
             }
         });
-    let sink = WsSink {
-        sink,
-        closing: false,
-    };
+    let sink = WsSink { sink, closing: false };
     state
         .gateway
         .clone()
@@ -84,8 +81,7 @@ fn io_err(e: axum::Error) -> io::Error {
 impl FrameSink for WsSink {
     async fn feed(&mut self, frame: Bytes) -> io::Result<()> {
         // Frames are JSON produced by serde_json: always valid UTF-8.
-        let text =
-            Utf8Bytes::try_from(frame).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        let text = Utf8Bytes::try_from(frame).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
         self.sink.feed(Message::Text(text)).await.map_err(io_err)
     }
 

@@ -40,6 +40,9 @@ pub struct BusEvent {
 /// Receives published events. Must not block: it runs on the publisher's task.
 pub trait EventSink: Send + Sync {
     fn deliver(&self, event: &BusEvent);
+    /// Events for `audience` may have been missed (a subscription just became active,
+    /// or the bus reconnected): its local recipients should catch up from storage.
+    fn resync(&self, _audience: Option<Audience>) {}
 }
 
 /// Publish/subscribe for committed events.
@@ -48,7 +51,21 @@ pub trait EventBus: Send + Sync {
     fn publish(&self, event: BusEvent);
     /// Adds a subscriber for all subsequent events.
     fn subscribe(&self, sink: Arc<dyn EventSink>);
+    /// This process starts (`true`) or stops caring about events for `audience`.
+    fn interest(&self, _audience: Audience, _on: bool) {}
+    /// Whether other processes share this bus (then publication order must be
+    /// serialized across processes).
+    fn distributed(&self) -> bool {
+        false
+    }
+    /// Resolves once everything published so far has left this process.
+    fn flush(&self) -> futures_util::future::BoxFuture<'static, Result<(), String>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
+
+pub mod redis_bus;
+pub use redis_bus::RedisBus;
 
 /// In-process bus for the single-instance (embedded) mode.
 #[derive(Default)]

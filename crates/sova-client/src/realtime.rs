@@ -87,10 +87,7 @@ impl Realtime {
     /// Sends raw text as one frame (a line on TCP; a text frame on WS).
     pub async fn send_text(&mut self, text: &str) -> Result<()> {
         match &mut self.inner {
-            Inner::Ws(ws) => ws
-                .send(WsMessage::Text(text.into()))
-                .await
-                .map_err(transport),
+            Inner::Ws(ws) => ws.send(WsMessage::Text(text.into())).await.map_err(transport),
             Inner::Tcp { writer, .. } => {
                 let mut line = Vec::with_capacity(text.len() + 1);
                 line.extend_from_slice(text.as_bytes());
@@ -139,8 +136,7 @@ impl Realtime {
                     Some(Ok(line)) => line,
                 },
             };
-            return serde_json::from_str(&text)
-                .map_err(|e| ClientError::Protocol(format!("bad frame {text}: {e}")));
+            return serde_json::from_str(&text).map_err(|e| ClientError::Protocol(format!("bad frame {text}: {e}")));
         }
     }
 
@@ -226,8 +222,7 @@ impl Realtime {
 /// Turns an `error` frame into `ClientError::Api`.
 pub fn frame_result(f: Value) -> Result<Value> {
     if f["type"] == "error" {
-        let code: ErrorCode =
-            serde_json::from_value(f["code"].clone()).unwrap_or(ErrorCode::Internal);
+        let code: ErrorCode = serde_json::from_value(f["code"].clone()).unwrap_or(ErrorCode::Internal);
         let message = f["message"].as_str().unwrap_or_default().to_owned();
         return Err(ClientError::Api {
             status: code.http_status(),

@@ -41,8 +41,8 @@ impl RestClient {
         token: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Result<RawResponse> {
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let method =
+            reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -63,10 +63,7 @@ impl RestClient {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Transport(e.to_string()))?;
         let body = if bytes.is_empty() {
             Value::Null
         } else {
@@ -90,22 +87,14 @@ impl RestClient {
         let body = body.map(|b| b.to_string().into_bytes());
         let resp = self.raw(method, path, token, body).await?;
         if resp.status >= 400 {
-            let error: ApiError = serde_json::from_value(resp.body.clone()).unwrap_or_else(|_| {
-                ApiError::new(
-                    ErrorCode::Internal,
-                    format!("untyped error body: {}", resp.body),
-                )
-            });
+            let error: ApiError = serde_json::from_value(resp.body.clone())
+                .unwrap_or_else(|_| ApiError::new(ErrorCode::Internal, format!("untyped error body: {}", resp.body)));
             return Err(ClientError::Api {
                 status: resp.status,
                 error,
             });
         }
-        let body = if resp.body.is_null() {
-            json!(null)
-        } else {
-            resp.body
-        };
+        let body = if resp.body.is_null() { json!(null) } else { resp.body };
         serde_json::from_value(body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
@@ -157,13 +146,8 @@ impl RestClient {
 
     /// `POST /api/send` with a bearer token.
     pub async fn send(&self, token: &str, text: &str) -> Result<Message> {
-        self.call(
-            "POST",
-            "/api/send",
-            Some(token),
-            Some(json!({"content": text})),
-        )
-        .await
+        self.call("POST", "/api/send", Some(token), Some(json!({"content": text})))
+            .await
     }
 
     /// `POST /api/send` with every option.
@@ -181,17 +165,11 @@ impl RestClient {
         if let Some(id) = client_msg_id {
             body["client_msg_id"] = json!(id);
         }
-        self.call("POST", "/api/send", Some(token), Some(body))
-            .await
+        self.call("POST", "/api/send", Some(token), Some(body)).await
     }
 
     /// `GET /api/history`.
-    pub async fn history(
-        &self,
-        token: &str,
-        limit: Option<i64>,
-        before: Option<MessageId>,
-    ) -> Result<Vec<Message>> {
+    pub async fn history(&self, token: &str, limit: Option<i64>, before: Option<MessageId>) -> Result<Vec<Message>> {
         let mut q = Vec::new();
         if let Some(l) = limit {
             q.push(format!("limit={l}"));

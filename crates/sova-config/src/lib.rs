@@ -31,6 +31,7 @@ pub const ENV_VARS: &[&str] = &[
     "SHUTDOWN_GRACE_SECS",
     "MAX_GROUP_MEMBERS",
     "RECEIPTS_MAX_MEMBERS",
+    "REDIS_PREFIX",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -54,10 +55,7 @@ pub enum ConfigError {
     #[error("refusing to start in production: {0}")]
     Insecure(String),
     #[error("cannot use data directory {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 /// A secret string: redacted in `Debug` and `Serialize`.
@@ -133,6 +131,8 @@ pub struct Config {
     pub max_group_members: u64,
     /// Largest chat whose read receipts every member sees.
     pub receipts_max_members: u64,
+    /// Prefix of Redis channel names, so several deployments can share one Redis.
+    pub redis_prefix: String,
 }
 
 impl Default for Config {
@@ -156,6 +156,7 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             max_group_members: 10_000,
             receipts_max_members: 100,
+            redis_prefix: "sova".to_owned(),
         }
     }
 }
@@ -179,16 +180,16 @@ impl Config {
             fig = fig.merge(Toml::file(path));
         }
         // Keys reach `map` in their original case.
-        fig = fig.merge(Env::raw().only(ENV_VARS).map(|k| {
-            match k.as_str().to_ascii_lowercase().as_str() {
-                "sova_data_dir" => "data_dir".into(),
-                "sova_env" => "env".into(),
-                _ => k.into(),
-            }
-        }));
-        let cfg: Config = fig
-            .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        fig = fig.merge(
+            Env::raw()
+                .only(ENV_VARS)
+                .map(|k| match k.as_str().to_ascii_lowercase().as_str() {
+                    "sova_data_dir" => "data_dir".into(),
+                    "sova_env" => "env".into(),
+                    _ => k.into(),
+                }),
+        );
+        let cfg: Config = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         cfg.check()?;
         Ok(cfg)
     }
@@ -210,10 +211,7 @@ impl Config {
         }
         if let Some(url) = &self.database_url {
             let u = url.expose();
-            if !(u.starts_with("sqlite:")
-                || u.starts_with("postgres://")
-                || u.starts_with("postgresql://"))
-            {
+            if !(u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://")) {
                 return bad("DATABASE_URL must start with sqlite: or postgres://");
             }
         }
@@ -267,10 +265,7 @@ impl Config {
                 return insecure(format!("{name} is shorter than 32 characters"));
             }
         }
-        for (name, value) in [
-            ("DATABASE_URL", &self.database_url),
-            ("REDIS_URL", &self.redis_url),
-        ] {
+        for (name, value) in [("DATABASE_URL", &self.database_url), ("REDIS_URL", &self.redis_url)] {
             if let Some(url) = value
                 && KNOWN_DEFAULT_SECRETS
                     .iter()
@@ -297,8 +292,7 @@ fn load_or_create_secrets(dir: &Path) -> Result<StoredSecrets, ConfigError> {
     let path = dir.join(SECRETS_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            return toml::from_str(&text)
-                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())));
+            return toml::from_str(&text).map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(e)),

@@ -1,13 +1,16 @@
-//! Local fan-out: which connections of this process watch which chat. The bus hands
-//! each committed event here once; the hub gives every subscribed connection a
-//! clone of the same serialized bytes. Delivery never blocks: a connection whose
-//! bounded queue is full is flagged as a slow consumer and closed by its own task.
+//! Local fan-out: which connections of this process watch which chat and user. The
+//! bus hands each committed event here once; the hub gives every recipient
+//! connection a clone of the same serialized bytes. Delivery never blocks: a
+//! connection whose bounded queue is full is flagged as a slow consumer and closed
+//! by its own task. The hub also tells the bus which audiences this process needs
+//! (so a Redis-backed bus subscribes only to those) and relays resync requests.
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use sova_bus::{Audience, BusEvent, EventSink, MembershipChange};
+use sova_bus::{Audience, BusEvent, EventBus, EventSink, MembershipChange};
 use sova_types::{ChatId, UserId};
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +21,9 @@ pub struct Push {
     pub seq: i64,
     pub frame: Bytes,
 }
+
+/// `seq` of the control push that asks a connection to catch up from storage.
+pub const RESYNC: i64 = -1;
 
 #[derive(Clone)]
 struct Subscriber {
@@ -38,11 +44,52 @@ struct Inner {
 #[derive(Default)]
 pub struct Hub {
     inner: RwLock<Inner>,
+    /// Told when this process starts or stops needing an audience's events.
+    bus: Option<Weak<dyn EventBus>>,
+}
+
+/// Removes `conn` under `key`; true when that emptied the key.
+fn remove_sub<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Subscriber>>, key: K, conn: u64) -> bool {
+    if let Some(subs) = map.get_mut(&key) {
+        subs.retain(|s| s.conn != conn);
+        if subs.is_empty() {
+            map.remove(&key);
+            return true;
+        }
+    }
+    false
+}
+
+/// Adds `sub` under `key`; true when the key was new.
+fn add_sub<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Subscriber>>, key: K, sub: &Subscriber) -> bool {
+    let list = map.entry(key).or_default();
+    let first = list.is_empty();
+    if !list.iter().any(|s| s.conn == sub.conn) {
+        list.push(sub.clone());
+    }
+    first
 }
 
 impl Hub {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A hub that reports its interest in chats and users to `bus`.
+    pub fn with_bus(bus: &Arc<dyn EventBus>) -> Self {
+        Hub {
+            inner: RwLock::default(),
+            bus: Some(Arc::downgrade(bus)),
+        }
+    }
+
+    fn interest(&self, changes: Vec<(Audience, bool)>) {
+        let Some(bus) = self.bus.as_ref().and_then(Weak::upgrade) else {
+            return;
+        };
+        for (a, on) in changes {
+            bus.interest(a, on);
+        }
     }
 
     /// Registers connection `conn` of `user`, watching `chats`. `overflow` is
@@ -60,35 +107,41 @@ impl Hub {
             tx: tx.clone(),
             overflow: overflow.clone(),
         };
-        let mut inner = self.inner.write();
-        let entry = inner
-            .conns
-            .entry(conn)
-            .or_insert_with(|| (user, HashSet::new()));
-        let new: Vec<ChatId> = chats
-            .iter()
-            .copied()
-            .filter(|c| entry.1.insert(*c))
-            .collect();
-        for chat in new {
-            inner.chats.entry(chat).or_default().push(sub.clone());
+        let mut changes = Vec::new();
+        {
+            let mut inner = self.inner.write();
+            let entry = inner.conns.entry(conn).or_insert_with(|| (user, HashSet::new()));
+            let new: Vec<ChatId> = chats.iter().copied().filter(|c| entry.1.insert(*c)).collect();
+            for chat in new {
+                if add_sub(&mut inner.chats, chat, &sub) {
+                    changes.push((Audience::Chat(chat), true));
+                }
+            }
+            if add_sub(&mut inner.users, user, &sub) {
+                changes.push((Audience::User(user), true));
+            }
         }
-        let subs = inner.users.entry(user).or_default();
-        if !subs.iter().any(|s| s.conn == conn) {
-            subs.push(sub);
-        }
+        self.interest(changes);
     }
 
     /// Removes connection `conn` everywhere.
     pub fn unregister(&self, conn: u64) {
-        let mut inner = self.inner.write();
-        let Some((user, chats)) = inner.conns.remove(&conn) else {
-            return;
-        };
-        for chat in chats {
-            remove_sub(&mut inner.chats, chat, conn);
+        let mut changes = Vec::new();
+        {
+            let mut inner = self.inner.write();
+            let Some((user, chats)) = inner.conns.remove(&conn) else {
+                return;
+            };
+            for chat in chats {
+                if remove_sub(&mut inner.chats, chat, conn) {
+                    changes.push((Audience::Chat(chat), false));
+                }
+            }
+            if remove_sub(&mut inner.users, user, conn) {
+                changes.push((Audience::User(user), false));
+            }
         }
-        remove_sub(&mut inner.users, user, conn);
+        self.interest(changes);
     }
 
     /// Number of (chat, connection) subscriptions, for tests and metrics.
@@ -102,34 +155,32 @@ impl Hub {
     }
 
     fn apply_membership(&self, user: UserId, change: MembershipChange) {
-        let mut inner = self.inner.write();
-        let subs = inner.users.get(&user).cloned().unwrap_or_default();
-        for sub in subs {
-            match change {
-                MembershipChange::Joined(chat) => {
-                    if let Some((_, chats)) = inner.conns.get_mut(&sub.conn)
-                        && chats.insert(chat)
-                    {
-                        inner.chats.entry(chat).or_default().push(sub.clone());
+        let mut changes = Vec::new();
+        {
+            let mut inner = self.inner.write();
+            let subs = inner.users.get(&user).cloned().unwrap_or_default();
+            for sub in subs {
+                match change {
+                    MembershipChange::Joined(chat) => {
+                        if let Some((_, chats)) = inner.conns.get_mut(&sub.conn)
+                            && chats.insert(chat)
+                            && add_sub(&mut inner.chats, chat, &sub)
+                        {
+                            changes.push((Audience::Chat(chat), true));
+                        }
                     }
-                }
-                MembershipChange::Left(chat) => {
-                    if let Some((_, chats)) = inner.conns.get_mut(&sub.conn) {
-                        chats.remove(&chat);
+                    MembershipChange::Left(chat) => {
+                        if let Some((_, chats)) = inner.conns.get_mut(&sub.conn) {
+                            chats.remove(&chat);
+                        }
+                        if remove_sub(&mut inner.chats, chat, sub.conn) {
+                            changes.push((Audience::Chat(chat), false));
+                        }
                     }
-                    remove_sub(&mut inner.chats, chat, sub.conn);
                 }
             }
         }
-    }
-}
-
-fn remove_sub<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<Subscriber>>, key: K, conn: u64) {
-    if let Some(subs) = map.get_mut(&key) {
-        subs.retain(|s| s.conn != conn);
-        if subs.is_empty() {
-            map.remove(&key);
-        }
+        self.interest(changes);
     }
 }
 
@@ -155,6 +206,23 @@ impl EventSink for Hub {
         }
         if let (Audience::User(user), Some(change)) = (event.audience, event.membership) {
             self.apply_membership(user, change);
+        }
+    }
+
+    fn resync(&self, audience: Option<Audience>) {
+        let inner = self.inner.read();
+        let targets: Vec<&Subscriber> = match audience {
+            Some(Audience::Chat(c)) => inner.chats.get(&c).into_iter().flatten().collect(),
+            Some(Audience::User(u)) => inner.users.get(&u).into_iter().flatten().collect(),
+            None => inner.users.values().flatten().collect(),
+        };
+        for s in targets {
+            if let Err(TrySendError::Full(_)) = s.tx.try_send(Push {
+                seq: RESYNC,
+                frame: Bytes::new(),
+            }) {
+                s.overflow.cancel();
+            }
         }
     }
 }
@@ -219,11 +287,7 @@ mod tests {
             Some(MembershipChange::Left(ChatId(5))),
         ));
         hub.deliver(&ev(Audience::Chat(ChatId(5)), 5, None));
-        assert_eq!(
-            rx.try_recv().unwrap().seq,
-            4,
-            "the removal itself is delivered"
-        );
+        assert_eq!(rx.try_recv().unwrap().seq, 4, "the removal itself is delivered");
         assert!(rx.try_recv().is_err(), "nothing after leaving");
         assert!(!hub.watches(ChatId(5)));
     }

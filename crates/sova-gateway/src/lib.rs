@@ -20,9 +20,7 @@ use hub::{Hub, Push};
 use serde::Deserialize;
 use sova_service::messages::SendParams;
 use sova_service::{AuthUser, Services};
-use sova_types::frames::{
-    CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_LEN, OpFrame, ServerFrame,
-};
+use sova_types::frames::{CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_LEN, OpFrame, ServerFrame};
 use sova_types::{ApiError, ChatId, ErrorCode};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -87,7 +85,7 @@ pub struct Gateway {
 impl Gateway {
     /// Creates the gateway and subscribes its hub to the bus.
     pub fn new(services: Arc<Services>) -> Arc<Gateway> {
-        let hub = Arc::new(Hub::new());
+        let hub = Arc::new(Hub::with_bus(&services.bus));
         services.bus.subscribe(hub.clone());
         Arc::new(Gateway {
             queue_len: services.config.outbound_queue,
@@ -108,13 +106,8 @@ impl Gateway {
     }
 
     /// Runs one connection until the peer leaves, it misbehaves, or `shutdown` fires.
-    pub async fn serve<S, K>(
-        self: Arc<Self>,
-        incoming: S,
-        sink: K,
-        peer: SocketAddr,
-        shutdown: CancellationToken,
-    ) where
+    pub async fn serve<S, K>(self: Arc<Self>, incoming: S, sink: K, peer: SocketAddr, shutdown: CancellationToken)
+    where
         S: Stream<Item = Inbound> + Unpin + Send,
         K: FrameSink,
     {
@@ -127,6 +120,8 @@ impl Gateway {
             token: None,
             last_sent: 0,
             replaying: false,
+            resync: false,
+            silent_replay: false,
             tx,
             overflow: CancellationToken::new(),
             abuse: (Instant::now(), 0),
@@ -148,6 +143,9 @@ enum Outcome {
         reply: ServerFrame,
         since: Option<i64>,
         then: Option<Box<ClientFrame>>,
+        /// The newest committed seq when authenticating: where resyncs start for a
+        /// client that asked for no history.
+        baseline: i64,
     },
     /// One replay page; `more` asks for the next page after `until`.
     Replay {
@@ -166,6 +164,10 @@ struct Conn {
     token: Option<String>,
     last_sent: i64,
     replaying: bool,
+    /// The bus may have missed events: replay from `last_sent` when idle.
+    resync: bool,
+    /// The running replay is a resync: it ends without `synced`.
+    silent_replay: bool,
     tx: mpsc::Sender<Push>,
     overflow: CancellationToken,
     abuse: (Instant, u32),
@@ -193,6 +195,13 @@ impl Conn {
         tokio::pin!(auth_deadline);
         let (final_frame, reason): (Option<ServerFrame>, CloseReason) = loop {
             let authed = self.user.is_some();
+            if self.resync && authed && pending.is_none() && !self.replaying {
+                // Catch up on events the bus may have missed; no `synced` for this one.
+                self.resync = false;
+                self.replaying = true;
+                self.silent_replay = true;
+                pending = Some(self.replay_page(self.last_sent, None));
+            }
             let live = authed && !self.replaying;
             tokio::select! {
                 biased;
@@ -277,7 +286,9 @@ impl Conn {
         let mut next = Some(first);
         let mut n = 0;
         while let Some(push) = next.take() {
-            if push.seq == 0 {
+            if push.seq == hub::RESYNC {
+                self.resync = true;
+            } else if push.seq == 0 {
                 // Ephemeral (typing): not sequenced, never replayed.
                 sink.feed(push.frame).await?;
                 n += 1;
@@ -304,10 +315,7 @@ impl Conn {
     }
 
     /// Decodes a frame and starts handling it.
-    fn on_inbound(
-        &mut self,
-        inbound: Inbound,
-    ) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
+    fn on_inbound(&mut self, inbound: Inbound) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
         let bytes = match inbound {
             Inbound::Frame(b) => b,
             Inbound::TooLarge => {
@@ -351,9 +359,7 @@ impl Conn {
     ) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
         let services = self.gw.services.clone();
         match frame {
-            ClientFrame::Ping { .. } => {
-                Ok(async move { Outcome::Reply(Some(ServerFrame::Pong { re })) }.boxed())
-            }
+            ClientFrame::Ping { .. } => Ok(async move { Outcome::Reply(Some(ServerFrame::Pong { re })) }.boxed()),
             ClientFrame::Auth {
                 username,
                 password,
@@ -369,9 +375,7 @@ impl Conn {
                                 && cur.user_id != user.user_id
                             {
                                 return Outcome::Error(
-                                    ApiError::conflict(
-                                        "connection is authenticated as another user",
-                                    ),
+                                    ApiError::forbidden("connection is authenticated as another user"),
                                     re,
                                 );
                             }
@@ -383,6 +387,7 @@ impl Conn {
                                     reply,
                                     since,
                                     then: None,
+                                    baseline: services.messages.last_seq().await.unwrap_or(0),
                                 },
                                 Err(e) => Outcome::Error(e, re),
                             }
@@ -393,8 +398,7 @@ impl Conn {
                 .boxed())
             }
             ClientFrame::Message {
-                token: Some(ref token),
-                ..
+                token: Some(ref token), ..
             } if self.token.as_deref() != Some(token.as_str()) => {
                 // Seed style: the token rides on the message. Authenticate, then send.
                 let token = token.clone();
@@ -406,10 +410,7 @@ impl Conn {
                             if let Some(cur) = current
                                 && cur.user_id != user.user_id
                             {
-                                return Outcome::Error(
-                                    ApiError::forbidden("token belongs to another user"),
-                                    re,
-                                );
+                                return Outcome::Error(ApiError::forbidden("token belongs to another user"), re);
                             }
                             let reply = auth_success(&user, token.clone(), None, None);
                             match services.chats.chats_of(user.user_id).await {
@@ -420,6 +421,7 @@ impl Conn {
                                     reply,
                                     since: None,
                                     then: Some(then),
+                                    baseline: services.messages.last_seq().await.unwrap_or(0),
                                 },
                                 Err(e) => Outcome::Error(e, re),
                             }
@@ -429,10 +431,7 @@ impl Conn {
                 }
                 .boxed())
             }
-            _ if self.user.is_none() => Err((
-                ApiError::unauthorized("authenticate first with an auth frame"),
-                re,
-            )),
+            _ if self.user.is_none() => Err((ApiError::unauthorized("authenticate first with an auth frame"), re)),
             ClientFrame::Message {
                 chat_id,
                 text,
@@ -470,10 +469,7 @@ impl Conn {
                 .boxed())
             }
             ClientFrame::History {
-                chat_id,
-                limit,
-                before,
-                ..
+                chat_id, limit, before, ..
             } => {
                 let user = self.user.clone();
                 Ok(async move {
@@ -485,11 +481,7 @@ impl Conn {
                         .history(&user, chat_id, before, limit.unwrap_or(50))
                         .await
                     {
-                        Ok((chat_id, messages)) => Outcome::Reply(Some(ServerFrame::History {
-                            re,
-                            chat_id,
-                            messages,
-                        })),
+                        Ok((chat_id, messages)) => Outcome::Reply(Some(ServerFrame::History { re, chat_id, messages })),
                         Err(e) => Outcome::Error(e, re),
                     }
                 }
@@ -580,7 +572,11 @@ impl Conn {
                 reply,
                 since,
                 then,
+                baseline,
             } => {
+                if self.user.is_none() && since.is_none() {
+                    self.last_sent = self.last_sent.max(baseline);
+                }
                 if self.user.is_none() {
                     self.gw
                         .hub
@@ -616,7 +612,9 @@ impl Conn {
                     self.replaying = false;
                     let seq = self.last_sent.max(until);
                     self.last_sent = seq;
-                    send_frame(sink, &ServerFrame::Synced { re, seq }).await?;
+                    if !std::mem::take(&mut self.silent_replay) {
+                        send_frame(sink, &ServerFrame::Synced { re, seq }).await?;
+                    }
                 }
                 sink.flush().await?;
             }
@@ -662,12 +660,7 @@ async fn send_frame<K: FrameSink>(sink: &mut K, frame: &ServerFrame) -> std::io:
     sink.flush().await
 }
 
-fn auth_success(
-    user: &AuthUser,
-    token: String,
-    refresh_token: Option<String>,
-    re: Option<String>,
-) -> ServerFrame {
+fn auth_success(user: &AuthUser, token: String, refresh_token: Option<String>, re: Option<String>) -> ServerFrame {
     ServerFrame::AuthSuccess {
         re,
         token,
@@ -704,9 +697,7 @@ async fn authenticate(
             };
             Ok((user, pair.token, reply))
         }
-        _ => Err(ApiError::bad_request(
-            "auth needs username and password, or token",
-        )),
+        _ => Err(ApiError::bad_request("auth needs username and password, or token")),
     }
 }
 

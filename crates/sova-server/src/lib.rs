@@ -35,14 +35,10 @@ impl Listeners {
     pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
         let http = TcpListener::bind((config.bind_addr, config.http_port))
             .await
-            .with_context(|| {
-                format!("cannot listen on {}:{}", config.bind_addr, config.http_port)
-            })?;
+            .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.http_port))?;
         let tcp = TcpListener::bind((config.bind_addr, config.tcp_port))
             .await
-            .with_context(|| {
-                format!("cannot listen on {}:{}", config.bind_addr, config.tcp_port)
-            })?;
+            .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.tcp_port))?;
         Ok(Listeners { http, tcp })
     }
 }
@@ -123,22 +119,23 @@ impl Running {
 
 /// Starts serving; returns once every listener accepts. Cancelling `shutdown` (or
 /// calling `Running::shutdown`) stops the server gracefully.
-pub async fn launch(
-    mut config: Config,
-    listeners: Listeners,
-    shutdown: CancellationToken,
-) -> anyhow::Result<Running> {
+pub async fn launch(mut config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<Running> {
     config.check()?;
     config.prepare_secrets()?;
     let config = Arc::new(config);
     let db = Database::open(&config).await?;
     db.migrate().await?;
-    if config.redis_url.is_some() {
-        tracing::warn!(
-            "REDIS_URL is set, but this version delivers events in-process: run a single instance"
-        );
-    }
-    let bus: Arc<dyn EventBus> = Arc::new(LocalBus::new());
+    let bus: Arc<dyn EventBus> = match &config.redis_url {
+        Some(url) => {
+            if matches!(db, Database::Sqlite(_)) {
+                anyhow::bail!("REDIS_URL (several instances) needs a shared PostgreSQL DATABASE_URL, not SQLite");
+            }
+            sova_bus::RedisBus::connect(url.expose(), &config.redis_prefix)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?
+        }
+        None => Arc::new(LocalBus::new()),
+    };
     let (services, tasks) = Services::start(config.clone(), db.stores(), bus)
         .await
         .map_err(|e| anyhow::anyhow!("cannot start services: {e}"))?;
@@ -153,11 +150,8 @@ pub async fn launch(
         tracker: tracker.clone(),
     });
     let app = sova_api_http::router(services.clone(), ws);
-    let http = axum::serve(
-        listeners.http,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let http = axum::serve(listeners.http, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let http = tokio::spawn(async move {
         if let Err(e) = http.await {
             tracing::error!(error = %e, "http server failed");

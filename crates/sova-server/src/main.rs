@@ -10,11 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(
-    name = "sova",
-    version,
-    about = "Sova: a self-hosted hybrid messenger server"
-)]
+#[command(name = "sova", version, about = "Sova: a self-hosted hybrid messenger server")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -36,11 +32,7 @@ fn init_logs(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
         LogFormat::Text => builder.init(),
     }
 }
@@ -57,10 +49,7 @@ async fn main() -> anyhow::Result<()> {
             if shown.database_url.is_none() {
                 shown.database_url = Some(sova_config::Secret::new(config.database_url()));
             }
-            println!(
-                "{}",
-                toml::to_string(&shown).context("cannot render config")?
-            );
+            println!("{}", toml::to_string(&shown).context("cannot render config")?);
             Ok(())
         }
         Command::Migrate => {
@@ -87,10 +76,7 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };

@@ -21,21 +21,14 @@ async fn seed_flow(backend: Backend) {
             "POST",
             "/api/register",
             None,
-            Some(
-                json!({"username": name, "password": PASSWORD})
-                    .to_string()
-                    .into(),
-            ),
+            Some(json!({"username": name, "password": PASSWORD}).to_string().into()),
         )
         .await
         .unwrap();
     assert_eq!(reg.status, 201);
     assert_eq!(reg.body["username"], name.as_str());
     assert!(reg.body["user_id"].as_i64().unwrap() > 0);
-    assert!(
-        reg.request_id.is_some(),
-        "every response carries x-request-id"
-    );
+    assert!(reg.request_id.is_some(), "every response carries x-request-id");
 
     let login = rest.login(&name.to_uppercase(), PASSWORD).await.unwrap();
     assert_eq!(
@@ -65,11 +58,7 @@ async fn seed_flow(backend: Backend) {
     assert_eq!(sent.body["user"], name.as_str());
     assert!(sent.body["timestamp"].as_str().unwrap().ends_with('Z'));
     let m2 = rest.send(&login.token, "second").await.unwrap();
-    assert_eq!(
-        m2.chat_id.0,
-        sent.body["chat_id"].as_i64().unwrap(),
-        "both in general"
-    );
+    assert_eq!(m2.chat_id.0, sent.body["chat_id"].as_i64().unwrap(), "both in general");
 
     let hist = rest.history(&login.token, Some(50), None).await.unwrap();
     let texts: Vec<_> = hist.iter().map(|m| m.text.as_str()).collect();
@@ -88,35 +77,14 @@ async fn history_paging(backend: Backend) {
         ids.push(rest.send(&a.token, &format!("m{i}")).await.unwrap().id);
     }
     let last3 = rest.history(&a.token, Some(3), None).await.unwrap();
-    assert_eq!(
-        last3.iter().map(|m| m.id).collect::<Vec<_>>(),
-        ids[4..].to_vec()
-    );
-    let prev = rest
-        .history(&a.token, Some(3), Some(last3[0].id))
-        .await
-        .unwrap();
-    assert_eq!(
-        prev.iter().map(|m| m.id).collect::<Vec<_>>(),
-        ids[1..4].to_vec()
-    );
-    let first = rest
-        .history(&a.token, Some(3), Some(prev[0].id))
-        .await
-        .unwrap();
-    assert_eq!(
-        first.iter().map(|m| m.id).collect::<Vec<_>>(),
-        ids[..1].to_vec()
-    );
+    assert_eq!(last3.iter().map(|m| m.id).collect::<Vec<_>>(), ids[4..].to_vec());
+    let prev = rest.history(&a.token, Some(3), Some(last3[0].id)).await.unwrap();
+    assert_eq!(prev.iter().map(|m| m.id).collect::<Vec<_>>(), ids[1..4].to_vec());
+    let first = rest.history(&a.token, Some(3), Some(prev[0].id)).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), ids[..1].to_vec());
     let default = rest.history(&a.token, None, None).await.unwrap();
     assert_eq!(default.len(), 7);
-    for bad in [
-        "limit=0",
-        "limit=101",
-        "limit=abc",
-        "before=xyz",
-        "limit=-5",
-    ] {
+    for bad in ["limit=0", "limit=101", "limit=abc", "before=xyz", "limit=-5"] {
         let r = rest
             .raw("GET", &format!("/api/history?{bad}"), Some(&a.token), None)
             .await
@@ -136,15 +104,9 @@ async fn registration_rules(backend: Backend) {
     let rest = server.rest();
     let name = uname("Dup");
     rest.register(&name, PASSWORD).await.unwrap();
-    let again = rest
-        .register(&name.to_lowercase(), PASSWORD)
-        .await
-        .unwrap_err();
+    let again = rest.register(&name.to_lowercase(), PASSWORD).await.unwrap_err();
     assert_eq!(again.code(), Some(ErrorCode::Conflict));
-    assert!(matches!(
-        again,
-        sova_client::ClientError::Api { status: 409, .. }
-    ));
+    assert!(matches!(again, sova_client::ClientError::Api { status: 409, .. }));
     for (u, p) in [
         ("ab", PASSWORD),
         ("has space", PASSWORD),
@@ -160,10 +122,7 @@ async fn registration_rules(backend: Backend) {
     }
     let long_pw = "p".repeat(1025);
     assert_eq!(
-        rest.register(&uname("lp"), &long_pw)
-            .await
-            .unwrap_err()
-            .code(),
+        rest.register(&uname("lp"), &long_pw).await.unwrap_err().code(),
         Some(ErrorCode::BadRequest)
     );
     server.stop().await;
@@ -175,24 +134,13 @@ async fn login_failures_look_alike(backend: Backend) {
     };
     let rest = server.rest();
     let (name, _) = user(&server, "victim").await;
-    let body = |u: &str, p: &str| {
-        Some(
-            json!({"username": u, "password": p})
-                .to_string()
-                .into_bytes(),
-        )
-    };
+    let body = |u: &str, p: &str| Some(json!({"username": u, "password": p}).to_string().into_bytes());
     let wrong_pw = rest
         .raw("POST", "/api/login", None, body(&name, "wrong password"))
         .await
         .unwrap();
     let no_user = rest
-        .raw(
-            "POST",
-            "/api/login",
-            None,
-            body("nobody_here", "wrong password"),
-        )
+        .raw("POST", "/api/login", None, body("nobody_here", "wrong password"))
         .await
         .unwrap();
     assert_eq!(wrong_pw.status, 401);
@@ -209,20 +157,8 @@ async fn bad_input_is_typed(backend: Backend) {
     let (_, a) = user(&server, "bad").await;
     type Case<'a> = (&'a str, &'a str, Option<Vec<u8>>, u16, &'a str);
     let cases: Vec<Case> = vec![
-        (
-            "POST",
-            "/api/register",
-            Some(b"{not json".to_vec()),
-            400,
-            "bad_request",
-        ),
-        (
-            "POST",
-            "/api/register",
-            Some(b"[1,2]".to_vec()),
-            400,
-            "bad_request",
-        ),
+        ("POST", "/api/register", Some(b"{not json".to_vec()), 400, "bad_request"),
+        ("POST", "/api/register", Some(b"[1,2]".to_vec()), 400, "bad_request"),
         (
             "POST",
             "/api/register",
@@ -231,23 +167,11 @@ async fn bad_input_is_typed(backend: Backend) {
             "bad_request",
         ),
         ("POST", "/api/register", None, 400, "bad_request"),
-        (
-            "POST",
-            "/api/login",
-            Some(vec![0xff, 0xfe, 0x00]),
-            400,
-            "bad_request",
-        ),
+        ("POST", "/api/login", Some(vec![0xff, 0xfe, 0x00]), 400, "bad_request"),
         (
             "POST",
             "/api/register",
-            Some(
-                format!(
-                    "{{\"username\":\"{}\",\"password\":\"x\"}}",
-                    "a".repeat(1100 * 1024)
-                )
-                .into_bytes(),
-            ),
+            Some(format!("{{\"username\":\"{}\",\"password\":\"x\"}}", "a".repeat(1100 * 1024)).into_bytes()),
             413,
             "too_large",
         ),
@@ -261,11 +185,7 @@ async fn bad_input_is_typed(backend: Backend) {
         (
             "POST",
             "/api/send",
-            Some(
-                json!({"token": "garbage", "content": "x"})
-                    .to_string()
-                    .into_bytes(),
-            ),
+            Some(json!({"token": "garbage", "content": "x"}).to_string().into_bytes()),
             401,
             "unauthorized",
         ),
@@ -284,11 +204,7 @@ async fn bad_input_is_typed(backend: Backend) {
         (json!({"content": "x".repeat(4097)}), 413, "too_large"),
         (json!({"content": "nul\u{0}byte"}), 400, "bad_request"),
         (json!({}), 400, "bad_request"),
-        (
-            json!({"content": "x", "chat_id": 999_999}),
-            404,
-            "not_found",
-        ),
+        (json!({"content": "x", "chat_id": 999_999}), 404, "not_found"),
         (
             json!({"content": "x", "client_msg_id": "k".repeat(65)}),
             400,
@@ -298,12 +214,7 @@ async fn bad_input_is_typed(backend: Backend) {
     ];
     for (body, status, code) in authed {
         let r = rest
-            .raw(
-                "POST",
-                "/api/send",
-                Some(&a.token),
-                Some(body.to_string().into_bytes()),
-            )
+            .raw("POST", "/api/send", Some(&a.token), Some(body.to_string().into_bytes()))
             .await
             .unwrap();
         assert_eq!(r.status, status, "{body}: {:?}", r.body);
@@ -317,10 +228,7 @@ async fn bad_input_is_typed(backend: Backend) {
     assert_eq!(rest.send(&a.token, xss).await.unwrap().text, xss);
     let hist = rest.history(&a.token, Some(1), None).await.unwrap();
     assert_eq!(hist[0].text, xss);
-    assert!(
-        rest.health().await.is_ok(),
-        "server still healthy after abuse"
-    );
+    assert!(rest.health().await.is_ok(), "server still healthy after abuse");
     server.stop().await;
 }
 
@@ -330,10 +238,7 @@ async fn idempotent_send(backend: Backend) {
     };
     let rest = server.rest();
     let (_, a) = user(&server, "idem").await;
-    let first = rest
-        .send_to(&a.token, None, "once", Some("cm-1"))
-        .await
-        .unwrap();
+    let first = rest.send_to(&a.token, None, "once", Some("cm-1")).await.unwrap();
     let again = rest
         .send_to(&a.token, None, "once (retry)", Some("cm-1"))
         .await

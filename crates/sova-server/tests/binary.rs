@@ -22,11 +22,7 @@ fn sova(dir: &std::path::Path) -> Command {
 
 /// `Command::output` with a deadline, so a server that wrongly starts cannot hang the suite.
 fn output_within(cmd: &mut Command, secs: u64) -> std::process::Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -35,9 +31,7 @@ fn output_within(cmd: &mut Command, secs: u64) -> std::process::Output {
     match rx.recv_timeout(Duration::from_secs(secs)) {
         Ok(out) => out.unwrap(),
         Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
             panic!("command still running after {secs}s");
         }
     }
@@ -60,11 +54,7 @@ fn print_config_redacts_secrets() {
         .env("DATABASE_URL", "postgres://u:dbpassword@127.0.0.1/x")
         .arg("print-config");
     let out = output_within(out, 30);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains("a-very-secret-value"), "{text}");
     assert!(!text.contains("dbpassword"), "{text}");
@@ -115,30 +105,18 @@ fn production_refuses_missing_or_default_secrets() {
 fn migrate_subcommand_creates_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let out = output_within(sova(dir.path()).arg("migrate"), 30);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("data/sova.db").exists());
     // Idempotent.
-    assert!(
-        output_within(sova(dir.path()).arg("migrate"), 30)
-            .status
-            .success()
-    );
+    assert!(output_within(sova(dir.path()).arg("migrate"), 30).status.success());
 }
 
 /// Reads JSON log lines until `pred` matches one.
-fn wait_for_line(
-    lines: &mut impl Iterator<Item = std::io::Result<String>>,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
+fn wait_for_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
-        let v: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
         if pred(&v) {
             return v;
         }
@@ -179,13 +157,7 @@ fn json_logs_request_ids_and_graceful_sigterm() {
     );
 
     let pid = child.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
         if let Some(s) = child.0.try_wait().unwrap() {

@@ -23,14 +23,9 @@ async fn restart_keeps_everything(backend: Backend) {
     let mut sent = Vec::new();
     for i in 0..5 {
         sent.push(
-            rest.send_to(
-                &a.token,
-                None,
-                &format!("before restart {i}"),
-                Some(&format!("k{i}")),
-            )
-            .await
-            .unwrap(),
+            rest.send_to(&a.token, None, &format!("before restart {i}"), Some(&format!("k{i}")))
+                .await
+                .unwrap(),
         );
     }
     // A live WS client sees the restart as a polite close with a typed reason.
@@ -49,20 +44,14 @@ async fn restart_keeps_everything(backend: Backend) {
     // Old tokens, accounts, messages and idempotency keys all survive.
     let hist = rest.history(&a.token, None, None).await.unwrap();
     assert_eq!(hist, sent);
-    let again = rest
-        .send_to(&a.token, None, "dup", Some("k4"))
-        .await
-        .unwrap();
+    let again = rest.send_to(&a.token, None, "dup", Some("k4")).await.unwrap();
     assert_eq!(again, sent[4]);
     let fresh = rest.send(&a.token, "after restart").await.unwrap();
     assert!(fresh.seq > sent[4].seq, "sequence keeps increasing");
     assert_eq!(fresh.chat_seq, sent[4].chat_seq + 1, "chat_seq has no gap");
     let relogin = rest.login(&name, PASSWORD).await.unwrap();
     assert_eq!(relogin.user_id, a.user_id);
-    assert!(
-        rest.refresh(&a.refresh_token).await.is_ok(),
-        "refresh tokens persist"
-    );
+    assert!(rest.refresh(&a.refresh_token).await.is_ok(), "refresh tokens persist");
     // A reconnecting socket resumes across the restart.
     let mut tcp = server.tcp().await;
     tcp.auth_token(&a.token, Some(sent[2].seq)).await.unwrap();
@@ -79,8 +68,7 @@ async fn restart_keeps_everything(backend: Backend) {
 }
 
 async fn access_token_expires(backend: Backend) {
-    let Some(server) = TestServer::start_with(backend, |c| c.access_token_ttl_secs = 1).await
-    else {
+    let Some(server) = TestServer::start_with(backend, |c| c.access_token_ttl_secs = 1).await else {
         return;
     };
     let rest = server.rest();
@@ -145,17 +133,9 @@ async fn logout_revokes_everywhere(backend: Backend) {
         .raw("POST", "/api/logout", Some(&a.token), Some(huge))
         .await
         .unwrap();
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (413, Some("too_large"))
-    );
+    assert_eq!((r.status, r.body["code"].as_str()), (413, Some("too_large")));
     let r = rest
-        .raw(
-            "POST",
-            "/api/logout",
-            Some(&a.token),
-            Some(b"{oops".to_vec()),
-        )
+        .raw("POST", "/api/logout", Some(&a.token), Some(b"{oops".to_vec()))
         .await
         .unwrap();
     assert_eq!(r.status, 400);
@@ -168,18 +148,10 @@ async fn logout_revokes_everywhere(backend: Backend) {
     assert!(is_unauthorized(&e), "refresh revoked");
     for transport in ["ws", "tcp"] {
         let mut rt = server.realtime(transport).await;
-        assert!(is_unauthorized(
-            &rt.auth_token(&a.token, None).await.unwrap_err()
-        ));
+        assert!(is_unauthorized(&rt.auth_token(&a.token, None).await.unwrap_err()));
     }
     // Logout without a token is 401; a second logout with the dead token too.
-    assert_eq!(
-        rest.raw("POST", "/api/logout", None, None)
-            .await
-            .unwrap()
-            .status,
-        401
-    );
+    assert_eq!(rest.raw("POST", "/api/logout", None, None).await.unwrap().status, 401);
     assert_eq!(
         rest.raw("POST", "/api/logout", Some(&a.token), None)
             .await
@@ -200,10 +172,8 @@ async fn forged_tokens_are_refused(backend: Backend) {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let none_header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let forged_claims = b64.encode(
-        json!({"sub": "1", "name": "admin", "jti": "x", "iat": 0, "exp": 9_999_999_999i64})
-            .to_string(),
-    );
+    let forged_claims =
+        b64.encode(json!({"sub": "1", "name": "admin", "jti": "x", "iat": 0, "exp": 9_999_999_999i64}).to_string());
     let candidates = [
         format!("{none_header}.{}.", parts[1]),
         format!("{}.{forged_claims}.{}", parts[0], parts[2]),

@@ -77,9 +77,7 @@ impl Actor {
 
     async fn ok(&mut self, op: Value) -> Value {
         let shown = op.to_string();
-        self.call(op)
-            .await
-            .unwrap_or_else(|e| panic!("{shown}: {e}"))
+        self.call(op).await.unwrap_or_else(|e| panic!("{shown}: {e}"))
     }
 
     async fn fails(&mut self, op: Value, code: ErrorCode) {
@@ -122,11 +120,7 @@ fn rest_route(op: &Value) -> (&'static str, String, Option<Value>) {
         ),
         "chats" => ("GET", "/api/chats".into(), None),
         "get_chat" => ("GET", format!("/api/chats/{c}"), None),
-        "update_chat" => (
-            "PATCH",
-            format!("/api/chats/{c}"),
-            Some(json!({"name": op["name"]})),
-        ),
+        "update_chat" => ("PATCH", format!("/api/chats/{c}"), Some(json!({"name": op["name"]}))),
         "delete_chat" => ("DELETE", format!("/api/chats/{c}"), None),
         "members" => ("GET", format!("/api/chats/{c}/members"), None),
         "add_members" => (
@@ -134,11 +128,7 @@ fn rest_route(op: &Value) -> (&'static str, String, Option<Value>) {
             format!("/api/chats/{c}/members"),
             Some(json!({"members": op["members"]})),
         ),
-        "remove_member" => (
-            "DELETE",
-            format!("/api/chats/{c}/members/{}", op["user_id"]),
-            None,
-        ),
+        "remove_member" => ("DELETE", format!("/api/chats/{c}/members/{}", op["user_id"]), None),
         "set_role" => (
             "PATCH",
             format!("/api/chats/{c}/members/{}", op["user_id"]),
@@ -163,11 +153,7 @@ fn rest_route(op: &Value) -> (&'static str, String, Option<Value>) {
                     q.push(format!("{k}={}", op[k]));
                 }
             }
-            (
-                "GET",
-                format!("/api/chats/{c}/messages?{}", q.join("&")),
-                None,
-            )
+            ("GET", format!("/api/chats/{c}/messages?{}", q.join("&")), None)
         }
         "edit" => (
             "PATCH",
@@ -218,8 +204,7 @@ fn urlencode(s: &str) -> String {
 }
 
 async fn scenario(backend: Backend, mode: Mode) {
-    let Some(server) = TestServer::start_with(backend, |c| c.receipts_max_members = 10).await
-    else {
+    let Some(server) = TestServer::start_with(backend, |c| c.receipts_max_members = 10).await else {
         return;
     };
     let mut alice = Actor::new(&server, mode, "alice").await;
@@ -228,7 +213,9 @@ async fn scenario(backend: Backend, mode: Mode) {
     let mut eve = Actor::new(&server, mode, "eve").await;
 
     // Create a group naming members by username and by id.
-    let g = alice.ok(json!({"type": "create_chat", "chat_type": "group", "name": "Team", "members": [bob.name, carol.id]})).await;
+    let g = alice
+        .ok(json!({"type": "create_chat", "chat_type": "group", "name": "Team", "members": [bob.name, carol.id]}))
+        .await;
     let gid = g["id"].as_i64().unwrap();
     assert_eq!(
         (
@@ -244,26 +231,17 @@ async fn scenario(backend: Backend, mode: Mode) {
     assert_eq!(added["chat"]["role"], "member");
 
     // Isolation: eve sees nothing of it and gets not_found everywhere.
-    eve.fails(
-        json!({"type": "get_chat", "chat_id": gid}),
-        ErrorCode::NotFound,
-    )
-    .await;
-    eve.fails(
-        json!({"type": "messages", "chat_id": gid}),
-        ErrorCode::NotFound,
-    )
-    .await;
+    eve.fails(json!({"type": "get_chat", "chat_id": gid}), ErrorCode::NotFound)
+        .await;
+    eve.fails(json!({"type": "messages", "chat_id": gid}), ErrorCode::NotFound)
+        .await;
     eve.fails(
         json!({"type": "send", "chat_id": gid, "text": "let me in"}),
         ErrorCode::NotFound,
     )
     .await;
-    eve.fails(
-        json!({"type": "members", "chat_id": gid}),
-        ErrorCode::NotFound,
-    )
-    .await;
+    eve.fails(json!({"type": "members", "chat_id": gid}), ErrorCode::NotFound)
+        .await;
 
     // Send with a mention and a reply; bob gets the message and a mention event.
     let first = alice
@@ -309,13 +287,8 @@ async fn scenario(backend: Backend, mode: Mode) {
     let r = carol
         .ok(json!({"type": "react", "chat_id": gid, "message_id": mid, "emoji": "👍"}))
         .await;
-    assert_eq!(
-        r["reactions"],
-        json!([{"emoji": "👍", "count": 2, "me": true}])
-    );
-    let pushed = alice
-        .push_where("reaction_added", |f| f["user_id"] == carol.id)
-        .await;
+    assert_eq!(r["reactions"], json!([{"emoji": "👍", "count": 2, "me": true}]));
+    let pushed = alice.push_where("reaction_added", |f| f["user_id"] == carol.id).await;
     assert_eq!(pushed["count"], 2);
     carol
         .ok(json!({"type": "unreact", "chat_id": gid, "message_id": mid, "emoji": "👍"}))
@@ -333,8 +306,7 @@ async fn scenario(backend: Backend, mode: Mode) {
         .await;
     assert_eq!(carol.push("member_updated").await["role"], "admin");
     assert_eq!(
-        bob.ok(json!({"type": "pin", "chat_id": gid, "message_id": mid}))
-            .await["pinned"],
+        bob.ok(json!({"type": "pin", "chat_id": gid, "message_id": mid})).await["pinned"],
         true
     );
     assert_eq!(carol.push("message_pinned").await["message_id"], mid);
@@ -353,18 +325,13 @@ async fn scenario(backend: Backend, mode: Mode) {
     assert_eq!(mine["unread"], mine["last_seq"], "carol has read nothing");
     assert_eq!(mine["last_message"]["id"], mid);
     let up_to = mine["last_seq"].as_i64().unwrap();
-    carol
-        .ok(json!({"type": "read", "chat_id": gid, "up_to": up_to}))
-        .await;
+    carol.ok(json!({"type": "read", "chat_id": gid, "up_to": up_to})).await;
     let receipt = alice.push_where("read", |f| f["user_id"] == carol.id).await;
     assert_eq!(receipt["up_to"], up_to);
     let mine = carol.ok(json!({"type": "get_chat", "chat_id": gid})).await;
     assert_eq!(mine["unread"], 0);
     let bobs = bob.ok(json!({"type": "get_chat", "chat_id": gid})).await;
-    assert!(
-        bobs["unread"].as_i64().unwrap() > 0,
-        "unread is per member: {bobs}"
-    );
+    assert!(bobs["unread"].as_i64().unwrap() > 0, "unread is per member: {bobs}");
 
     // Typing is ephemeral.
     carol.ok(json!({"type": "typing", "chat_id": gid})).await;
@@ -390,9 +357,7 @@ async fn scenario(backend: Backend, mode: Mode) {
         (Some(true), Some(""))
     );
     assert_eq!(bob.push("message_deleted").await["message_id"], first["id"]);
-    let page = carol
-        .ok(json!({"type": "messages", "chat_id": gid, "limit": 50}))
-        .await;
+    let page = carol.ok(json!({"type": "messages", "chat_id": gid, "limit": 50})).await;
     let shown = page
         .as_array()
         .unwrap()
@@ -446,11 +411,8 @@ async fn scenario(backend: Backend, mode: Mode) {
         .await
         .unwrap();
     assert_eq!(eve_sync.body["events"], json!([]), "no leak after removal");
-    eve.fails(
-        json!({"type": "messages", "chat_id": gid}),
-        ErrorCode::NotFound,
-    )
-    .await;
+    eve.fails(json!({"type": "messages", "chat_id": gid}), ErrorCode::NotFound)
+        .await;
 
     // Private chats: one per pair; channels: only admins post.
     let p1 = alice
@@ -460,7 +422,9 @@ async fn scenario(backend: Backend, mode: Mode) {
         .ok(json!({"type": "create_chat", "chat_type": "private", "members": [alice.name]}))
         .await;
     assert_eq!(p1["id"], p2["id"]);
-    let ch = alice.ok(json!({"type": "create_chat", "chat_type": "channel", "name": "News", "members": [bob.id]})).await;
+    let ch = alice
+        .ok(json!({"type": "create_chat", "chat_type": "channel", "name": "News", "members": [bob.id]}))
+        .await;
     bob.fails(
         json!({"type": "send", "chat_id": ch["id"], "text": "can I?"}),
         ErrorCode::Forbidden,
@@ -477,7 +441,12 @@ async fn scenario(backend: Backend, mode: Mode) {
             ErrorCode::BadRequest,
         )
         .await;
-    alice.fails(json!({"type": "create_chat", "chat_type": "group", "name": "x", "members": ["no_such_user_zz"]}), ErrorCode::NotFound).await;
+    alice
+        .fails(
+            json!({"type": "create_chat", "chat_type": "group", "name": "x", "members": ["no_such_user_zz"]}),
+            ErrorCode::NotFound,
+        )
+        .await;
     alice
         .fails(
             json!({"type": "react", "chat_id": gid, "message_id": mid, "emoji": "two words"}),
@@ -565,12 +534,7 @@ async fn resume_all_event_kinds(backend: Backend, mode: Mode) {
     // REST sync gives the same events.
     let sync = server
         .rest()
-        .raw(
-            "GET",
-            &format!("/api/sync?since={seen}"),
-            Some(&token),
-            None,
-        )
+        .raw("GET", &format!("/api/sync?since={seen}"), Some(&token), None)
         .await
         .unwrap();
     let rest_seqs: Vec<i64> = sync.body["events"]
@@ -604,10 +568,4 @@ async fn resume_tcp(b: Backend) {
     resume_all_event_kinds(b, Mode::Tcp).await
 }
 
-both_backends!(
-    scenario_ws,
-    scenario_tcp,
-    scenario_rest,
-    resume_ws,
-    resume_tcp
-);
+both_backends!(scenario_ws, scenario_tcp, scenario_rest, resume_ws, resume_tcp);

@@ -92,19 +92,12 @@ async fn cross_transport_delivery(backend: Backend) {
     assert_eq!(on_ws["id"], json!(sent.id));
     assert_eq!(on_ws["user"], c_name.as_str());
     // Pushes arrive in seq order.
-    let s1 = ws.send_message("order 1", None).await.unwrap()["seq"]
-        .as_i64()
-        .unwrap();
-    let s2 = ws.send_message("order 2", None).await.unwrap()["seq"]
-        .as_i64()
-        .unwrap();
+    let s1 = ws.send_message("order 1", None).await.unwrap()["seq"].as_i64().unwrap();
+    let s2 = ws.send_message("order 2", None).await.unwrap()["seq"].as_i64().unwrap();
     assert!(s2 > s1);
     let f1 = recv_message(&mut tcp, "order 1").await;
     let f2 = recv_message(&mut tcp, "order 2").await;
-    assert_eq!(
-        (f1["seq"].as_i64(), f2["seq"].as_i64()),
-        (Some(s1), Some(s2))
-    );
+    assert_eq!((f1["seq"].as_i64(), f2["seq"].as_i64()), (Some(s1), Some(s2)));
     ws.close().await;
     tcp.close().await;
     server.stop().await;
@@ -132,10 +125,7 @@ async fn seed_token_on_message(backend: Backend) {
         let e = rt.recv_type("error").await.unwrap();
         assert_error(&e, "unauthorized");
         assert_eq!(e["re"], "bad");
-        assert_eq!(
-            rt.request(json!({"type": "ping"})).await.unwrap()["type"],
-            "pong"
-        );
+        assert_eq!(rt.request(json!({"type": "ping"})).await.unwrap()["type"], "pong");
     }
     server.stop().await;
 }
@@ -158,7 +148,9 @@ async fn bad_frames_keep_connection_usable(backend: Backend) {
             .await
             .unwrap();
         assert_error(&rt.recv().await.unwrap(), "bad_request");
-        rt.send(&json!({"type": "auth", "username": "nobody", "password": "wrong-password", "id": "a1"})).await.unwrap();
+        rt.send(&json!({"type": "auth", "username": "nobody", "password": "wrong-password", "id": "a1"}))
+            .await
+            .unwrap();
         assert_error(&rt.recv().await.unwrap(), "unauthorized");
         rt.auth_token(&a.token, None).await.unwrap();
 
@@ -180,17 +172,10 @@ async fn bad_frames_keep_connection_usable(backend: Backend) {
                 "not_found",
             ),
             (json!({"type":"sync","since":-1}).to_string(), "bad_request"),
+            (json!({"type":"history","limit":0}).to_string(), "bad_request"),
+            (json!({"type":"ping","id":"i".repeat(65)}).to_string(), "bad_request"),
             (
-                json!({"type":"history","limit":0}).to_string(),
-                "bad_request",
-            ),
-            (
-                json!({"type":"ping","id":"i".repeat(65)}).to_string(),
-                "bad_request",
-            ),
-            (
-                json!({"type":"message","text":"big","pad":"p".repeat(1024 * 1024 + 10)})
-                    .to_string(),
+                json!({"type":"message","text":"big","pad":"p".repeat(1024 * 1024 + 10)}).to_string(),
                 "too_large",
             ),
         ];
@@ -214,10 +199,7 @@ async fn bad_frames_keep_connection_usable(backend: Backend) {
                 .send_bytes(b"{\"type\":\"ping\",\"x\":\"\xff\xfe\"}\n")
                 .await
                 .unwrap(),
-            _ => rt
-                .send_bytes(b"{\"type\":\"ping\",\"x\":\"\xff\xfe\"}")
-                .await
-                .unwrap(),
+            _ => rt.send_bytes(b"{\"type\":\"ping\",\"x\":\"\xff\xfe\"}").await.unwrap(),
         }
         assert_error(&rt.recv().await.unwrap(), "bad_request");
         // Still fully working.
@@ -242,10 +224,7 @@ async fn oversized_tcp_line_without_newline(backend: Backend) {
     }
     rt.send_bytes(b"\n").await.unwrap();
     assert_error(&rt.recv().await.unwrap(), "too_large");
-    assert_eq!(
-        rt.request(json!({"type": "ping"})).await.unwrap()["type"],
-        "pong"
-    );
+    assert_eq!(rt.request(json!({"type": "ping"})).await.unwrap()["type"], "pong");
     server.stop().await;
 }
 
@@ -266,11 +245,7 @@ async fn resume_with_since(backend: Backend) {
 
         let mut missed = Vec::new();
         for i in 0..5 {
-            missed.push(
-                rest.send(&b.token, &format!("{transport}-missed-{i}"))
-                    .await
-                    .unwrap(),
-            );
+            missed.push(rest.send(&b.token, &format!("{transport}-missed-{i}")).await.unwrap());
         }
         // Reconnect with `since` in auth: exactly the missed events, in order, then `synced`.
         let mut rt = server.realtime(transport).await;
@@ -287,16 +262,12 @@ async fn resume_with_since(backend: Backend) {
         }
         assert_eq!(replayed, missed.iter().map(|m| m.seq).collect::<Vec<_>>());
         // Live delivery continues without duplicates.
-        rest.send(&b.token, &format!("{transport}-live"))
-            .await
-            .unwrap();
+        rest.send(&b.token, &format!("{transport}-live")).await.unwrap();
         let live = rt.recv().await.unwrap();
         assert_eq!(live["text"], format!("{transport}-live"));
 
         // An explicit sync frame replays again from any point.
-        let synced = rt
-            .request(json!({"type": "sync", "since": missed[2].seq}))
-            .await;
+        let synced = rt.request(json!({"type": "sync", "since": missed[2].seq})).await;
         // The answer (`synced`) comes after the replayed frames, which `request` skips.
         assert_eq!(synced.unwrap()["type"], "synced");
         rt.close().await;
@@ -339,10 +310,7 @@ async fn history_frame(backend: Backend) {
     }
     let mut rt = server.tcp().await;
     rt.auth_token(&a.token, None).await.unwrap();
-    let h = rt
-        .request(json!({"type": "history", "limit": 2}))
-        .await
-        .unwrap();
+    let h = rt.request(json!({"type": "history", "limit": 2})).await.unwrap();
     assert_eq!(h["type"], "history");
     let texts: Vec<_> = h["messages"]
         .as_array()

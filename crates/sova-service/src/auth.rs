@@ -162,11 +162,7 @@ impl AuthService {
             .map_err(|_| ApiError::unavailable("shutting down"))?;
         tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
+                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
                 .unwrap_or(false)
         })
         .await
@@ -175,11 +171,7 @@ impl AuthService {
 
     /// Creates an account and joins it to `general`; `conflict` when the name is taken
     /// in any letter case.
-    pub async fn register(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<RegisteredUser, ApiError> {
+    pub async fn register(&self, username: &str, password: &str) -> Result<RegisteredUser, ApiError> {
         validate_username(username)?;
         validate_password(password)?;
         let password_hash = self.hash_password(password.to_owned()).await?;
@@ -242,19 +234,11 @@ impl AuthService {
     async fn new_refresh_family(&self, user: UserId) -> Result<String, ApiError> {
         let family = random_bytes::<16>()?.to_vec();
         let (token, row) = self.new_refresh(user, family)?;
-        self.stores
-            .tokens
-            .insert_refresh(row)
-            .await
-            .map_err(store_err)?;
+        self.stores.tokens.insert_refresh(row).await.map_err(store_err)?;
         Ok(token)
     }
 
-    fn new_refresh(
-        &self,
-        user: UserId,
-        family_id: Vec<u8>,
-    ) -> Result<(String, NewRefreshToken), ApiError> {
+    fn new_refresh(&self, user: UserId, family_id: Vec<u8>) -> Result<(String, NewRefreshToken), ApiError> {
         let raw = random_bytes::<32>()?;
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         let now = now_micros();
@@ -270,12 +254,7 @@ impl AuthService {
         ))
     }
 
-    fn token_pair(
-        &self,
-        user: UserId,
-        username: &str,
-        refresh_token: String,
-    ) -> Result<TokenPair, ApiError> {
+    fn token_pair(&self, user: UserId, username: &str, refresh_token: String) -> Result<TokenPair, ApiError> {
         let (token, _) = self.issue_access(user, username)?;
         Ok(TokenPair {
             token,
@@ -297,8 +276,7 @@ impl AuthService {
             iat,
             exp: iat + self.access_ttl,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| {
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| {
             tracing::error!(error = %e, "jwt encoding failed");
             ApiError::internal()
         })?;
@@ -308,13 +286,7 @@ impl AuthService {
     /// Verifies an access token (signature, algorithm, expiry, blacklist).
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
         let user = self.verify_access(token)?;
-        if self
-            .stores
-            .tokens
-            .is_blacklisted(&user.jti)
-            .await
-            .map_err(store_err)?
-        {
+        if self.stores.tokens.is_blacklisted(&user.jti).await.map_err(store_err)? {
             return Err(ApiError::unauthorized("token has been revoked"));
         }
         Ok(user)
@@ -325,11 +297,9 @@ impl AuthService {
         if token.len() > 4096 {
             return Err(ApiError::unauthorized("invalid token"));
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("token expired")
-                }
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::unauthorized("token expired"),
                 _ => ApiError::unauthorized("invalid token"),
             })?;
         let user_id = data
@@ -374,20 +344,14 @@ impl AuthService {
             }
             RotateOutcome::Reused { user_id } => {
                 tracing::warn!(user_id = %user_id, "refresh token reuse: family revoked");
-                Err(ApiError::unauthorized(
-                    "refresh token reuse detected; session revoked",
-                ))
+                Err(ApiError::unauthorized("refresh token reuse detected; session revoked"))
             }
             RotateOutcome::Invalid => Err(ApiError::unauthorized("invalid refresh token")),
         }
     }
 
     /// Blacklists the access token until it expires and revokes the refresh token's family.
-    pub async fn logout(
-        &self,
-        user: &AuthUser,
-        refresh_token: Option<&str>,
-    ) -> Result<(), ApiError> {
+    pub async fn logout(&self, user: &AuthUser, refresh_token: Option<&str>) -> Result<(), ApiError> {
         self.stores
             .tokens
             .blacklist_jti(&user.jti, user.exp * 1_000_000)
@@ -413,14 +377,7 @@ mod tests {
         for ok in ["abc", "Ivan_Petrov", "a.b-c", "Иван", &"x".repeat(32)] {
             assert!(validate_username(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "ab",
-            "",
-            "has space",
-            "semi;colon",
-            "<script>",
-            &"x".repeat(33),
-        ] {
+        for bad in ["ab", "", "has space", "semi;colon", "<script>", &"x".repeat(33)] {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
     }

@@ -42,25 +42,17 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
         return Err(ApiError::bad_request("name must not be empty"));
     }
     if name.chars().count() > MAX_NAME {
-        return Err(ApiError::too_large(format!(
-            "name exceeds {MAX_NAME} characters"
-        )));
+        return Err(ApiError::too_large(format!("name exceeds {MAX_NAME} characters")));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "name must not contain control characters",
-        ));
+        return Err(ApiError::bad_request("name must not contain control characters"));
     }
     Ok(name.to_owned())
 }
 
 impl ChatService {
     /// Ensures `general` exists (race-free across instances).
-    pub async fn start(
-        config: &Config,
-        stores: Stores,
-        writer: Writer,
-    ) -> Result<ChatService, ApiError> {
+    pub async fn start(config: &Config, stores: Stores, writer: Writer) -> Result<ChatService, ApiError> {
         let general = stores
             .chats
             .ensure_chat(GENERAL_SLUG, ChatKind::Public, "General", now_micros())
@@ -88,13 +80,7 @@ impl ChatService {
 
     /// `user`'s role in `chat`; `not_found` for non-members.
     pub async fn require_member(&self, chat: ChatId, user: UserId) -> Result<Role, ApiError> {
-        match self
-            .stores
-            .chats
-            .member(chat, user)
-            .await
-            .map_err(store_err)?
-        {
+        match self.stores.chats.member(chat, user).await.map_err(store_err)? {
             Some(m) => Ok(m.role),
             None => Err(ApiError::not_found("no such chat")),
         }
@@ -122,10 +108,7 @@ impl ChatService {
                         .await
                         .map_err(store_err)?
                         .ok_or_else(|| {
-                            ApiError::not_found(format!(
-                                "no such user: {}",
-                                n.chars().take(40).collect::<String>()
-                            ))
+                            ApiError::not_found(format!("no such user: {}", n.chars().take(40).collect::<String>()))
                         })?
                         .id
                 }
@@ -147,9 +130,7 @@ impl ChatService {
             ChatKind::Group | ChatKind::Channel => validate_name(name.unwrap_or_default())?,
             ChatKind::Private => String::new(),
             ChatKind::Public => {
-                return Err(ApiError::bad_request(
-                    "type must be private, group or channel",
-                ));
+                return Err(ApiError::bad_request("type must be private, group or channel"));
             }
         };
         let members = self.resolve(members).await?;
@@ -182,12 +163,7 @@ impl ChatService {
 
     /// `user`'s chats, most recently active first. `before` is the cursor from the
     /// previous page: (last message id, chat id) of its last chat.
-    pub async fn list(
-        &self,
-        user: UserId,
-        before: Option<(i64, ChatId)>,
-        limit: i64,
-    ) -> Result<Vec<Chat>, ApiError> {
+    pub async fn list(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> Result<Vec<Chat>, ApiError> {
         if !(1..=200).contains(&limit) {
             return Err(ApiError::bad_request("limit must be 1-200"));
         }
@@ -284,24 +260,11 @@ impl ChatService {
             .map_err(store_err)?
             .ok_or_else(|| ApiError::not_found("no such chat"))?;
         let receipts = row.member_count <= self.receipts_max;
-        let found = self
-            .stores
-            .chats
-            .members(chat, after, limit)
-            .await
-            .map_err(store_err)?;
-        Ok(found
-            .into_iter()
-            .map(|m| dto::member(m, receipts))
-            .collect())
+        let found = self.stores.chats.members(chat, after, limit).await.map_err(store_err)?;
+        Ok(found.into_iter().map(|m| dto::member(m, receipts)).collect())
     }
 
-    pub async fn add_members(
-        &self,
-        user: UserId,
-        chat: ChatId,
-        refs: &[UserRef],
-    ) -> Result<Chat, ApiError> {
+    pub async fn add_members(&self, user: UserId, chat: ChatId, refs: &[UserRef]) -> Result<Chat, ApiError> {
         let users = self.resolve(refs).await?;
         if users.is_empty() {
             return Err(ApiError::bad_request("members must name at least one user"));
@@ -319,12 +282,7 @@ impl ChatService {
     }
 
     /// Removes `target` (or leaves, when `target == user`).
-    pub async fn remove_member(
-        &self,
-        user: UserId,
-        chat: ChatId,
-        target: UserId,
-    ) -> Result<(), ApiError> {
+    pub async fn remove_member(&self, user: UserId, chat: ChatId, target: UserId) -> Result<(), ApiError> {
         self.run(WriteOp::RemoveMember {
             chat,
             by: user,
@@ -336,13 +294,7 @@ impl ChatService {
     }
 
     /// Sets `target`'s role; `owner` transfers ownership.
-    pub async fn set_role(
-        &self,
-        user: UserId,
-        chat: ChatId,
-        target: UserId,
-        role: Role,
-    ) -> Result<(), ApiError> {
+    pub async fn set_role(&self, user: UserId, chat: ChatId, target: UserId, role: Role) -> Result<(), ApiError> {
         self.run(WriteOp::SetRole {
             chat,
             by: user,
@@ -421,17 +373,10 @@ impl ChatService {
         Ok(found.into_iter().map(Self::invite_dto).collect())
     }
 
-    pub async fn revoke_invite(
-        &self,
-        user: UserId,
-        chat: ChatId,
-        code: &str,
-    ) -> Result<(), ApiError> {
+    pub async fn revoke_invite(&self, user: UserId, chat: ChatId, code: &str) -> Result<(), ApiError> {
         let role = self.require_member(chat, user).await?;
         if !role.manages() {
-            return Err(ApiError::forbidden(
-                "only the owner and admins revoke invites",
-            ));
+            return Err(ApiError::forbidden("only the owner and admins revoke invites"));
         }
         if self
             .stores
@@ -449,9 +394,7 @@ impl ChatService {
     /// Joins the chat an invite code belongs to.
     pub async fn join(&self, user: UserId, code: &str) -> Result<Chat, ApiError> {
         if code.is_empty() || code.len() > 64 {
-            return Err(ApiError::not_found(
-                "invite is invalid, expired, revoked or used up",
-            ));
+            return Err(ApiError::not_found("invite is invalid, expired, revoked or used up"));
         }
         let invite = self
             .stores

@@ -48,8 +48,7 @@ impl Services {
         let (write, writer) = Writer::start(stores.clone(), bus.clone());
         let chats = ChatService::start(&config, stores.clone(), write.clone()).await?;
         let auth = AuthService::new(&config, stores.clone(), chats.general())?;
-        let messages =
-            MessageService::new(&config, stores.clone(), bus.clone(), chats.clone(), write);
+        let messages = MessageService::new(&config, stores.clone(), bus.clone(), chats.clone(), write);
         let services = Arc::new(Services {
             config,
             stores,

@@ -42,19 +42,14 @@ pub fn validate_text(text: &str, max_chars: usize) -> Result<(), ApiError> {
         )));
     }
     if text.contains('\0') {
-        return Err(ApiError::bad_request(
-            "message text contains a NUL character",
-        ));
+        return Err(ApiError::bad_request("message text contains a NUL character"));
     }
     Ok(())
 }
 
 /// Validates a reaction: one short token without whitespace or control characters.
 pub fn validate_emoji(emoji: &str) -> Result<(), ApiError> {
-    if emoji.is_empty()
-        || emoji.len() > MAX_EMOJI_BYTES
-        || emoji.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if emoji.is_empty() || emoji.len() > MAX_EMOJI_BYTES || emoji.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ApiError::bad_request(format!(
             "emoji must be 1-{MAX_EMOJI_BYTES} bytes without spaces"
         )));
@@ -189,13 +184,7 @@ impl MessageService {
     }
 
     /// Edits one's own message; the previous text is kept as a version.
-    pub async fn edit(
-        &self,
-        user: &AuthUser,
-        chat: ChatId,
-        id: MessageId,
-        text: String,
-    ) -> Result<Message, ApiError> {
+    pub async fn edit(&self, user: &AuthUser, chat: ChatId, id: MessageId, text: String) -> Result<Message, ApiError> {
         validate_text(&text, self.max_chars)?;
         let row = self
             .message_op(WriteOp::Edit {
@@ -206,18 +195,11 @@ impl MessageService {
                 at: now_micros(),
             })
             .await?;
-        self.with_reactions(user, vec![row])
-            .await
-            .map(|mut v| v.remove(0))
+        self.with_reactions(user, vec![row]).await.map(|mut v| v.remove(0))
     }
 
     /// Deletes for everyone (author or chat admin); returns the tombstone.
-    pub async fn delete(
-        &self,
-        user: &AuthUser,
-        chat: ChatId,
-        id: MessageId,
-    ) -> Result<Message, ApiError> {
+    pub async fn delete(&self, user: &AuthUser, chat: ChatId, id: MessageId) -> Result<Message, ApiError> {
         self.message_op(WriteOp::Delete {
             chat,
             message: id,
@@ -248,19 +230,11 @@ impl MessageService {
                 at: now_micros(),
             })
             .await?;
-        self.with_reactions(user, vec![row])
-            .await
-            .map(|mut v| v.remove(0))
+        self.with_reactions(user, vec![row]).await.map(|mut v| v.remove(0))
     }
 
     /// Pins or unpins (admins; both members of a private chat).
-    pub async fn pin(
-        &self,
-        user: &AuthUser,
-        chat: ChatId,
-        id: MessageId,
-        pin: bool,
-    ) -> Result<Message, ApiError> {
+    pub async fn pin(&self, user: &AuthUser, chat: ChatId, id: MessageId, pin: bool) -> Result<Message, ApiError> {
         let row = self
             .message_op(WriteOp::Pin {
                 chat,
@@ -270,9 +244,7 @@ impl MessageService {
                 at: now_micros(),
             })
             .await?;
-        self.with_reactions(user, vec![row])
-            .await
-            .map(|mut v| v.remove(0))
+        self.with_reactions(user, vec![row]).await.map(|mut v| v.remove(0))
     }
 
     /// Pinned messages, most recent pin first.
@@ -311,12 +283,7 @@ impl MessageService {
     }
 
     /// One message.
-    pub async fn get(
-        &self,
-        user: &AuthUser,
-        chat: ChatId,
-        id: MessageId,
-    ) -> Result<Message, ApiError> {
+    pub async fn get(&self, user: &AuthUser, chat: ChatId, id: MessageId) -> Result<Message, ApiError> {
         self.chats.require_member(chat, user.user_id).await?;
         let row = self
             .stores
@@ -325,21 +292,11 @@ impl MessageService {
             .await
             .map_err(store_err)?
             .ok_or_else(|| ApiError::not_found("no such message"))?;
-        self.with_reactions(user, vec![row])
-            .await
-            .map(|mut v| v.remove(0))
+        self.with_reactions(user, vec![row]).await.map(|mut v| v.remove(0))
     }
 
-    async fn with_reactions(
-        &self,
-        user: &AuthUser,
-        rows: Vec<MessageRow>,
-    ) -> Result<Vec<Message>, ApiError> {
-        let ids: Vec<MessageId> = rows
-            .iter()
-            .filter(|r| r.deleted_at.is_none())
-            .map(|r| r.id)
-            .collect();
+    async fn with_reactions(&self, user: &AuthUser, rows: Vec<MessageRow>) -> Result<Vec<Message>, ApiError> {
+        let ids: Vec<MessageId> = rows.iter().filter(|r| r.deleted_at.is_none()).map(|r| r.id).collect();
         let reactions = self
             .stores
             .messages
@@ -381,9 +338,7 @@ impl MessageService {
             return Err(ApiError::bad_request(format!("limit must be 1-{MAX_PAGE}")));
         }
         if around.is_some() && (before.is_some() || after.is_some()) {
-            return Err(ApiError::bad_request(
-                "around cannot be combined with before or after",
-            ));
+            return Err(ApiError::bad_request("around cannot be combined with before or after"));
         }
         let chat = chat.unwrap_or(self.chats.general());
         self.chats.require_member(chat, user.user_id).await?;
@@ -399,26 +354,15 @@ impl MessageService {
             }
             rows.reverse();
             let newer = m
-                .history(
-                    chat,
-                    None,
-                    Some(MessageId(center.0 - 1)),
-                    limit - older,
-                    true,
-                )
+                .history(chat, None, Some(MessageId(center.0 - 1)), limit - older, true)
                 .await
                 .map_err(store_err)?;
             rows.extend(newer);
             rows
         } else if after.is_some() && before.is_none() {
-            m.history(chat, None, after, limit, true)
-                .await
-                .map_err(store_err)?
+            m.history(chat, None, after, limit, true).await.map_err(store_err)?
         } else {
-            let mut rows = m
-                .history(chat, before, after, limit, false)
-                .await
-                .map_err(store_err)?;
+            let mut rows = m.history(chat, before, after, limit, false).await.map_err(store_err)?;
             rows.reverse();
             rows
         };
@@ -477,22 +421,13 @@ impl MessageService {
 
     /// The highest event sequence committed so far.
     pub async fn last_seq(&self) -> Result<i64, ApiError> {
-        self.stores
-            .messages
-            .last_message_id()
-            .await
-            .map_err(store_err)
+        self.stores.messages.last_message_id().await.map_err(store_err)
     }
 
     /// Every event visible to `user` after `since`, oldest first, at most `limit`:
     /// (seq, push frame). New messages and stored events are merged by seq; when one
     /// source fills the page, the other is cut at the same point so nothing is skipped.
-    pub async fn since(
-        &self,
-        user: &AuthUser,
-        since: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, String)>, ApiError> {
+    pub async fn since(&self, user: &AuthUser, since: i64, limit: i64) -> Result<Vec<(i64, String)>, ApiError> {
         let limit = limit.clamp(1, REPLAY_PAGE);
         let since = since.max(0);
         let msgs = self
@@ -508,16 +443,10 @@ impl MessageService {
             .await
             .map_err(store_err)?;
         let cut = |full: bool, last: Option<i64>| {
-            if full {
-                last.unwrap_or(i64::MAX)
-            } else {
-                i64::MAX
-            }
+            if full { last.unwrap_or(i64::MAX) } else { i64::MAX }
         };
-        let bound = cut(msgs.len() as i64 >= limit, msgs.last().map(|m| m.id.0)).min(cut(
-            events.len() as i64 >= limit,
-            events.last().map(|e| e.0),
-        ));
+        let bound = cut(msgs.len() as i64 >= limit, msgs.last().map(|m| m.id.0))
+            .min(cut(events.len() as i64 >= limit, events.last().map(|e| e.0)));
         let mut out: Vec<(i64, String)> = msgs
             .into_iter()
             .filter(|m| m.id.0 <= bound)
@@ -558,10 +487,7 @@ mod tests {
             parse_mentions("hi @Alice and @bob_2, also @Alice."),
             vec!["alice", "bob_2"]
         );
-        assert_eq!(
-            parse_mentions("mail me: a@example.com"),
-            Vec::<String>::new()
-        );
+        assert_eq!(parse_mentions("mail me: a@example.com"), Vec::<String>::new());
         assert_eq!(parse_mentions("@ab too short, @Иван ok"), vec!["иван"]);
         assert_eq!(parse_mentions("@"), Vec::<String>::new());
     }

@@ -45,11 +45,7 @@ impl Services {
                 chat_type,
                 name,
                 members,
-            } => json(
-                c.create(me, chat_type, name.as_deref(), &user_refs(&members)?)
-                    .await?
-                    .0,
-            ),
+            } => json(c.create(me, chat_type, name.as_deref(), &user_refs(&members)?).await?.0),
             Op::Chats { limit, cursor } => json(
                 c.list(me, parse_cursor(cursor.as_deref())?, limit.unwrap_or(50))
                     .await?,
@@ -57,37 +53,18 @@ impl Services {
             Op::GetChat { chat_id } => json(c.view(chat_id, me).await?),
             Op::UpdateChat { chat_id, name } => json(c.rename(me, chat_id, &name).await?),
             Op::DeleteChat { chat_id } => c.delete(me, chat_id).await.map(|_| Value::Null),
-            Op::Members {
-                chat_id,
-                after,
-                limit,
-            } => json(c.members(me, chat_id, after, limit.unwrap_or(100)).await?),
-            Op::AddMembers { chat_id, members } => {
-                json(c.add_members(me, chat_id, &user_refs(&members)?).await?)
-            }
-            Op::RemoveMember { chat_id, user_id } => c
-                .remove_member(me, chat_id, user_id)
-                .await
-                .map(|_| Value::Null),
+            Op::Members { chat_id, after, limit } => json(c.members(me, chat_id, after, limit.unwrap_or(100)).await?),
+            Op::AddMembers { chat_id, members } => json(c.add_members(me, chat_id, &user_refs(&members)?).await?),
+            Op::RemoveMember { chat_id, user_id } => c.remove_member(me, chat_id, user_id).await.map(|_| Value::Null),
             Op::Leave { chat_id } => c.remove_member(me, chat_id, me).await.map(|_| Value::Null),
-            Op::SetRole {
-                chat_id,
-                user_id,
-                role,
-            } => c
-                .set_role(me, chat_id, user_id, role)
-                .await
-                .map(|_| Value::Null),
+            Op::SetRole { chat_id, user_id, role } => c.set_role(me, chat_id, user_id, role).await.map(|_| Value::Null),
             Op::CreateInvite {
                 chat_id,
                 expires_in,
                 max_uses,
             } => json(c.create_invite(me, chat_id, expires_in, max_uses).await?),
             Op::Invites { chat_id } => json(c.invites(me, chat_id).await?),
-            Op::RevokeInvite { chat_id, code } => c
-                .revoke_invite(me, chat_id, &code)
-                .await
-                .map(|_| Value::Null),
+            Op::RevokeInvite { chat_id, code } => c.revoke_invite(me, chat_id, &code).await.map(|_| Value::Null),
             Op::Join { code } => json(c.join(me, &code).await?),
             Op::Send {
                 chat_id,
@@ -112,34 +89,18 @@ impl Services {
                 after,
                 around,
             } => json(
-                m.page(
-                    user,
-                    Some(chat_id),
-                    before,
-                    after,
-                    around,
-                    limit.unwrap_or(50),
-                )
-                .await?
-                .1,
+                m.page(user, Some(chat_id), before, after, around, limit.unwrap_or(50))
+                    .await?
+                    .1,
             ),
-            Op::GetMessage {
-                chat_id,
-                message_id,
-            } => json(m.get(user, chat_id, message_id).await?),
+            Op::GetMessage { chat_id, message_id } => json(m.get(user, chat_id, message_id).await?),
             Op::Edit {
                 chat_id,
                 message_id,
                 text,
             } => json(m.edit(user, chat_id, message_id, text).await?),
-            Op::Delete {
-                chat_id,
-                message_id,
-            } => json(m.delete(user, chat_id, message_id).await?),
-            Op::Versions {
-                chat_id,
-                message_id,
-            } => json(m.versions(user, chat_id, message_id).await?),
+            Op::Delete { chat_id, message_id } => json(m.delete(user, chat_id, message_id).await?),
+            Op::Versions { chat_id, message_id } => json(m.versions(user, chat_id, message_id).await?),
             Op::React {
                 chat_id,
                 message_id,
@@ -150,14 +111,8 @@ impl Services {
                 message_id,
                 emoji,
             } => json(m.react(user, chat_id, message_id, &emoji, false).await?),
-            Op::Pin {
-                chat_id,
-                message_id,
-            } => json(m.pin(user, chat_id, message_id, true).await?),
-            Op::Unpin {
-                chat_id,
-                message_id,
-            } => json(m.pin(user, chat_id, message_id, false).await?),
+            Op::Pin { chat_id, message_id } => json(m.pin(user, chat_id, message_id, true).await?),
+            Op::Unpin { chat_id, message_id } => json(m.pin(user, chat_id, message_id, false).await?),
             Op::Pins { chat_id } => json(m.pins(user, chat_id).await?),
             Op::Read { chat_id, up_to } => m.read(user, chat_id, up_to).await.map(|_| Value::Null),
             Op::Typing { chat_id } => m.typing(user, chat_id).await.map(|_| Value::Null),

@@ -40,8 +40,7 @@ impl Writer {
             .send(WriteReq { op, reply })
             .await
             .map_err(|_| ApiError::unavailable("server is shutting down"))?;
-        rx.await
-            .map_err(|_| ApiError::unavailable("server is shutting down"))?
+        rx.await.map_err(|_| ApiError::unavailable("server is shutting down"))?
     }
 }
 
@@ -67,14 +66,39 @@ async fn run(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn Even
     let mut reqs: Vec<WriteReq> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut reqs, MAX_BATCH).await > 0 {
         let ops: Vec<WriteOp> = reqs.iter().map(|r| r.op.clone()).collect();
-        match stores.messages.commit(&ops).await {
+        // With several processes on one bus, commit + publish must not interleave
+        // with another process's, or remote clients could see seq 101 before 100.
+        let guard = if bus.distributed() {
+            match stores.messages.lock_publication().await {
+                Ok(g) => g,
+                Err(e) => {
+                    let err = store_err(e);
+                    for req in reqs.drain(..) {
+                        let _ = req.reply.send(Err(err.clone()));
+                    }
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let committed = stores.messages.commit(&ops).await;
+        if let Ok(results) = &committed {
+            for e in results.iter().flat_map(|r| &r.events) {
+                if let Some(ev) = bus_event(e) {
+                    bus.publish(ev);
+                }
+            }
+        }
+        if let Some(guard) = guard {
+            if let Err(e) = bus.flush().await {
+                tracing::warn!(error = %e, "publishing to the bus failed; remote clients resync on reconnect");
+            }
+            guard.release().await;
+        }
+        match committed {
             Ok(results) => {
                 for (req, result) in reqs.drain(..).zip(results) {
-                    for e in &result.events {
-                        if let Some(ev) = bus_event(e) {
-                            bus.publish(ev);
-                        }
-                    }
                     let _ = req.reply.send(Ok(result));
                 }
             }

@@ -13,11 +13,7 @@ use std::time::Duration;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
-    (
-        2,
-        "messaging",
-        include_str!("../migrations/0002_messaging.sql"),
-    ),
+    (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
 ];
 
 /// PostgreSQL implementation of every store trait.
@@ -28,9 +24,7 @@ pub struct PgStore {
 
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.message().to_owned())
-        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
         // serialization failure, deadlock, too many connections, shutting down
         sqlx::Error::Database(d)
             if matches!(
@@ -89,19 +83,14 @@ impl PgStore {
             if applied.contains(version) {
                 continue;
             }
-            sqlx::raw_sql(*sql)
+            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(map_err)?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(version)
+                .bind(*name)
+                .bind(sova_types::time::now_micros())
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(version)
-            .bind(*name)
-            .bind(sova_types::time::now_micros())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
             tracing::info!(version, name, "applied postgres migration");
         }
         tx.commit().await.map_err(map_err)
@@ -129,11 +118,10 @@ impl PgStore {
     /// A write transaction holding the event-counter row lock, with the counter.
     async fn begin_write(&self) -> StoreResult<(sqlx::Transaction<'static, Postgres>, i64)> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        let last: i64 =
-            sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event' FOR UPDATE")
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        let last: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event' FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
         Ok((tx, last))
     }
 
@@ -174,6 +162,17 @@ impl PgStore {
         Ok(())
     }
 
+    /// A session advisory lock on a dedicated connection; PostgreSQL releases it
+    /// if this process dies.
+    async fn publication_lock(&self) -> StoreResult<Option<Box<dyn sova_store::PublicationGuard>>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        sqlx::query("SELECT pg_advisory_lock(7370618)")
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        Ok(Some(Box::new(PgPublicationGuard(conn))))
+    }
+
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {
         Stores::from_backend(Arc::new(self), "postgres")
@@ -181,6 +180,23 @@ impl PgStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+struct PgPublicationGuard(sqlx::pool::PoolConnection<Postgres>);
+
+#[async_trait::async_trait]
+impl sova_store::PublicationGuard for PgPublicationGuard {
+    async fn release(self: Box<Self>) {
+        let mut conn = self.0;
+        if sqlx::query("SELECT pg_advisory_unlock(7370618)")
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            // Closing the session releases the lock.
+            drop(conn.detach());
+        }
     }
 }
 

@@ -25,10 +25,7 @@ macro_rules! chat_columns {
 
 /// Mentioned user ids as stored (comma-separated).
 pub fn format_ids(ids: &[sova_types::UserId]) -> String {
-    ids.iter()
-        .map(|i| i.0.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// Parses `format_ids` output; ignores junk.
@@ -502,6 +499,10 @@ macro_rules! impl_sql_store {
 
             #[async_trait]
             impl MessageStore for $store {
+                async fn lock_publication(&self) -> StoreResult<Option<Box<dyn sova_store::PublicationGuard>>> {
+                    self.publication_lock().await
+                }
+
                 async fn commit(&self, ops: &[WriteOp]) -> StoreResult<Vec<Committed>> {
                     if ops.is_empty() {
                         return Ok(Vec::new());

@@ -6,9 +6,7 @@
 //! (`sova_store_sql`).
 
 use sova_store::{MessageRow, StoreError, StoreResult, Stores};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -16,11 +14,7 @@ use std::time::Duration;
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
-    (
-        2,
-        "messaging",
-        include_str!("../migrations/0002_messaging.sql"),
-    ),
+    (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
 ];
 
 /// Rows per multi-row INSERT (14 parameters each, far below SQLite's limit).
@@ -34,9 +28,7 @@ pub struct SqliteStore {
 
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.message().to_owned())
-        }
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
         // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout.
         sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("5" | "6")) => {
             StoreError::Unavailable(d.message().to_owned())
@@ -50,7 +42,8 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 impl SqliteStore {
-    const SELECT_REFRESH_FOR_UPDATE: &'static str = "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1";
+    const SELECT_REFRESH_FOR_UPDATE: &'static str =
+        "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1";
 
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`).
     pub async fn connect(url: &str) -> StoreResult<SqliteStore> {
@@ -79,11 +72,7 @@ impl SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
             .fetch_all(&mut *tx)
             .await
@@ -92,19 +81,14 @@ impl SqliteStore {
             if applied.contains(version) {
                 continue;
             }
-            sqlx::raw_sql(*sql)
+            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(map_err)?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(version)
+                .bind(*name)
+                .bind(sova_types::time::now_micros())
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(version)
-            .bind(*name)
-            .bind(sova_types::time::now_micros())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
             tracing::info!(version, name, "applied sqlite migration");
         }
         tx.commit().await.map_err(map_err)
@@ -112,11 +96,7 @@ impl SqliteStore {
 
     /// A write transaction holding the database write lock, with the event counter.
     async fn begin_write(&self) -> StoreResult<(sqlx::Transaction<'static, Sqlite>, i64)> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
         let last: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event'")
             .fetch_one(&mut *tx)
             .await
@@ -125,16 +105,10 @@ impl SqliteStore {
     }
 
     async fn begin_token_write(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
     }
 
-    async fn insert_message_rows(
-        tx: &mut sqlx::Transaction<'static, Sqlite>,
-        rows: &[MessageRow],
-    ) -> StoreResult<()> {
+    async fn insert_message_rows(tx: &mut sqlx::Transaction<'static, Sqlite>, rows: &[MessageRow]) -> StoreResult<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO messages (id, chat_id, chat_seq, sender_id, kind, text, reply_to, forward_chat_id, \
@@ -160,6 +134,11 @@ impl SqliteStore {
             qb.build().execute(&mut **tx).await.map_err(map_err)?;
         }
         Ok(())
+    }
+
+    /// One process owns an SQLite file: no cross-process lock is needed.
+    async fn publication_lock(&self) -> StoreResult<Option<Box<dyn sova_store::PublicationGuard>>> {
+        Ok(None)
     }
 
     /// All store traits backed by this database.

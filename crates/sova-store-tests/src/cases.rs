@@ -1,8 +1,8 @@
 //! The conformance cases. Each takes a freshly migrated, empty backend.
 
 use sova_store::{
-    ChatKind, Committed, NewMessage, NewRefreshToken, NewUser, Outcome, RotateOutcome, StoreError,
-    Stores, UserRow, WriteOp,
+    ChatKind, Committed, NewMessage, NewRefreshToken, NewUser, Outcome, RotateOutcome, StoreError, Stores, UserRow,
+    WriteOp,
 };
 use sova_types::{ChatId, MessageId, UserId};
 use std::collections::{HashMap, HashSet};
@@ -75,20 +75,12 @@ fn token(hash: u8, user: UserId, family: u8, expires_at: i64) -> NewRefreshToken
 pub async fn user_create_and_lookup(s: &Stores) {
     let a = user(s, "Alice", &[]).await;
     assert!(a.id.0 > 0);
-    let by_name = s
-        .users
-        .user_by_name("alice")
-        .await
-        .unwrap()
-        .expect("by name");
+    let by_name = s.users.user_by_name("alice").await.unwrap().expect("by name");
     assert_eq!(by_name, a);
     assert_eq!(by_name.username, "Alice", "display case is kept");
     assert_eq!(s.users.user_by_id(a.id).await.unwrap(), Some(a.clone()));
     assert_eq!(s.users.user_by_name("bob").await.unwrap(), None);
-    assert_eq!(
-        s.users.user_by_id(UserId(a.id.0 + 1000)).await.unwrap(),
-        None
-    );
+    assert_eq!(s.users.user_by_id(UserId(a.id.0 + 1000)).await.unwrap(), None);
 }
 
 pub async fn username_conflict_is_case_insensitive(s: &Stores) {
@@ -120,14 +112,8 @@ pub async fn registration_auto_joins(s: &Stores) {
     assert!(!s.chats.is_member(general.id, b.id).await.unwrap());
     assert_eq!(s.chats.chats_of(a.id).await.unwrap(), vec![general.id]);
     assert!(s.chats.chats_of(b.id).await.unwrap().is_empty());
-    s.chats
-        .add_member(general.id, b.id, "member", T0)
-        .await
-        .unwrap();
-    s.chats
-        .add_member(general.id, b.id, "member", T0)
-        .await
-        .unwrap();
+    s.chats.add_member(general.id, b.id, "member", T0).await.unwrap();
+    s.chats.add_member(general.id, b.id, "member", T0).await.unwrap();
     assert!(s.chats.is_member(general.id, b.id).await.unwrap());
 }
 
@@ -158,10 +144,7 @@ pub async fn ensure_chat_is_idempotent_under_races(s: &Stores) {
 pub async fn refresh_rotation_and_reuse(s: &Stores) {
     let u = user(s, "r1", &[]).await;
     let far = T0 + 1_000_000_000;
-    s.tokens
-        .insert_refresh(token(1, u.id, 9, far))
-        .await
-        .unwrap();
+    s.tokens.insert_refresh(token(1, u.id, 9, far)).await.unwrap();
     let r = s
         .tokens
         .rotate_refresh(&[1; 32], token(2, u.id, 0, far), T0)
@@ -192,10 +175,7 @@ pub async fn refresh_rotation_and_reuse(s: &Stores) {
 
 pub async fn refresh_invalid_cases(s: &Stores) {
     let u = user(s, "r2", &[]).await;
-    s.tokens
-        .insert_refresh(token(1, u.id, 1, T0 + 10))
-        .await
-        .unwrap();
+    s.tokens.insert_refresh(token(1, u.id, 1, T0 + 10)).await.unwrap();
     let expired = s
         .tokens
         .rotate_refresh(&[1; 32], token(2, u.id, 0, T0 + 100), T0 + 10)
@@ -221,27 +201,13 @@ pub async fn refresh_family_revocation(s: &Stores) {
     let u = user(s, "r3", &[]).await;
     let v = user(s, "r4", &[]).await;
     let far = T0 + 1_000_000_000;
-    s.tokens
-        .insert_refresh(token(1, u.id, 1, far))
-        .await
-        .unwrap();
-    s.tokens
-        .insert_refresh(token(8, u.id, 2, far))
-        .await
-        .unwrap();
+    s.tokens.insert_refresh(token(1, u.id, 1, far)).await.unwrap();
+    s.tokens.insert_refresh(token(8, u.id, 2, far)).await.unwrap();
     assert!(
-        !s.tokens
-            .revoke_refresh_family(&[1; 32], v.id, T0)
-            .await
-            .unwrap(),
+        !s.tokens.revoke_refresh_family(&[1; 32], v.id, T0).await.unwrap(),
         "another user's token"
     );
-    assert!(
-        s.tokens
-            .revoke_refresh_family(&[1; 32], u.id, T0)
-            .await
-            .unwrap()
-    );
+    assert!(s.tokens.revoke_refresh_family(&[1; 32], u.id, T0).await.unwrap());
     let r = s
         .tokens
         .rotate_refresh(&[1; 32], token(2, u.id, 0, far), T0)
@@ -262,10 +228,7 @@ pub async fn blacklist_and_purge(s: &Stores) {
     s.tokens.blacklist_jti("jti-1", T0 + 10).await.unwrap();
     s.tokens.blacklist_jti("jti-1", T0 + 10).await.unwrap();
     s.tokens.blacklist_jti("jti-2", T0 + 1000).await.unwrap();
-    s.tokens
-        .insert_refresh(token(1, u.id, 1, T0 + 10))
-        .await
-        .unwrap();
+    s.tokens.insert_refresh(token(1, u.id, 1, T0 + 10)).await.unwrap();
     assert!(s.tokens.is_blacklisted("jti-1").await.unwrap());
     assert!(!s.tokens.is_blacklisted("jti-3").await.unwrap());
     let purged = s.tokens.purge_expired(T0 + 10).await.unwrap();
@@ -288,14 +251,8 @@ pub async fn append_assigns_ids_and_chat_seq(s: &Stores) {
     )
     .await;
     let rows: Vec<_> = out.iter().map(new_row).collect();
-    assert_eq!(
-        rows.iter().map(|r| r.id.0).collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
-    assert_eq!(
-        rows.iter().map(|r| r.chat_seq).collect::<Vec<_>>(),
-        vec![1, 1, 2]
-    );
+    assert_eq!(rows.iter().map(|r| r.id.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(rows.iter().map(|r| r.chat_seq).collect::<Vec<_>>(), vec![1, 1, 2]);
     assert_eq!(rows[0].sender_name, "m1");
     assert_eq!(rows[2].text, "c");
     let out = append(s, &[msg(c1, u.id, "d", None)]).await;
@@ -331,10 +288,7 @@ pub async fn append_is_idempotent_by_client_msg_id(s: &Stores) {
     // Only three rows exist, with gap-free chat_seq.
     let hist = s.messages.history(c, None, None, 10, false).await.unwrap();
     assert_eq!(hist.len(), 3);
-    assert_eq!(
-        hist.iter().map(|r| r.chat_seq).collect::<Vec<_>>(),
-        vec![3, 2, 1]
-    );
+    assert_eq!(hist.iter().map(|r| r.chat_seq).collect::<Vec<_>>(), vec![3, 2, 1]);
     assert_eq!(s.messages.last_message_id().await.unwrap(), 3);
 }
 
@@ -343,10 +297,7 @@ pub async fn append_to_missing_chat(s: &Stores) {
     let u = user(s, "m4", &[c]).await;
     let out = append(
         s,
-        &[
-            msg(ChatId(c.0 + 50), u.id, "lost", None),
-            msg(c, u.id, "kept", None),
-        ],
+        &[msg(ChatId(c.0 + 50), u.id, "lost", None), msg(c, u.id, "kept", None)],
     )
     .await;
     assert!(matches!(out[0], Outcome::Rejected(_)), "{:?}", out[0]);
@@ -358,22 +309,13 @@ pub async fn history_pages_without_overlap(s: &Stores) {
     let other = chat(s, "other").await;
     let u = user(s, "h1", &[c, other]).await;
     let batch: Vec<_> = (0..25)
-        .flat_map(|i| {
-            [
-                msg(c, u.id, &format!("m{i}"), None),
-                msg(other, u.id, "noise", None),
-            ]
-        })
+        .flat_map(|i| [msg(c, u.id, &format!("m{i}"), None), msg(other, u.id, "noise", None)])
         .collect();
     append(s, &batch).await;
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = s
-            .messages
-            .history(c, before, None, 10, false)
-            .await
-            .unwrap();
+        let page = s.messages.history(c, before, None, 10, false).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -401,18 +343,12 @@ pub async fn messages_since_is_scoped_by_membership(s: &Stores) {
     .await;
     let ids: Vec<i64> = out.iter().map(|o| new_row(o).id.0).collect();
     let for_a = s.messages.messages_since(a.id, 0, 100).await.unwrap();
-    assert_eq!(
-        for_a.iter().map(|r| r.id.0).collect::<Vec<_>>(),
-        vec![ids[0], ids[2]]
-    );
+    assert_eq!(for_a.iter().map(|r| r.id.0).collect::<Vec<_>>(), vec![ids[0], ids[2]]);
     let for_b = s.messages.messages_since(b.id, 0, 100).await.unwrap();
     assert_eq!(for_b.len(), 1);
     assert_eq!(for_b[0].text, "for b");
     let after = s.messages.messages_since(a.id, ids[0], 100).await.unwrap();
-    assert_eq!(
-        after.iter().map(|r| r.id.0).collect::<Vec<_>>(),
-        vec![ids[2]]
-    );
+    assert_eq!(after.iter().map(|r| r.id.0).collect::<Vec<_>>(), vec![ids[2]]);
     let limited = s.messages.messages_since(a.id, 0, 1).await.unwrap();
     assert_eq!(limited.len(), 1);
     assert_eq!(limited[0].id.0, ids[0]);
@@ -427,14 +363,7 @@ pub async fn concurrent_appends_stay_ordered(s: &Stores) {
         tasks.push(tokio::spawn(async move {
             for b in 0..5 {
                 let batch: Vec<_> = (0..10)
-                    .map(|i| {
-                        msg(
-                            if i % 2 == 0 { c1 } else { c2 },
-                            u.id,
-                            &format!("{t}-{b}-{i}"),
-                            None,
-                        )
-                    })
+                    .map(|i| msg(if i % 2 == 0 { c1 } else { c2 }, u.id, &format!("{t}-{b}-{i}"), None))
                     .collect();
                 append(&s, &batch).await;
             }
@@ -527,11 +456,7 @@ pub async fn private_chat_is_unique_per_pair(s: &Stores) {
     assert_eq!(chat.member_count, 2);
     assert_eq!(chat.name, "pa & pb");
     // Both get a targeted chat_added event.
-    let targets: Vec<_> = first[0]
-        .events
-        .iter()
-        .filter_map(|e| e.target_user)
-        .collect();
+    let targets: Vec<_> = first[0].events.iter().filter_map(|e| e.target_user).collect();
     assert_eq!(targets, vec![a.id, b.id]);
     assert!(frames(&first[0]).iter().all(|f| f["type"] == "chat_added"));
     // Again, from either side: the same chat, no events.
@@ -637,8 +562,10 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
     let removed = commit(s, vec![rm(m.id, x.id), rm(m.id, o.id)]).await;
     assert!(matches!(removed[0].outcome, Outcome::Done));
     assert!(
-        removed[0].events.iter().any(|e| e.target_user == Some(x.id)
-            && e.membership == Some(sova_store::Membership::Left(g.id)))
+        removed[0]
+            .events
+            .iter()
+            .any(|e| e.target_user == Some(x.id) && e.membership == Some(sova_store::Membership::Left(g.id)))
     );
     assert_eq!(rejected(&removed[1]), sova_types::ErrorCode::Forbidden);
     assert!(!s.chats.is_member(g.id, x.id).await.unwrap());
@@ -726,15 +653,7 @@ pub async fn edit_delete_and_versions(s: &Stores) {
         text: text.into(),
         at: T0 + 5,
     };
-    let out = commit(
-        s,
-        vec![
-            edit(b.id, "hijack"),
-            edit(a.id, "second"),
-            edit(a.id, "third"),
-        ],
-    )
-    .await;
+    let out = commit(s, vec![edit(b.id, "hijack"), edit(a.id, "second"), edit(a.id, "third")]).await;
     assert_eq!(rejected(&out[0]), sova_types::ErrorCode::Forbidden);
     assert_eq!(new_row(&out[2].outcome).text, "third");
     let f = frames(&out[1]);
@@ -747,10 +666,7 @@ pub async fn edit_delete_and_versions(s: &Stores) {
         vec!["first", "second"]
     );
     let stored = s.messages.message(c, m.id).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.text.as_str(), stored.edited_at),
-        ("third", Some(T0 + 5))
-    );
+    assert_eq!((stored.text.as_str(), stored.edited_at), ("third", Some(T0 + 5)));
     // Delete: not by another member; by the author it leaves a tombstone.
     let del = |user: UserId| WriteOp::Delete {
         chat: c,
@@ -763,10 +679,7 @@ pub async fn edit_delete_and_versions(s: &Stores) {
     assert_eq!(frames(&out[1])[0]["type"], "message_deleted");
     assert!(out[2].events.is_empty(), "deleting twice emits nothing");
     let stored = s.messages.message(c, m.id).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.text.as_str(), stored.deleted_at),
-        ("", Some(T0 + 9))
-    );
+    assert_eq!((stored.text.as_str(), stored.deleted_at), ("", Some(T0 + 9)));
     assert!(
         s.messages.versions(m.id).await.unwrap().is_empty(),
         "old versions go with it"
@@ -860,24 +773,11 @@ pub async fn read_state_and_receipts(s: &Stores) {
     )
     .await;
     assert_eq!(
-        s.chats
-            .member(c, a.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_read_seq,
+        s.chats.member(c, a.id).await.unwrap().unwrap().last_read_seq,
         3,
         "sending marks read"
     );
-    assert_eq!(
-        s.chats
-            .member(c, b.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_read_seq,
-        0
-    );
+    assert_eq!(s.chats.member(c, b.id).await.unwrap().unwrap().last_read_seq, 0);
     let read = |up_to: i64, receipts: i64| WriteOp::Read {
         chat: c,
         user: b.id,
@@ -886,31 +786,15 @@ pub async fn read_state_and_receipts(s: &Stores) {
         receipts_max_members: receipts,
     };
     let out = commit(s, vec![read(2, 100), read(1, 100), read(99, 1)]).await;
-    assert_eq!(
-        out[0].events[0].chat_id,
-        Some(c),
-        "small chat: a receipt for everyone"
-    );
+    assert_eq!(out[0].events[0].chat_id, Some(c), "small chat: a receipt for everyone");
     assert!(out[1].events.is_empty(), "never backwards");
     assert_eq!(
         out[2].events[0].target_user,
         Some(b.id),
         "big chat: only the reader's devices"
     );
-    assert_eq!(
-        frames(&out[2])[0]["up_to"],
-        3,
-        "clamped to the last message"
-    );
-    assert_eq!(
-        s.chats
-            .member(c, b.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_read_seq,
-        3
-    );
+    assert_eq!(frames(&out[2])[0]["up_to"], 3, "clamped to the last message");
+    assert_eq!(s.chats.member(c, b.id).await.unwrap().unwrap().last_read_seq, 3);
     let mine = s.chats.my_chats(b.id, None, 10).await.unwrap();
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].chat.last_seq, mine[0].last_read_seq), (3, 3));
@@ -945,21 +829,12 @@ pub async fn events_are_scoped_and_ordered(s: &Stores) {
     )
     .await;
     // Messages and events share one sequence, in op order.
-    let seqs: Vec<i64> = out
-        .iter()
-        .flat_map(|c| c.events.iter().map(|e| e.seq))
-        .collect();
+    let seqs: Vec<i64> = out.iter().flat_map(|c| c.events.iter().map(|e| e.seq)).collect();
     assert_eq!(seqs, vec![m2.id.0 + 1, m2.id.0 + 2, m2.id.0 + 3]);
     let for_a = s.messages.events_since(a.id, 0, 100).await.unwrap();
     assert_eq!(for_a.len(), 1);
     assert!(for_a[0].1.contains("a1'"));
-    assert!(
-        s.messages
-            .events_since(a.id, for_a[0].0, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.messages.events_since(a.id, for_a[0].0, 100).await.unwrap().is_empty());
     let for_b = s.messages.events_since(b.id, 0, 100).await.unwrap();
     assert_eq!(for_b.len(), 1);
     assert!(for_b[0].1.contains("b1'"));
@@ -981,14 +856,8 @@ pub async fn invites_and_join(s: &Stores) {
         uses: 0,
         revoked_at: None,
     };
-    s.chats
-        .create_invite(inv("once", None, Some(1)))
-        .await
-        .unwrap();
-    s.chats
-        .create_invite(inv("old", Some(T0 + 1), None))
-        .await
-        .unwrap();
+    s.chats.create_invite(inv("once", None, Some(1))).await.unwrap();
+    s.chats.create_invite(inv("old", Some(T0 + 1), None)).await.unwrap();
     let join = |user: UserId, code: &str| WriteOp::AddMembers {
         chat: g,
         by: user,
@@ -1021,10 +890,7 @@ pub async fn invites_and_join(s: &Stores) {
     assert!(!s.chats.revoke_invite(g, "old", T0).await.unwrap());
     assert_eq!(s.chats.invites(g).await.unwrap().len(), 2);
     let members = s.chats.members(g, None, 10).await.unwrap();
-    assert_eq!(
-        members.iter().map(|m| m.user_id).collect::<Vec<_>>(),
-        vec![o.id, j.id]
-    );
+    assert_eq!(members.iter().map(|m| m.user_id).collect::<Vec<_>>(), vec![o.id, j.id]);
 }
 
 pub async fn mentions_replies_and_forwards(s: &Stores) {
@@ -1035,22 +901,13 @@ pub async fn mentions_replies_and_forwards(s: &Stores) {
     let outsider = user(s, "mr_out", &[other]).await;
     let first = new_row(&append(s, &[msg(c, b.id, "original", None)]).await[0]).clone();
     let mut m = msg(c, a.id, "hi @mr_b and @mr_out and @nobody", None);
-    m.mentions = vec![
-        "mr_b".into(),
-        "mr_out".into(),
-        "nobody".into(),
-        "mr_a".into(),
-    ];
+    m.mentions = vec!["mr_b".into(), "mr_out".into(), "nobody".into(), "mr_a".into()];
     m.reply_to = Some(first.id);
     let out = commit(s, vec![WriteOp::Send(m)]).await;
     let row = new_row(&out[0].outcome).clone();
     assert_eq!(row.mentions, vec![b.id], "only other members are mentioned");
     assert_eq!(row.reply_to, Some(first.id));
-    let mention: Vec<_> = out[0]
-        .events
-        .iter()
-        .filter(|e| e.target_user.is_some())
-        .collect();
+    let mention: Vec<_> = out[0].events.iter().filter(|e| e.target_user.is_some()).collect();
     assert_eq!(mention.len(), 1);
     assert_eq!(mention[0].target_user, Some(b.id));
     assert!(mention[0].frame.contains("\"type\":\"mention\""));

@@ -88,11 +88,7 @@ pub async fn fresh_pg_schema() -> Option<String> {
         .expect("create schema");
     // Best effort: schemas of runs that crashed more than an hour ago.
     for old in admin.list_schemas("sova_t_").await.unwrap_or_default() {
-        let ts: u64 = old
-            .split('_')
-            .nth(2)
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(u64::MAX);
+        let ts: u64 = old.split('_').nth(2).and_then(|t| t.parse().ok()).unwrap_or(u64::MAX);
         if ts + 3600 < now {
             let _ = admin
                 .execute_admin(&format!("DROP SCHEMA IF EXISTS {old} CASCADE"))

@@ -97,12 +97,7 @@ pub struct NewMessage {
 
 impl NewMessage {
     /// A plain text message.
-    pub fn text(
-        chat_id: ChatId,
-        sender_id: UserId,
-        text: impl Into<String>,
-        created_at: i64,
-    ) -> Self {
+    pub fn text(chat_id: ChatId, sender_id: UserId, text: impl Into<String>, created_at: i64) -> Self {
         NewMessage {
             chat_id,
             sender_id,
@@ -315,19 +310,9 @@ pub trait TokenStore: Send + Sync {
     async fn insert_refresh(&self, token: NewRefreshToken) -> StoreResult<()>;
     /// Atomically marks `old_hash` used and stores `new` in the same family; detects reuse
     /// (and then revokes the family) and invalid tokens.
-    async fn rotate_refresh(
-        &self,
-        old_hash: &[u8],
-        new: NewRefreshToken,
-        now: i64,
-    ) -> StoreResult<RotateOutcome>;
+    async fn rotate_refresh(&self, old_hash: &[u8], new: NewRefreshToken, now: i64) -> StoreResult<RotateOutcome>;
     /// Revokes the family of the given token if it belongs to `user`; true if one was found.
-    async fn revoke_refresh_family(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        now: i64,
-    ) -> StoreResult<bool>;
+    async fn revoke_refresh_family(&self, token_hash: &[u8], user: UserId, now: i64) -> StoreResult<bool>;
     /// Blacklists an access-token id until it expires anyway.
     async fn blacklist_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
     /// Whether the access-token id is blacklisted.
@@ -339,18 +324,11 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait ChatStore: Send + Sync {
     /// Returns the chat with this slug, creating it (race-free) when missing.
-    async fn ensure_chat(
-        &self,
-        slug: &str,
-        kind: ChatKind,
-        name: &str,
-        now: i64,
-    ) -> StoreResult<ChatRow>;
+    async fn ensure_chat(&self, slug: &str, kind: ChatKind, name: &str, now: i64) -> StoreResult<ChatRow>;
     /// A live (not deleted) chat by id.
     async fn chat(&self, id: ChatId) -> StoreResult<Option<ChatRow>>;
     /// Adds a member (idempotent) without events; for bootstrap and tests.
-    async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64)
-    -> StoreResult<()>;
+    async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64) -> StoreResult<()>;
     /// Whether `user` belongs to `chat`.
     async fn is_member(&self, chat: ChatId, user: UserId) -> StoreResult<bool>;
     /// `user`'s membership of `chat`, if any.
@@ -359,19 +337,9 @@ pub trait ChatStore: Send + Sync {
     async fn chats_of(&self, user: UserId) -> StoreResult<Vec<ChatId>>;
     /// `user`'s chats, most recently active first, with the last message; keyset
     /// pagination by (last activity, id) via `before`.
-    async fn my_chats(
-        &self,
-        user: UserId,
-        before: Option<(i64, ChatId)>,
-        limit: i64,
-    ) -> StoreResult<Vec<MyChat>>;
+    async fn my_chats(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> StoreResult<Vec<MyChat>>;
     /// Members ordered by user id, after `after`.
-    async fn members(
-        &self,
-        chat: ChatId,
-        after: Option<UserId>,
-        limit: i64,
-    ) -> StoreResult<Vec<MemberRow>>;
+    async fn members(&self, chat: ChatId, after: Option<UserId>, limit: i64) -> StoreResult<Vec<MemberRow>>;
     async fn create_invite(&self, invite: InviteRow) -> StoreResult<()>;
     async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>>;
     async fn invites(&self, chat: ChatId) -> StoreResult<Vec<InviteRow>>;
@@ -379,8 +347,18 @@ pub trait ChatStore: Send + Sync {
     async fn revoke_invite(&self, chat: ChatId, code: &str, now: i64) -> StoreResult<bool>;
 }
 
+/// Held while a batch is committed and published, when several processes publish
+/// to one bus: it makes publication order equal commit (seq) order everywhere.
+#[async_trait]
+pub trait PublicationGuard: Send {
+    async fn release(self: Box<Self>);
+}
+
 #[async_trait]
 pub trait MessageStore: Send + Sync {
+    /// Takes the cross-process publication lock (`None` where one process is the only
+    /// writer, as with SQLite).
+    async fn lock_publication(&self) -> StoreResult<Option<Box<dyn PublicationGuard>>>;
     /// Applies a batch of ops in one transaction (group commit) and returns, per op,
     /// its outcome and the events it produced. Ids are assigned in commit order across
     /// every writer sharing the database; `chat_seq` is gap-free per chat.
@@ -398,25 +376,12 @@ pub trait MessageStore: Send + Sync {
         ascending: bool,
     ) -> StoreResult<Vec<MessageRow>>;
     /// Up to `limit` messages with id > `since` in the chats `user` belongs to, oldest first.
-    async fn messages_since(
-        &self,
-        user: UserId,
-        since: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<MessageRow>>;
+    async fn messages_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<MessageRow>>;
     /// Up to `limit` stored events visible to `user` with seq > `since`: (seq, frame).
-    async fn events_since(
-        &self,
-        user: UserId,
-        since: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<(i64, String)>>;
+    async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<(i64, String)>>;
     /// Reaction counts for these messages, with whether `user` reacted: (message, emoji, count, me).
-    async fn reactions(
-        &self,
-        messages: &[MessageId],
-        user: UserId,
-    ) -> StoreResult<Vec<(MessageId, String, i64, bool)>>;
+    async fn reactions(&self, messages: &[MessageId], user: UserId)
+    -> StoreResult<Vec<(MessageId, String, i64, bool)>>;
     /// Earlier versions of an edited message: (version, text, replaced_at).
     async fn versions(&self, message: MessageId) -> StoreResult<Vec<(i64, String, i64)>>;
     /// Pinned messages of `chat`, most recently pinned first.

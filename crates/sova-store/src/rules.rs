@@ -7,9 +7,7 @@ use sova_types::models::{ChatKind, Role};
 /// May a member with `role` post in a chat of `kind`?
 pub fn can_post(kind: ChatKind, role: Role) -> Result<(), ApiError> {
     if kind == ChatKind::Channel && !role.manages() {
-        return Err(ApiError::forbidden(
-            "only the owner and admins post in a channel",
-        ));
+        return Err(ApiError::forbidden("only the owner and admins post in a channel"));
     }
     Ok(())
 }
@@ -37,9 +35,7 @@ pub fn can_pin(kind: ChatKind, role: Role) -> Result<(), ApiError> {
 /// May `role` add members to a chat of `kind` (without an invite)?
 pub fn can_add(kind: ChatKind, role: Role) -> Result<(), ApiError> {
     match kind {
-        ChatKind::Private | ChatKind::Public => Err(ApiError::forbidden(
-            "members of this chat cannot be changed",
-        )),
+        ChatKind::Private | ChatKind::Public => Err(ApiError::forbidden("members of this chat cannot be changed")),
         _ if role.manages() => Ok(()),
         _ => Err(ApiError::forbidden("only the owner and admins add members")),
     }
@@ -48,16 +44,12 @@ pub fn can_add(kind: ChatKind, role: Role) -> Result<(), ApiError> {
 /// May `by_role` remove a member holding `target_role`? (Leaving is separate.)
 pub fn can_remove(kind: ChatKind, by_role: Role, target_role: Role) -> Result<(), ApiError> {
     if matches!(kind, ChatKind::Private | ChatKind::Public) {
-        return Err(ApiError::forbidden(
-            "members of this chat cannot be changed",
-        ));
+        return Err(ApiError::forbidden("members of this chat cannot be changed"));
     }
     if by_role.manages() && by_role > target_role {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "you can only remove members below your role",
-        ))
+        Err(ApiError::forbidden("you can only remove members below your role"))
     }
 }
 
@@ -88,9 +80,7 @@ pub fn can_set_role(kind: ChatKind, by_role: Role) -> Result<(), ApiError> {
 /// May `role` rename or delete the chat?
 pub fn can_manage(kind: ChatKind, role: Role, owner_only: bool) -> Result<(), ApiError> {
     if matches!(kind, ChatKind::Private | ChatKind::Public) {
-        return Err(ApiError::forbidden(
-            "this chat cannot be renamed or deleted",
-        ));
+        return Err(ApiError::forbidden("this chat cannot be renamed or deleted"));
     }
     let ok = if owner_only {
         role == Role::Owner

@@ -415,9 +415,8 @@ impl ServerFrame {
 
     /// Serializes to compact JSON. Serialization of these types cannot fail.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| {
-            r#"{"type":"error","code":"internal","message":"internal server error"}"#.to_owned()
-        })
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"type":"error","code":"internal","message":"internal server error"}"#.to_owned())
     }
 }
 
@@ -427,25 +426,17 @@ mod tests {
 
     #[test]
     fn parses_seed_frames() {
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"auth","username":"u","password":"p"}"#).unwrap();
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"auth","username":"u","password":"p"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Auth { username: Some(ref u), .. } if u == "u"));
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"message","token":"t","text":"hi"}"#).unwrap();
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"message","token":"t","text":"hi"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Message { chat_id: None, ref text, .. } if text == "hi"));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nope"}"#).is_err());
-        let f: ClientFrame = serde_json::from_str(
-            r#"{"type":"react","id":"r9","chat_id":3,"message_id":4,"emoji":"x"}"#,
-        )
-        .unwrap();
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"react","id":"r9","chat_id":3,"message_id":4,"emoji":"x"}"#).unwrap();
         assert_eq!(f.request_id(), Some("r9"));
-        assert!(
-            matches!(f, ClientFrame::Op(ref o) if matches!(o.op, Op::React { ref emoji, .. } if emoji == "x"))
-        );
-        let f: ClientFrame = serde_json::from_str(
-            r#"{"type":"create_chat","chat_type":"group","name":"g","members":["a",2]}"#,
-        )
-        .unwrap();
+        assert!(matches!(f, ClientFrame::Op(ref o) if matches!(o.op, Op::React { ref emoji, .. } if emoji == "x")));
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"create_chat","chat_type":"group","name":"g","members":["a",2]}"#).unwrap();
         assert!(matches!(f, ClientFrame::Op(_)));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"message"}"#).is_err());
     }
@@ -471,8 +462,7 @@ mod tests {
             pinned: false,
             reactions: Vec::new(),
         };
-        let v: serde_json::Value =
-            serde_json::from_str(&ServerFrame::NewMessage(m).to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&ServerFrame::NewMessage(m).to_json()).unwrap();
         assert_eq!(v["type"], "new_message");
         assert_eq!(v["user"], "u");
         assert_eq!(v["seq"], 5);
@@ -481,10 +471,8 @@ mod tests {
 
     #[test]
     fn error_frame_shape() {
-        let v: serde_json::Value = serde_json::from_str(
-            &ServerFrame::error(ApiError::bad_request("x"), Some("r1".into())).to_json(),
-        )
-        .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&ServerFrame::error(ApiError::bad_request("x"), Some("r1".into())).to_json()).unwrap();
         assert_eq!(v["type"], "error");
         assert_eq!(v["code"], "bad_request");
         assert_eq!(v["re"], "r1");

@@ -4,9 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use sova_service::Services;
-use sova_types::models::{
-    LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, RegisteredUser, TokenPair,
-};
+use sova_types::models::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, RegisteredUser, TokenPair};
 use std::sync::Arc;
 
 /// # POST /api/register

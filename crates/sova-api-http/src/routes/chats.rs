@@ -35,14 +35,7 @@ pub async fn create(
         .chats
         .create(u.user_id, req.kind, req.name.as_deref(), &req.members)
         .await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(chat),
-    ))
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(chat)))
 }
 
 #[derive(Deserialize)]
@@ -60,21 +53,13 @@ pub async fn list(
 ) -> Result<Json<Vec<Chat>>, HttpError> {
     Ok(Json(
         s.chats
-            .list(
-                u.user_id,
-                parse_cursor(q.cursor.as_deref())?,
-                q.limit.unwrap_or(50),
-            )
+            .list(u.user_id, parse_cursor(q.cursor.as_deref())?, q.limit.unwrap_or(50))
             .await?,
     ))
 }
 
 /// # GET /api/chats/{id}
-pub async fn get(
-    State(s): S,
-    Authed(u): Authed,
-    ApiPath(id): ApiPath<ChatId>,
-) -> Result<Json<Chat>, HttpError> {
+pub async fn get(State(s): S, Authed(u): Authed, ApiPath(id): ApiPath<ChatId>) -> Result<Json<Chat>, HttpError> {
     Ok(Json(s.chats.view(id, u.user_id).await?))
 }
 
@@ -96,11 +81,7 @@ pub async fn update(
 
 /// # DELETE /api/chats/{id}
 /// 204 (owner only).
-pub async fn delete(
-    State(s): S,
-    Authed(u): Authed,
-    ApiPath(id): ApiPath<ChatId>,
-) -> Result<StatusCode, HttpError> {
+pub async fn delete(State(s): S, Authed(u): Authed, ApiPath(id): ApiPath<ChatId>) -> Result<StatusCode, HttpError> {
     s.chats.delete(u.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -138,9 +119,7 @@ pub async fn add_members(
     ApiPath(id): ApiPath<ChatId>,
     ApiJson(req): ApiJson<AddMembers>,
 ) -> Result<Json<Chat>, HttpError> {
-    Ok(Json(
-        s.chats.add_members(u.user_id, id, &req.members).await?,
-    ))
+    Ok(Json(s.chats.add_members(u.user_id, id, &req.members).await?))
 }
 
 /// # DELETE /api/chats/{id}/members/{user_id}
@@ -172,11 +151,7 @@ pub async fn set_role(
 }
 
 /// # POST /api/chats/{id}/leave
-pub async fn leave(
-    State(s): S,
-    Authed(u): Authed,
-    ApiPath(id): ApiPath<ChatId>,
-) -> Result<StatusCode, HttpError> {
+pub async fn leave(State(s): S, Authed(u): Authed, ApiPath(id): ApiPath<ChatId>) -> Result<StatusCode, HttpError> {
     s.chats.remove_member(u.user_id, id, u.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -227,10 +202,6 @@ pub async fn revoke_invite(
 
 /// # POST /api/invites/{code}/join
 /// → the chat joined.
-pub async fn join(
-    State(s): S,
-    Authed(u): Authed,
-    ApiPath(code): ApiPath<String>,
-) -> Result<Json<Chat>, HttpError> {
+pub async fn join(State(s): S, Authed(u): Authed, ApiPath(code): ApiPath<String>) -> Result<Json<Chat>, HttpError> {
     Ok(Json(s.chats.join(u.user_id, &code).await?))
 }

@@ -28,10 +28,7 @@ pub async fn send(
         .content
         .or(req.text)
         .ok_or_else(|| ApiError::bad_request("missing field `content`"))?;
-    let msg = s
-        .messages
-        .send(&user, req.chat_id, text, req.client_msg_id)
-        .await?;
+    let msg = s.messages.send(&user, req.chat_id, text, req.client_msg_id).await?;
     Ok((StatusCode::CREATED, Json(msg)))
 }
 
@@ -49,8 +46,7 @@ pub async fn history(
     Authed(user): Authed,
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Message>>, HttpError> {
-    let Query(q) =
-        query.map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
     let (_, messages) = s
         .messages
         .history(
@@ -95,10 +91,7 @@ pub async fn post(
         forward_of: req.forward_of,
         client_msg_id: req.client_msg_id,
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(s.messages.send_with(&u, p).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(s.messages.send_with(&u, p).await?)))
 }
 
 #[derive(Deserialize)]
@@ -239,11 +232,7 @@ pub async fn read(
 
 /// # POST /api/chats/{id}/typing
 /// 204; members see `typing` for 6 s.
-pub async fn typing(
-    State(s): S,
-    Authed(u): Authed,
-    ApiPath(chat): ApiPath<ChatId>,
-) -> Result<StatusCode, HttpError> {
+pub async fn typing(State(s): S, Authed(u): Authed, ApiPath(chat): ApiPath<ChatId>) -> Result<StatusCode, HttpError> {
     s.messages.typing(&u, chat).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -280,7 +269,5 @@ pub async fn sync(
         .into_iter()
         .filter_map(|(_, f)| serde_json::from_str(&f).ok())
         .collect();
-    Ok(Json(
-        serde_json::json!({"events": frames, "seq": seq, "more": more}),
-    ))
+    Ok(Json(serde_json::json!({"events": frames, "seq": seq, "more": more})))
 }

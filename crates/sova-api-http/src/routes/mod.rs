@@ -27,10 +27,7 @@ pub fn routes() -> Router<Arc<Services>> {
             "/api/chats/{id}",
             get(chats::get).patch(chats::update).delete(chats::delete),
         )
-        .route(
-            "/api/chats/{id}/members",
-            get(chats::members).post(chats::add_members),
-        )
+        .route("/api/chats/{id}/members", get(chats::members).post(chats::add_members))
         .route(
             "/api/chats/{id}/members/{user_id}",
             axum::routing::delete(chats::remove_member).patch(chats::set_role),
@@ -45,20 +42,12 @@ pub fn routes() -> Router<Arc<Services>> {
             axum::routing::delete(chats::revoke_invite),
         )
         .route("/api/invites/{code}/join", post(chats::join))
-        .route(
-            "/api/chats/{id}/messages",
-            get(messages::list).post(messages::post),
-        )
+        .route("/api/chats/{id}/messages", get(messages::list).post(messages::post))
         .route(
             "/api/chats/{id}/messages/{mid}",
-            get(messages::get_one)
-                .patch(messages::edit)
-                .delete(messages::delete),
+            get(messages::get_one).patch(messages::edit).delete(messages::delete),
         )
-        .route(
-            "/api/chats/{id}/messages/{mid}/versions",
-            get(messages::versions),
-        )
+        .route("/api/chats/{id}/messages/{mid}/versions", get(messages::versions))
         .route(
             "/api/chats/{id}/messages/{mid}/reactions/{emoji}",
             put(messages::react).delete(messages::unreact),
@@ -77,9 +66,5 @@ pub async fn not_found() -> HttpError {
 }
 
 pub async fn method_not_allowed() -> HttpError {
-    ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        "method not allowed on this endpoint",
-    )
-    .into()
+    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint").into()
 }

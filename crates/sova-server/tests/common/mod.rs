@@ -32,10 +32,7 @@ impl TestServer {
         Self::start_with(backend, |_| {}).await
     }
 
-    pub async fn start_with(
-        backend: Backend,
-        tweak: impl FnOnce(&mut Config),
-    ) -> Option<TestServer> {
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestServer> {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             http_port: 0,
@@ -50,9 +47,7 @@ impl TestServer {
             let s = sova_store_tests::fresh_pg_schema().await?;
             let base = sova_store_tests::pg_url();
             let sep = if base.contains('?') { '&' } else { '?' };
-            config.database_url = Some(Secret::new(format!(
-                "{base}{sep}options=-c%20search_path%3D{s}"
-            )));
+            config.database_url = Some(Secret::new(format!("{base}{sep}options=-c%20search_path%3D{s}")));
             schema = Some(s);
         }
         tweak(&mut config);
@@ -90,6 +85,25 @@ impl TestServer {
         self.launch().await;
     }
 
+    /// Another instance on the same database (and Redis, if configured): its own
+    /// ports and data dir, the same secrets.
+    pub async fn sibling(&self) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = self.config.clone();
+        config.data_dir = dir.path().join("data");
+        let mut server = TestServer {
+            config,
+            http: String::new(),
+            ws: String::new(),
+            tcp: String::new(),
+            running: None,
+            _dir: dir,
+            schema: None,
+        };
+        server.launch().await;
+        server
+    }
+
     pub fn rest(&self) -> RestClient {
         RestClient::new(&self.http).unwrap()
     }
@@ -121,6 +135,44 @@ impl TestServer {
             sova_store_tests::drop_schema(&s).await;
         }
     }
+}
+
+/// The Redis URL for tests (`SOVA_TEST_REDIS_URL`), or `None` (skip) when it is
+/// unreachable and not required (`CI` / `SOVA_REQUIRE_REDIS` make it a failure).
+pub async fn redis_url() -> Option<String> {
+    let url = std::env::var("SOVA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let addr = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:6379")
+        .to_owned();
+    match tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::TcpStream::connect(&addr)).await {
+        Ok(Ok(_)) => Some(url),
+        _ if std::env::var_os("CI").is_some() || std::env::var_os("SOVA_REQUIRE_REDIS").is_some() => {
+            panic!("Redis at {url} is required (CI) but unreachable")
+        }
+        _ => {
+            eprintln!("SKIPPED: Redis at {url} unreachable; set SOVA_TEST_REDIS_URL");
+            None
+        }
+    }
+}
+
+/// Two instances sharing one PostgreSQL schema and one Redis (with a private
+/// channel prefix); `None` when either service is unavailable and not required.
+pub async fn cluster() -> Option<(TestServer, TestServer)> {
+    let redis = redis_url().await?;
+    let prefix = format!("sova_t_{}", uuid::Uuid::now_v7().simple());
+    let a = TestServer::start_with(Backend::Postgres, |c| {
+        c.redis_url = Some(Secret::new(redis));
+        c.redis_prefix = prefix;
+        c.jwt_secret = Some(Secret::new("cluster-test-jwt-secret-0123456789abcdef"));
+        c.message_encryption_key = Some(Secret::new("cluster-test-message-key-0123456789abcdef"));
+    })
+    .await?;
+    let b = a.sibling().await;
+    Some((a, b))
 }
 
 /// A unique username for this test run.
