@@ -103,7 +103,7 @@ impl FromRequestParts<Arc<Services>> for Authed {
     }
 }
 
-/// Path parameters; malformed ones are a typed 400 (or 404 for ids).
+/// Path parameters; malformed ones are a typed 400.
 pub struct ApiPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {

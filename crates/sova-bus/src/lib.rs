@@ -64,6 +64,7 @@ pub trait EventBus: Send + Sync {
     }
 }
 
+pub mod presence;
 pub mod redis_bus;
 pub use redis_bus::RedisBus;
 

@@ -164,7 +164,8 @@ impl MessageService {
             )));
         }
         let chat = p.chat.unwrap_or(self.chats.general());
-        let mentions = if p.text.contains('@') {
+        // A forward copies the original text; the request's text is ignored.
+        let mentions = if p.forward_of.is_none() && p.text.contains('@') {
             parse_mentions(&p.text)
         } else {
             Vec::new()

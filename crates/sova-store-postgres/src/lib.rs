@@ -14,6 +14,7 @@ use std::time::Duration;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
+    (3, "presence", include_str!("../migrations/0003_presence.sql")),
 ];
 
 /// PostgreSQL implementation of every store trait.

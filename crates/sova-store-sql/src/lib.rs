@@ -177,6 +177,33 @@ macro_rules! impl_sql_store {
                     r.map(|r| user_row(&r).map_err(map_err)).transpose()
                 }
 
+                async fn set_last_seen(&self, user: UserId, at: i64) -> StoreResult<()> {
+                    sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+                        .bind(at)
+                        .bind(user.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn last_seen(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Option<i64>)>> {
+                    if users.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id, last_seen_at FROM users WHERE id IN (");
+                    let mut sep = qb.separated(", ");
+                    for u in users {
+                        sep.push_bind(u.0);
+                    }
+                    qb.push(")");
+                    let found = qb.build().fetch_all(&self.pool).await.map_err(map_err)?;
+                    found
+                        .iter()
+                        .map(|r| Ok((UserId(r.try_get(0).map_err(map_err)?), r.try_get(1).map_err(map_err)?)))
+                        .collect()
+                }
+
                 async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRow>> {
                     let r = sqlx::query("SELECT id, username, password_hash, created_at FROM users WHERE id = $1")
                         .bind(id.0)
@@ -384,6 +411,20 @@ macro_rules! impl_sql_store {
                         .fetch_all(&self.pool)
                         .await
                         .map_err(map_err)?;
+                    Ok(ids.into_iter().map(ChatId).collect())
+                }
+
+                async fn small_chats_of(&self, user: UserId, max_members: i64) -> StoreResult<Vec<ChatId>> {
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "SELECT c.id FROM chat_members cm JOIN chats c ON c.id = cm.chat_id \
+                         WHERE cm.user_id = $1 AND c.deleted_at IS NULL AND c.kind <> 'public' \
+                         AND (c.kind = 'private' OR c.member_count <= $2) ORDER BY c.id LIMIT 1000",
+                    )
+                    .bind(user.0)
+                    .bind(max_members)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
                     Ok(ids.into_iter().map(ChatId).collect())
                 }
 

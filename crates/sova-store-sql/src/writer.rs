@@ -40,7 +40,8 @@ macro_rules! impl_writer {
                 names: HashMap<i64, Option<String>>,
                 pending: Vec<MessageRow>,
                 cmids: HashMap<(i64, String), MessageRow>,
-                stored: Vec<StoredEvent>,
+                /// Events to insert, with the message they concern (if they carry its text).
+                stored: Vec<(StoredEvent, Option<i64>)>,
             }
 
             fn reject(e: ApiError) -> Committed {
@@ -77,7 +78,16 @@ macro_rules! impl_writer {
                 fn event(&mut self, chat: Option<ChatId>, target: Option<UserId>, membership: Option<Membership>, f: impl FnOnce(i64) -> ServerFrame) -> StoredEvent {
                     let seq = self.take_id();
                     let ev = StoredEvent { seq, chat_id: chat, target_user: target, frame: f(seq).to_json(), membership };
-                    self.stored.push(ev.clone());
+                    self.stored.push((ev.clone(), None));
+                    ev
+                }
+
+                /// An event carrying `message`'s text: deleted with the message.
+                fn text_event(&mut self, message: MessageId, chat: Option<ChatId>, target: Option<UserId>, f: impl FnOnce(i64) -> ServerFrame) -> StoredEvent {
+                    let ev = self.event(chat, target, None, f);
+                    if let Some(last) = self.stored.last_mut() {
+                        last.1 = Some(message.0);
+                    }
                     ev
                 }
 
@@ -316,7 +326,7 @@ macro_rules! impl_writer {
                     let mut events = vec![Self::new_message_event(&row)];
                     for user in mentioned {
                         let (chat_id, message_id, by, name, text) = (row.chat_id, row.id, row.sender_id, row.sender_name.clone(), row.text.clone());
-                        events.push(self.event(None, Some(user), None, |seq| ServerFrame::Mention { seq, chat_id, message_id, by, user: name, text }));
+                        events.push(self.text_event(message_id, None, Some(user), |seq| ServerFrame::Mention { seq, chat_id, message_id, by, user: name, text }));
                     }
                     if let Some(cmid) = &m.client_msg_id {
                         self.cmids.insert((m.sender_id.0, cmid.clone()), row.clone());
@@ -356,7 +366,7 @@ macro_rules! impl_writer {
                     row.text = text.to_owned();
                     row.edited_at = Some(at);
                     let t = text.to_owned();
-                    let ev = self.event(Some(chat), None, None, |seq| ServerFrame::MessageEdited {
+                    let ev = self.text_event(id, Some(chat), None, |seq| ServerFrame::MessageEdited {
                         seq,
                         chat_id: chat,
                         message_id: id,
@@ -377,18 +387,29 @@ macro_rules! impl_writer {
                         return Ok(Committed { outcome: Outcome::Message(row), events: Vec::new() });
                     }
                     // Deleted for everyone: the content and its history go, a tombstone stays.
-                    sqlx::query("UPDATE messages SET text = '', deleted_at = $1, pinned_at = NULL WHERE id = $2")
+                    sqlx::query(
+                        "UPDATE messages SET text = '', deleted_at = $1, pinned_at = NULL, mentions = '', forward_chat_id = NULL, \
+                         forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL WHERE id = $2",
+                    )
                         .bind(at)
                         .bind(id.0)
                         .execute(&mut *self.tx)
                         .await
                         .map_err(map_err)?;
-                    for sql in ["DELETE FROM message_versions WHERE message_id = $1", "DELETE FROM reactions WHERE message_id = $1"] {
+                    // Stored edits and mentions carry the text: they go too.
+                    self.stored.retain(|(_, about)| *about != Some(id.0));
+                    for sql in [
+                        "DELETE FROM message_versions WHERE message_id = $1",
+                        "DELETE FROM reactions WHERE message_id = $1",
+                        "DELETE FROM events WHERE message_id = $1",
+                    ] {
                         sqlx::query(sql).bind(id.0).execute(&mut *self.tx).await.map_err(map_err)?;
                     }
                     row.text.clear();
                     row.deleted_at = Some(at);
                     row.pinned_at = None;
+                    row.mentions.clear();
+                    row.forward = None;
                     let ev = self.event(Some(chat), None, None, |seq| ServerFrame::MessageDeleted { seq, chat_id: chat, message_id: id, deleted_by: user });
                     Ok(Committed { outcome: Outcome::Message(row), events: vec![ev] })
                 }
@@ -494,20 +515,26 @@ macro_rules! impl_writer {
                     Ok(self.event(None, Some(user), Some(Membership::Joined(row.id)), |seq| ServerFrame::ChatAdded { seq, chat: dto }))
                 }
 
+                /// Adds a member whose read position starts at the chat's current end.
                 async fn insert_member(&mut self, chat: ChatId, user: UserId, role: Role, at: i64) -> StoreResult<()> {
-                    sqlx::query("INSERT INTO chat_members (chat_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
+                    let read = match self.chat(chat).await? {
+                        Some(state) => {
+                            state.row.member_count += 1;
+                            state.dirty = true;
+                            state.row.last_seq
+                        }
+                        None => 0,
+                    };
+                    sqlx::query("INSERT INTO chat_members (chat_id, user_id, role, joined_at, last_read_seq) VALUES ($1, $2, $3, $4, $5)")
                         .bind(chat.0)
                         .bind(user.0)
                         .bind(role.as_str())
                         .bind(at)
+                        .bind(read)
                         .execute(&mut *self.tx)
                         .await
                         .map_err(map_err)?;
-                    self.members.insert((chat.0, user.0), Some(MemberState { role, last_read_seq: 0 }));
-                    if let Some(state) = self.chat(chat).await? {
-                        state.row.member_count += 1;
-                        state.dirty = true;
-                    }
+                    self.members.insert((chat.0, user.0), Some(MemberState { role, last_read_seq: read }));
                     Ok(())
                 }
 
@@ -568,17 +595,19 @@ macro_rules! impl_writer {
                     for m in &others {
                         self.insert_member(chat, *m, Role::Member, at).await?;
                     }
+                    // `chat_added` first: it subscribes the members' connections, so they
+                    // then receive the system message live.
                     let mut events = Vec::new();
+                    let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
+                    events.push(self.chat_added(&row, creator, creator_role, 0)?);
+                    for m in &others {
+                        events.push(self.chat_added(&row, *m, Role::Member, 0)?);
+                    }
                     if kind != ChatKind::Private {
                         let what = if kind == ChatKind::Channel { "channel" } else { "group" };
                         events.push(self.system(chat, creator, format!("{creator_name} created the {what} «{chat_name}»"), at).await?);
                     }
                     let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
-                    let last = row.last_seq;
-                    events.push(self.chat_added(&row, creator, creator_role, last)?);
-                    for m in &others {
-                        events.push(self.chat_added(&row, *m, Role::Member, 0)?);
-                    }
                     Ok(Committed { outcome: Outcome::Chat(row), events })
                 }
 
@@ -588,6 +617,10 @@ macro_rules! impl_writer {
                     };
                     let by_member = self.member(chat, by).await?;
                     if let Some(code) = invite {
+                        if by_member.is_some() {
+                            let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
+                            return Ok(Committed { outcome: Outcome::Chat(row), events: Vec::new() });
+                        }
                         let used = sqlx::query(
                             "UPDATE invites SET uses = uses + 1 WHERE code = $1 AND chat_id = $2 AND revoked_at IS NULL \
                              AND (expires_at IS NULL OR expires_at > $3) AND (max_uses IS NULL OR uses < max_uses)",
@@ -599,10 +632,6 @@ macro_rules! impl_writer {
                         .await
                         .map_err(map_err)?
                         .rows_affected();
-                        if by_member.is_some() {
-                            let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
-                            return Ok(Committed { outcome: Outcome::Chat(row), events: Vec::new() });
-                        }
                         if used == 0 {
                             return Ok(reject(ApiError::not_found("invite is invalid, expired, revoked or used up")));
                         }
@@ -629,13 +658,22 @@ macro_rules! impl_writer {
                     let mut events = Vec::new();
                     for u in &new {
                         self.insert_member(chat, *u, Role::Member, at).await?;
+                    }
+                    // New members start with the history read; `chat_added` goes first so
+                    // their connections follow the chat before the system messages.
+                    let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
+                    for u in &new {
+                        events.push(self.chat_added(&row, *u, Role::Member, row.last_seq)?);
+                    }
+                    for u in &new {
                         let name = self.name(*u).await?.unwrap_or_default();
                         let text = if invite.is_some() { format!("{name} joined") } else { format!("{by_name} added {name}") };
                         events.push(self.system(chat, if invite.is_some() { *u } else { by }, text, at).await?);
                     }
                     let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
-                    for u in &new {
-                        events.push(self.chat_added(&row, *u, Role::Member, 0)?);
+                    if !new.is_empty() {
+                        let dto = dto::chat(row.clone());
+                        events.push(self.event(Some(chat), None, None, |seq| ServerFrame::ChatUpdated { seq, chat: dto }));
                     }
                     Ok(Committed { outcome: Outcome::Chat(row), events })
                 }
@@ -674,6 +712,9 @@ macro_rules! impl_writer {
                     };
                     if emptied {
                         self.mark_deleted(chat, at).await?;
+                    } else if let Some(row) = self.chat(chat).await?.map(|c| c.row.clone()) {
+                        let dto = dto::chat(row);
+                        events.push(self.event(Some(chat), None, None, |seq| ServerFrame::ChatUpdated { seq, chat: dto }));
                     }
                     events.push(self.event(None, Some(user), Some(Membership::Left(chat)), |seq| ServerFrame::ChatRemoved { seq, chat_id: chat }));
                     Ok(Committed { outcome: Outcome::Done, events })
@@ -734,7 +775,7 @@ macro_rules! impl_writer {
 
                 async fn mark_deleted(&mut self, chat: ChatId, at: i64) -> StoreResult<()> {
                     self.flush().await?;
-                    sqlx::query("UPDATE chats SET deleted_at = $1 WHERE id = $2")
+                    sqlx::query("UPDATE chats SET deleted_at = $1, private_key = NULL WHERE id = $2")
                         .bind(at)
                         .bind(chat.0)
                         .execute(&mut *self.tx)
@@ -783,14 +824,15 @@ macro_rules! impl_writer {
                 pub(crate) async fn finish(mut self) -> StoreResult<()> {
                     self.flush().await?;
                     for chunk in self.stored.chunks(200) {
-                        let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO events (id, chat_id, target_user, payload, created_at) ");
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO events (id, chat_id, target_user, payload, created_at, message_id) ");
                         let now = sova_types::time::now_micros();
-                        qb.push_values(chunk, |mut b, e| {
+                        qb.push_values(chunk, |mut b, (e, about)| {
                             b.push_bind(e.seq)
                                 .push_bind(e.chat_id.map(|c| c.0))
                                 .push_bind(e.target_user.map(|u| u.0))
                                 .push_bind(e.frame.clone())
-                                .push_bind(now);
+                                .push_bind(now)
+                                .push_bind(*about);
                         });
                         qb.build().execute(&mut *self.tx).await.map_err(map_err)?;
                     }

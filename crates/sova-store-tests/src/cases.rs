@@ -473,6 +473,18 @@ pub async fn private_chat_is_unique_per_pair(s: &Stores) {
     .await;
     assert_eq!(rejected(&bad[0]), sova_types::ErrorCode::BadRequest);
     assert_eq!(rejected(&bad[1]), sova_types::ErrorCode::NotFound);
+    // Nobody leaves a private chat (it stays one per pair).
+    let leave = commit(
+        s,
+        vec![WriteOp::RemoveMember {
+            chat: chat.id,
+            by: a.id,
+            user: a.id,
+            at: T0,
+        }],
+    )
+    .await;
+    assert_eq!(rejected(&leave[0]), sova_types::ErrorCode::Forbidden);
     // Members of a private chat cannot change.
     let c = commit(
         s,
@@ -513,13 +525,22 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
     let added = commit(s, vec![add(o.id)]).await;
     assert_eq!(chat_of(&added[0]).member_count, 3);
     let f = frames(&added[0]);
-    assert_eq!(f[0]["type"], "new_message");
-    assert_eq!(f[0]["kind"], "system");
-    assert_eq!(f[1]["type"], "chat_added");
-    assert_eq!(added[0].events[1].target_user, Some(x.id));
+    // chat_added first (it subscribes the new member), then the system message, then
+    // the new member count for everyone.
+    assert_eq!(f[0]["type"], "chat_added");
+    assert_eq!(f[0]["chat"]["unread"], 0, "history counts as read for a new member");
+    assert_eq!(added[0].events[0].target_user, Some(x.id));
     assert_eq!(
-        added[0].events[1].membership,
+        added[0].events[0].membership,
         Some(sova_store::Membership::Joined(g.id))
+    );
+    assert_eq!(
+        (f[1]["type"].as_str(), f[1]["kind"].as_str()),
+        (Some("new_message"), Some("system"))
+    );
+    assert_eq!(
+        (f[2]["type"].as_str(), f[2]["chat"]["member_count"].as_i64()),
+        (Some("chat_updated"), Some(3))
     );
     // The member limit (3) holds.
     let y = user(s, "yet", &[]).await;
@@ -684,6 +705,14 @@ pub async fn edit_delete_and_versions(s: &Stores) {
         s.messages.versions(m.id).await.unwrap().is_empty(),
         "old versions go with it"
     );
+    let replay = s.messages.events_since(b.id, 0, 100).await.unwrap();
+    assert!(
+        replay
+            .iter()
+            .all(|(_, f)| !f.contains("second") && !f.contains("third")),
+        "no stored event keeps the text: {replay:?}"
+    );
+    assert!(replay.iter().any(|(_, f)| f.contains("message_deleted")));
     assert_eq!(
         rejected(&commit(s, vec![edit(a.id, "zombie")]).await[0]),
         sova_types::ErrorCode::NotFound
@@ -870,12 +899,15 @@ pub async fn invites_and_join(s: &Stores) {
         s,
         vec![
             join(j.id, "once"),
+            join(j.id, "once"),
             join(k.id, "once"),
             join(k.id, "old"),
             join(k.id, "nope"),
         ],
     )
     .await;
+    assert!(out[1].events.is_empty(), "joining again is a no-op");
+    let out: Vec<_> = [&out[0], &out[2], &out[3], &out[4]].into_iter().cloned().collect();
     assert_eq!(chat_of(&out[0]).member_count, 2);
     assert!(
         frames(&out[0])

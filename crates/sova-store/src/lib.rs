@@ -302,6 +302,10 @@ pub trait UserStore: Send + Sync {
     async fn user_by_name(&self, username_lower: &str) -> StoreResult<Option<UserRow>>;
     /// Looks a user up by id.
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRow>>;
+    /// Records when `user` was last connected.
+    async fn set_last_seen(&self, user: UserId, at: i64) -> StoreResult<()>;
+    /// (user, last seen) for the users that exist.
+    async fn last_seen(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Option<i64>)>>;
 }
 
 #[async_trait]
@@ -335,6 +339,8 @@ pub trait ChatStore: Send + Sync {
     async fn member(&self, chat: ChatId, user: UserId) -> StoreResult<Option<MemberRow>>;
     /// Ids of the chats `user` belongs to.
     async fn chats_of(&self, user: UserId) -> StoreResult<Vec<ChatId>>;
+    /// `user`'s private chats and groups/channels of at most `max_members` (presence audience).
+    async fn small_chats_of(&self, user: UserId, max_members: i64) -> StoreResult<Vec<ChatId>>;
     /// `user`'s chats, most recently active first, with the last message; keyset
     /// pagination by (last activity, id) via `before`.
     async fn my_chats(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> StoreResult<Vec<MyChat>>;

@@ -56,8 +56,10 @@ pub fn can_remove(kind: ChatKind, by_role: Role, target_role: Role) -> Result<()
 /// May a member holding `role` leave? The owner must transfer ownership first,
 /// unless they are the last member.
 pub fn can_leave(kind: ChatKind, role: Role, member_count: i64) -> Result<(), ApiError> {
-    if kind == ChatKind::Public {
-        return Err(ApiError::forbidden("everyone stays in the public chat"));
+    match kind {
+        ChatKind::Public => return Err(ApiError::forbidden("everyone stays in the public chat")),
+        ChatKind::Private => return Err(ApiError::forbidden("a private chat cannot be left")),
+        _ => {}
     }
     if role == Role::Owner && member_count > 1 {
         return Err(ApiError::conflict("transfer ownership before leaving"));
@@ -125,6 +127,7 @@ mod tests {
         assert!(can_leave(Group, Owner, 3).is_err());
         assert!(can_leave(Group, Owner, 1).is_ok());
         assert!(can_leave(Public, Member, 5).is_err());
+        assert!(can_leave(Private, Member, 2).is_err());
         assert!(can_set_role(Group, Admin).is_err());
         assert!(can_set_role(Group, Owner).is_ok());
         assert!(can_manage(Group, Admin, false).is_ok());
