@@ -127,8 +127,16 @@ impl Gateway {
             abuse: (Instant::now(), 0),
         };
         tracing::debug!(conn = id, %peer, "connection opened");
-        conn.run(incoming, TimedSink(sink), rx, shutdown).await;
+        let sink = TimedSink {
+            inner: sink,
+            abort: Some(conn.overflow.clone()),
+            limit: WRITE_TIMEOUT,
+        };
+        conn.run(incoming, sink, rx, shutdown).await;
         self.hub.unregister(id);
+        if let Some(user) = &conn.user {
+            self.services.presence.disconnected(user.user_id).await;
+        }
         tracing::debug!(conn = id, %peer, "connection closed");
     }
 }
@@ -183,7 +191,7 @@ impl Conn {
     async fn run<S, K>(
         &mut self,
         mut incoming: S,
-        mut sink: K,
+        mut sink: TimedSink<K>,
         mut rx: mpsc::Receiver<Push>,
         shutdown: CancellationToken,
     ) where
@@ -270,6 +278,9 @@ impl Conn {
                 }
             }
         };
+        // Last words, briefly: the peer may not be reading at all.
+        sink.abort = None;
+        sink.limit = Duration::from_secs(1);
         if let Some(frame) = final_frame {
             let _ = send_frame(&mut sink, &frame).await;
         }
@@ -581,6 +592,7 @@ impl Conn {
                     self.gw
                         .hub
                         .register(self.id, user.user_id, &chats, &self.tx, &self.overflow);
+                    self.gw.services.presence.connected(user.user_id).await;
                 }
                 self.user = Some(user);
                 self.token = Some(token);
@@ -624,27 +636,42 @@ impl Conn {
 }
 
 /// Bounds every write by `WRITE_TIMEOUT`.
-struct TimedSink<K>(K);
+struct TimedSink<K> {
+    inner: K,
+    /// While set, a write blocked on a peer that stopped reading gives up as soon as
+    /// the hub flags this connection as a slow consumer.
+    abort: Option<CancellationToken>,
+    limit: Duration,
+}
 
 fn timed_out(_: tokio::time::error::Elapsed) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::TimedOut, "peer is not reading")
 }
 
+async fn aborted(token: &Option<CancellationToken>) {
+    match token {
+        Some(t) => t.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
 impl<K: FrameSink> FrameSink for TimedSink<K> {
     async fn feed(&mut self, frame: Bytes) -> std::io::Result<()> {
-        tokio::time::timeout(WRITE_TIMEOUT, self.0.feed(frame))
-            .await
-            .map_err(timed_out)?
+        tokio::select! {
+            r = tokio::time::timeout(self.limit, self.inner.feed(frame)) => r.map_err(timed_out)?,
+            _ = aborted(&self.abort) => Err(std::io::Error::other("slow consumer")),
+        }
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
-        tokio::time::timeout(WRITE_TIMEOUT, self.0.flush())
-            .await
-            .map_err(timed_out)?
+        tokio::select! {
+            r = tokio::time::timeout(self.limit, self.inner.flush()) => r.map_err(timed_out)?,
+            _ = aborted(&self.abort) => Err(std::io::Error::other("slow consumer")),
+        }
     }
 
     async fn close(&mut self, reason: CloseReason) {
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, self.0.close(reason)).await;
+        let _ = tokio::time::timeout(self.limit, self.inner.close(reason)).await;
     }
 }
 

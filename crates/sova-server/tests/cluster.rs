@@ -124,6 +124,19 @@ async fn run() {
     }
     assert_eq!(replayed, (0..5).map(|i| format!("away{i}")).collect::<Vec<_>>());
 
+    // Presence is aggregated over instances: bob (on B) is online as seen from A.
+    let rest_a = a.rest();
+    let p = rest_a
+        .raw(
+            "GET",
+            &format!("/api/presence?user_ids={}", bob.user_id),
+            Some(&alice.token),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.body[0]["status"], "online", "{:?}", p.body);
+
     // Removal on A stops delivery on B.
     op(
         &mut ra,
@@ -143,6 +156,160 @@ async fn run() {
         assert_ne!(f["text"], "bob must not see this", "leak across instances");
     }
 
+    rb.close().await;
+    let mut offline = false;
+    for _ in 0..50 {
+        let p = rest_a
+            .raw(
+                "GET",
+                &format!("/api/presence?user_ids={}", bob.user_id),
+                Some(&alice.token),
+                None,
+            )
+            .await
+            .unwrap();
+        if p.body[0]["status"] == "offline" {
+            offline = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(offline, "bob went offline everywhere");
+
     a.stop().await;
     b.stop().await;
+}
+
+/// The same from outside: two real `sova` processes on one PostgreSQL and one Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes() {
+    tokio::time::timeout(Duration::from_secs(120), run_processes())
+        .await
+        .expect("timed out");
+}
+
+struct Proc(std::process::Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `sova` with `env`; returns it with its HTTP and TCP addresses (from its JSON log).
+fn spawn_sova(env: &[(&str, String)]) -> (Proc, String, String) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sova"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("HTTP_PORT", "0")
+        .env("TCP_PORT", "0")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let proc = Proc(child);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["message"] == "sova is serving" {
+            let (h, t) = (
+                v["http_addr"].as_str().unwrap().to_owned(),
+                v["tcp_addr"].as_str().unwrap().to_owned(),
+            );
+            // Keep draining the log so the process never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (proc, h, t);
+        }
+    }
+    panic!("sova exited before serving");
+}
+
+async fn run_processes() {
+    let Some(redis) = common::redis_url().await else { return };
+    let Some(schema) = sova_store_tests::fresh_pg_schema().await else {
+        return;
+    };
+    let base = sova_store_tests::pg_url();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let dir = tempfile::tempdir().unwrap();
+    let env = |n: &str| {
+        vec![
+            (
+                "DATABASE_URL",
+                format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            ),
+            ("REDIS_URL", redis.clone()),
+            ("REDIS_PREFIX", format!("sova_p_{schema}")),
+            ("JWT_SECRET", "two-process-test-jwt-secret-0123456789".to_owned()),
+            (
+                "MESSAGE_ENCRYPTION_KEY",
+                "two-process-test-message-key-0123456789".to_owned(),
+            ),
+            ("SOVA_DATA_DIR", dir.path().join(n).display().to_string()),
+        ]
+    };
+    let (pa, http_a, _tcp_a) = spawn_sova(&env("a"));
+    let (pb, http_b, tcp_b) = spawn_sova(&env("b"));
+    let rest_a = sova_client::RestClient::new(format!("http://{http_a}")).unwrap();
+    let rest_b = sova_client::RestClient::new(format!("http://{http_b}")).unwrap();
+    // Register on A, log in on B: one database, one token secret.
+    let alice = rest_a.signup(&common::uname("pa"), common::PASSWORD).await.unwrap();
+    let bob_name = common::uname("pb");
+    rest_a.register(&bob_name, common::PASSWORD).await.unwrap();
+    let bob = rest_b.login(&bob_name, common::PASSWORD).await.unwrap();
+
+    let mut ws_a = Realtime::connect_ws(&format!("ws://{http_a}/ws")).await.unwrap();
+    ws_a.auth_token(&alice.token, None).await.unwrap();
+    let mut tcp_b = Realtime::connect_tcp(&tcp_b).await.unwrap();
+    tcp_b.auth_token(&bob.token, None).await.unwrap();
+
+    // general: A → B and B → A.
+    rest_a.send(&alice.token, "from process A").await.unwrap();
+    let f = tcp_b.recv_type("new_message").await.unwrap();
+    assert_eq!(f["text"], "from process A");
+    tcp_b.send_message("from process B", None).await.unwrap();
+    loop {
+        let f = ws_a.recv_type("new_message").await.unwrap();
+        if f["text"] == "from process B" {
+            break;
+        }
+    }
+    // A private chat created on B reaches alice on A, and messages follow it.
+    let chat = op(
+        &mut tcp_b,
+        json!({"type": "create_chat", "chat_type": "private", "members": [alice.user_id]}),
+    )
+    .await;
+    assert_eq!(ws_a.recv_type("chat_added").await.unwrap()["chat"]["id"], chat["id"]);
+    op(
+        &mut tcp_b,
+        json!({"type": "send", "chat_id": chat["id"], "text": "psst"}),
+    )
+    .await;
+    loop {
+        let f = ws_a.recv_type("new_message").await.unwrap();
+        if f["text"] == "psst" {
+            assert_eq!(f["chat_id"], chat["id"]);
+            break;
+        }
+    }
+    let p = rest_a
+        .raw(
+            "GET",
+            &format!("/api/presence?user_ids={}", bob.user_id),
+            Some(&alice.token),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.body[0]["status"], "online");
+    drop((pa, pb));
+    sova_store_tests::drop_schema(&schema).await;
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod chats;
 pub mod messages;
 pub mod ops;
+pub mod presence;
 pub mod writer;
 
 use sova_bus::EventBus;
@@ -29,6 +30,7 @@ pub struct Services {
     pub auth: AuthService,
     pub chats: ChatService,
     pub messages: MessageService,
+    pub presence: presence::PresenceService,
 }
 
 /// Background tasks owned by the services; awaited at shutdown after the last
@@ -49,6 +51,16 @@ impl Services {
         let chats = ChatService::start(&config, stores.clone(), write.clone()).await?;
         let auth = AuthService::new(&config, stores.clone(), chats.general())?;
         let messages = MessageService::new(&config, stores.clone(), bus.clone(), chats.clone(), write);
+        let counts: Arc<dyn sova_bus::presence::PresenceStore> = match &config.redis_url {
+            Some(url) => Arc::new(
+                sova_bus::presence::RedisPresence::connect(url.expose(), &config.redis_prefix)
+                    .await
+                    .map_err(|e| ApiError::unavailable(format!("presence: {e}")))?,
+            ),
+            None => Arc::new(sova_bus::presence::LocalPresence::default()),
+        };
+        let audience = i64::try_from(config.receipts_max_members).unwrap_or(0);
+        let presence = presence::PresenceService::new(counts, stores.clone(), bus.clone(), audience);
         let services = Arc::new(Services {
             config,
             stores,
@@ -56,6 +68,7 @@ impl Services {
             auth,
             chats,
             messages,
+            presence,
         });
         Ok((services, ServiceTasks { writer }))
     }

@@ -116,6 +116,7 @@ impl Services {
             Op::Pins { chat_id } => json(m.pins(user, chat_id).await?),
             Op::Read { chat_id, up_to } => m.read(user, chat_id, up_to).await.map(|_| Value::Null),
             Op::Typing { chat_id } => m.typing(user, chat_id).await.map(|_| Value::Null),
+            Op::Presence { user_ids } => json(self.presence.status(&user_ids).await?),
         }
     }
 }

@@ -214,6 +214,10 @@ pub enum Op {
     Typing {
         chat_id: ChatId,
     },
+    /// `GET /api/presence?user_ids=…`
+    Presence {
+        user_ids: Vec<UserId>,
+    },
 }
 
 /// Every `type` a client may send.
@@ -250,6 +254,7 @@ pub const CLIENT_FRAME_TYPES: &[&str] = &[
     "pins",
     "read",
     "typing",
+    "presence",
 ];
 
 impl ClientFrame {
@@ -384,6 +389,8 @@ pub enum ServerFrame {
         user_id: UserId,
         role: Role,
     },
+    /// Ephemeral: a user's presence changed (sent to their private chats and small groups).
+    Presence(crate::models::Presence),
     /// Ephemeral: a member is typing (expires after `expires_in` seconds).
     Typing {
         chat_id: ChatId,

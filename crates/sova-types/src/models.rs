@@ -276,3 +276,14 @@ pub struct Invite {
     pub uses: i64,
     pub revoked: bool,
 }
+
+/// Whether a user is connected anywhere, and when they last were.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub user_id: UserId,
+    /// `online` or `offline`.
+    pub status: String,
+    /// RFC 3339 time of the last disconnect (absent if never seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+}

@@ -271,3 +271,25 @@ pub async fn sync(
         .collect();
     Ok(Json(serde_json::json!({"events": frames, "seq": seq, "more": more})))
 }
+
+#[derive(Deserialize)]
+pub struct PresenceQuery {
+    user_ids: String,
+}
+
+/// # GET /api/presence?user_ids=1,2,3
+/// Online/offline and last seen, aggregated over devices and instances (1–100 users).
+pub async fn presence(
+    State(s): S,
+    Authed(_): Authed,
+    ApiQuery(q): ApiQuery<PresenceQuery>,
+) -> Result<Json<Vec<sova_types::models::Presence>>, HttpError> {
+    let ids = q
+        .user_ids
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.trim().parse().map(sova_types::UserId))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| ApiError::bad_request("user_ids must be comma-separated user ids"))?;
+    Ok(Json(s.presence.status(&ids).await?))
+}

@@ -22,6 +22,8 @@ pub fn routes() -> Router<Arc<Services>> {
         .route("/api/send", post(messages::send))
         .route("/api/history", get(messages::history))
         .route("/api/sync", get(messages::sync))
+        .route("/api/presence", get(messages::presence))
+        .route("/api/openapi.json", get(openapi))
         .route("/api/chats", post(chats::create).get(chats::list))
         .route(
             "/api/chats/{id}",
@@ -67,4 +69,70 @@ pub async fn not_found() -> HttpError {
 
 pub async fn method_not_allowed() -> HttpError {
     ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint").into()
+}
+
+/// # GET /api/openapi.json
+/// The OpenAPI 3.1 description of every REST route.
+pub async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("../openapi.json"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route registered above is described in `openapi.json`, and nothing else is.
+    #[test]
+    fn openapi_covers_every_route() {
+        let spec: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
+        assert_eq!(spec["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
+        let paths = spec["paths"].as_object().unwrap();
+        let source: String = include_str!("mod.rs")
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let mut routes = Vec::new();
+        for chunk in source.split(".route(\"").skip(1) {
+            let Some((path, rest)) = chunk.split_once('"') else {
+                continue;
+            };
+            let handlers = rest.split(")).").next().unwrap_or_default();
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let calls = [
+                    format!(",{method}("),
+                    format!(".{method}("),
+                    format!("routing::{method}("),
+                ];
+                if calls.iter().any(|c| handlers.contains(c.as_str())) {
+                    routes.push((method, path.to_owned()));
+                }
+            }
+        }
+        assert!(routes.len() > 30, "parsed {} routes", routes.len());
+        for (method, path) in &routes {
+            let op = &paths
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} missing from openapi.json"))[*method];
+            assert!(op.is_object(), "{method} {path} missing from openapi.json");
+            assert!(op["responses"].is_object(), "{method} {path} has no responses");
+        }
+        let documented: usize = paths
+            .values()
+            .map(|p| {
+                ["get", "post", "put", "patch", "delete"]
+                    .iter()
+                    .filter(|m| p.get(**m).is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(
+            documented,
+            routes.len(),
+            "openapi.json documents routes the server does not have"
+        );
+    }
 }
