@@ -120,6 +120,8 @@ fn rest_route(op: &Value) -> (&'static str, String, Option<Value>) {
         ),
         "chats" => ("GET", "/api/chats".into(), None),
         "get_chat" => ("GET", format!("/api/chats/{c}"), None),
+        "mute" => ("PUT", format!("/api/chats/{c}/mute"), None),
+        "unmute" => ("DELETE", format!("/api/chats/{c}/mute"), None),
         "update_chat" => ("PATCH", format!("/api/chats/{c}"), Some(json!({"name": op["name"]}))),
         "delete_chat" => ("DELETE", format!("/api/chats/{c}"), None),
         "members" => ("GET", format!("/api/chats/{c}/members"), None),
@@ -332,6 +334,25 @@ async fn scenario(backend: Backend, mode: Mode) {
     assert_eq!(mine["unread"], 0);
     let bobs = bob.ok(json!({"type": "get_chat", "chat_id": gid})).await;
     assert!(bobs["unread"].as_i64().unwrap() > 0, "unread is per member: {bobs}");
+
+    // Muting is per member; mentions still arrive.
+    let muted = carol.ok(json!({"type": "mute", "chat_id": gid})).await;
+    assert_eq!(muted["muted"], true);
+    assert!(
+        alice
+            .ok(json!({"type": "get_chat", "chat_id": gid}))
+            .await
+            .get("muted")
+            .is_none()
+    );
+    let ping = alice
+        .ok(json!({"type": "send", "chat_id": gid, "text": format!("@{} wake up", carol.name)}))
+        .await;
+    assert_eq!(carol.push("mention").await["message_id"], ping["id"]);
+    let unmuted = carol.ok(json!({"type": "unmute", "chat_id": gid})).await;
+    assert!(unmuted.get("muted").is_none());
+    eve.fails(json!({"type": "mute", "chat_id": gid}), ErrorCode::NotFound)
+        .await;
 
     // Typing is ephemeral.
     carol.ok(json!({"type": "typing", "chat_id": gid})).await;

@@ -157,6 +157,7 @@ impl ChatService {
         chat.role = Some(c.role);
         chat.unread = Some((chat.last_seq - c.last_read_seq).max(0));
         chat.last_read_seq = Some(c.last_read_seq);
+        chat.muted = c.muted;
         chat.last_message = c.last_message.map(|m| Box::new(dto::message(m)));
         chat
     }
@@ -206,6 +207,7 @@ impl ChatService {
             chat: row,
             role: member.role,
             last_read_seq: member.last_read_seq,
+            muted: member.muted,
             last_message: last,
         }))
     }
@@ -216,6 +218,20 @@ impl ChatService {
             Some(e) => Err(e),
             None => Ok(c.outcome),
         }
+    }
+
+    /// Mutes or unmutes `chat` for `user` (notifications only; mentions still arrive).
+    pub async fn mute(&self, user: UserId, chat: ChatId, muted: bool) -> Result<Chat, ApiError> {
+        if !self
+            .stores
+            .chats
+            .set_muted(chat, user, muted)
+            .await
+            .map_err(store_err)?
+        {
+            return Err(ApiError::not_found("no such chat"));
+        }
+        self.view(chat, user).await
     }
 
     pub async fn rename(&self, user: UserId, chat: ChatId, name: &str) -> Result<Chat, ApiError> {

@@ -51,6 +51,8 @@ impl Services {
                     .await?,
             ),
             Op::GetChat { chat_id } => json(c.view(chat_id, me).await?),
+            Op::Mute { chat_id } => json(c.mute(me, chat_id, true).await?),
+            Op::Unmute { chat_id } => json(c.mute(me, chat_id, false).await?),
             Op::UpdateChat { chat_id, name } => json(c.rename(me, chat_id, &name).await?),
             Op::DeleteChat { chat_id } => c.delete(me, chat_id).await.map(|_| Value::Null),
             Op::Members { chat_id, after, limit } => json(c.members(me, chat_id, after, limit.unwrap_or(100)).await?),

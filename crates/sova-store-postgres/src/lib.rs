@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
     (3, "presence", include_str!("../migrations/0003_presence.sql")),
+    (4, "mute", include_str!("../migrations/0004_mute.sql")),
 ];
 
 /// PostgreSQL implementation of every store trait.

@@ -127,6 +127,7 @@ macro_rules! impl_sql_store {
                     role: Role::parse(&role).ok_or_else(|| decode_err("role"))?,
                     joined_at: r.try_get(4)?,
                     last_read_seq: r.try_get(5)?,
+                    muted: r.try_get::<i64, _>(6)? != 0,
                 })
             }
 
@@ -381,6 +382,17 @@ macro_rules! impl_sql_store {
                     tx.commit().await.map_err(map_err)
                 }
 
+                async fn set_muted(&self, chat: ChatId, user: UserId, muted: bool) -> StoreResult<bool> {
+                    let done = sqlx::query("UPDATE chat_members SET muted = $1 WHERE chat_id = $2 AND user_id = $3")
+                        .bind(i64::from(muted))
+                        .bind(chat.0)
+                        .bind(user.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
                 async fn is_member(&self, chat: ChatId, user: UserId) -> StoreResult<bool> {
                     let found: Option<i64> =
                         sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM chat_members WHERE chat_id = $1 AND user_id = $2")
@@ -394,7 +406,7 @@ macro_rules! impl_sql_store {
 
                 async fn member(&self, chat: ChatId, user: UserId) -> StoreResult<Option<MemberRow>> {
                     let r = sqlx::query(
-                        "SELECT cm.chat_id, cm.user_id, u.username, cm.role, cm.joined_at, cm.last_read_seq \
+                        "SELECT cm.chat_id, cm.user_id, u.username, cm.role, cm.joined_at, cm.last_read_seq, cm.muted \
                          FROM chat_members cm JOIN users u ON u.id = cm.user_id WHERE cm.chat_id = $1 AND cm.user_id = $2",
                     )
                     .bind(chat.0)
@@ -431,7 +443,7 @@ macro_rules! impl_sql_store {
                 async fn my_chats(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> StoreResult<Vec<MyChat>> {
                     let (act, id) = before.map_or((i64::MAX, i64::MAX), |(a, c)| (a, c.0));
                     let found = sqlx::query(concat!(
-                        "SELECT ", $crate::chat_columns!(), ", cm.role, cm.last_read_seq, c.last_message_id \
+                        "SELECT ", $crate::chat_columns!(), ", cm.role, cm.last_read_seq, c.last_message_id, cm.muted \
                          FROM chat_members cm JOIN chats c ON c.id = cm.chat_id \
                          WHERE cm.user_id = $1 AND c.deleted_at IS NULL AND (c.last_message_id < $2 OR (c.last_message_id = $2 AND c.id < $3)) \
                          ORDER BY c.last_message_id DESC, c.id DESC LIMIT $4"
@@ -450,10 +462,11 @@ macro_rules! impl_sql_store {
                         let role: String = r.try_get(7).map_err(map_err)?;
                         let last_read_seq: i64 = r.try_get(8).map_err(map_err)?;
                         let last_id: i64 = r.try_get(9).map_err(map_err)?;
+                        let muted: i64 = r.try_get(10).map_err(map_err)?;
                         if last_id > 0 {
                             last_ids.push(last_id);
                         }
-                        out.push(MyChat { chat, role: Role::parse(&role).unwrap_or(Role::Member), last_read_seq, last_message: None });
+                        out.push(MyChat { chat, role: Role::parse(&role).unwrap_or(Role::Member), last_read_seq, muted: muted != 0, last_message: None });
                     }
                     if !last_ids.is_empty() {
                         let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
@@ -474,7 +487,7 @@ macro_rules! impl_sql_store {
 
                 async fn members(&self, chat: ChatId, after: Option<UserId>, limit: i64) -> StoreResult<Vec<MemberRow>> {
                     let found = sqlx::query(
-                        "SELECT cm.chat_id, cm.user_id, u.username, cm.role, cm.joined_at, cm.last_read_seq \
+                        "SELECT cm.chat_id, cm.user_id, u.username, cm.role, cm.joined_at, cm.last_read_seq, cm.muted \
                          FROM chat_members cm JOIN users u ON u.id = cm.user_id \
                          WHERE cm.chat_id = $1 AND cm.user_id > $2 ORDER BY cm.user_id LIMIT $3",
                     )

@@ -41,6 +41,7 @@ pub fn chat(row: ChatRow) -> Chat {
         role: None,
         unread: None,
         last_read_seq: None,
+        muted: false,
         last_message: None,
     }
 }

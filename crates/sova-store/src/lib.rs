@@ -141,6 +141,7 @@ pub struct MemberRow {
     pub role: Role,
     pub joined_at: i64,
     pub last_read_seq: i64,
+    pub muted: bool,
 }
 
 /// One of the caller's chats, for the chat list.
@@ -149,6 +150,7 @@ pub struct MyChat {
     pub chat: ChatRow,
     pub role: Role,
     pub last_read_seq: i64,
+    pub muted: bool,
     pub last_message: Option<MessageRow>,
 }
 
@@ -333,6 +335,8 @@ pub trait ChatStore: Send + Sync {
     async fn chat(&self, id: ChatId) -> StoreResult<Option<ChatRow>>;
     /// Adds a member (idempotent) without events; for bootstrap and tests.
     async fn add_member(&self, chat: ChatId, user: UserId, role: &str, now: i64) -> StoreResult<()>;
+    /// Sets `user`'s mute flag in `chat`; false when not a member.
+    async fn set_muted(&self, chat: ChatId, user: UserId, muted: bool) -> StoreResult<bool>;
     /// Whether `user` belongs to `chat`.
     async fn is_member(&self, chat: ChatId, user: UserId) -> StoreResult<bool>;
     /// `user`'s membership of `chat`, if any.

@@ -99,6 +99,12 @@ pub enum Op {
     GetChat {
         chat_id: ChatId,
     },
+    Mute {
+        chat_id: ChatId,
+    },
+    Unmute {
+        chat_id: ChatId,
+    },
     UpdateChat {
         chat_id: ChatId,
         name: String,
@@ -255,6 +261,8 @@ pub const CLIENT_FRAME_TYPES: &[&str] = &[
     "read",
     "typing",
     "presence",
+    "mute",
+    "unmute",
 ];
 
 impl ClientFrame {

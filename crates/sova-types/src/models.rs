@@ -218,6 +218,9 @@ pub struct Chat {
     /// The caller's read position (`chat_seq`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read_seq: Option<i64>,
+    /// The caller muted this chat (notifications only; mentions still arrive).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub muted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<Box<Message>>,
 }

@@ -205,3 +205,14 @@ pub async fn revoke_invite(
 pub async fn join(State(s): S, Authed(u): Authed, ApiPath(code): ApiPath<String>) -> Result<Json<Chat>, HttpError> {
     Ok(Json(s.chats.join(u.user_id, &code).await?))
 }
+
+/// # PUT /api/chats/{id}/mute
+/// Mutes the chat for me (clients silence notifications; mentions still arrive) → the chat.
+pub async fn mute(State(s): S, Authed(u): Authed, ApiPath(id): ApiPath<ChatId>) -> Result<Json<Chat>, HttpError> {
+    Ok(Json(s.chats.mute(u.user_id, id, true).await?))
+}
+
+/// # DELETE /api/chats/{id}/mute
+pub async fn unmute(State(s): S, Authed(u): Authed, ApiPath(id): ApiPath<ChatId>) -> Result<Json<Chat>, HttpError> {
+    Ok(Json(s.chats.mute(u.user_id, id, false).await?))
+}

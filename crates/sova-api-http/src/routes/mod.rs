@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<Services>> {
             axum::routing::delete(chats::remove_member).patch(chats::set_role),
         )
         .route("/api/chats/{id}/leave", post(chats::leave))
+        .route("/api/chats/{id}/mute", put(chats::mute).delete(chats::unmute))
         .route(
             "/api/chats/{id}/invites",
             get(chats::invites).post(chats::create_invite),
