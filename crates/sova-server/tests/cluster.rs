@@ -89,8 +89,35 @@ async fn run() {
         assert!(on_c.iter().any(|(_, t)| t == &format!("a{i}")) && on_c.iter().any(|(_, t)| t == &format!("b{i}")));
     }
 
+    // A process that died between commit and publish left an event behind: the next
+    // publisher sends it first, so nobody misses it.
+    let schema = a.schema.clone().unwrap();
+    let direct = sova_store_postgres::PgStore::connect(&sova_store_tests::pg_url(), Some(&schema))
+        .await
+        .unwrap();
+    let orphan = sova_store::NewMessage::text(
+        sova_types::ChatId(gid.as_i64().unwrap()),
+        alice.user_id,
+        "orphan",
+        sova_types::time::now_micros(),
+    );
+    direct
+        .clone()
+        .stores()
+        .messages
+        .commit(&[sova_store::WriteOp::Send(orphan)])
+        .await
+        .unwrap();
+    op(&mut ra, json!({"type": "send", "chat_id": gid, "text": "after orphan"})).await;
+    let next = collect(&mut rc, &gid, 2).await;
+    assert_eq!(
+        next.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
+        vec!["orphan", "after orphan"]
+    );
+    direct.close().await;
+
     // Read receipts and typing cross instances.
-    let last = g["last_seq"].as_i64().unwrap() + 30;
+    let last = g["last_seq"].as_i64().unwrap() + 32;
     op(&mut rc, json!({"type": "read", "chat_id": gid, "up_to": last})).await;
     let r = ra.recv_type("read").await.unwrap();
     assert_eq!(
@@ -101,7 +128,7 @@ async fn run() {
     assert_eq!(ra.recv_type("typing").await.unwrap()["user_id"], json!(bob.user_id));
 
     // Resume across instances: carol leaves B, messages are sent on A, she comes back on A.
-    let seen = on_c.last().unwrap().0;
+    let seen = next.last().unwrap().0;
     rc.close().await;
     for i in 0..5 {
         op(

@@ -47,6 +47,12 @@ impl Services {
         stores: Stores,
         bus: Arc<dyn EventBus>,
     ) -> Result<(Arc<Services>, ServiceTasks), ApiError> {
+        if !bus.distributed() {
+            // One publisher: everything committed so far counts as published, so a
+            // later switch to several instances does not replay history.
+            let last = stores.messages.last_message_id().await.map_err(store_err)?;
+            stores.messages.mark_published(last).await.map_err(store_err)?;
+        }
         let (write, writer) = Writer::start(stores.clone(), bus.clone());
         let chats = ChatService::start(&config, stores.clone(), write.clone()).await?;
         let auth = AuthService::new(&config, stores.clone(), chats.general())?;

@@ -62,6 +62,35 @@ pub fn bus_event(e: &sova_store::StoredEvent) -> Option<BusEvent> {
     })
 }
 
+/// Publishes events another process committed but did not live to publish.
+async fn publish_orphans(stores: &Stores, bus: &dyn EventBus) {
+    loop {
+        let orphans = match stores.messages.unpublished(1000).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for unpublished events");
+                return;
+            }
+        };
+        let Some(last) = orphans.last().map(|e| e.seq) else {
+            return;
+        };
+        tracing::warn!(
+            count = orphans.len(),
+            up_to = last,
+            "publishing events a previous publisher left behind"
+        );
+        for e in &orphans {
+            if let Some(ev) = bus_event(e) {
+                bus.publish(ev);
+            }
+        }
+        if bus.flush().await.is_err() || stores.messages.mark_published(last).await.is_err() {
+            return;
+        }
+    }
+}
+
 async fn run(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn EventBus>) {
     let mut reqs: Vec<WriteReq> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut reqs, MAX_BATCH).await > 0 {
@@ -82,17 +111,31 @@ async fn run(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn Even
         } else {
             None
         };
+        if guard.is_some() {
+            publish_orphans(&stores, bus.as_ref()).await;
+        }
         let committed = stores.messages.commit(&ops).await;
+        let mut last = None;
         if let Ok(results) = &committed {
             for e in results.iter().flat_map(|r| &r.events) {
+                last = Some(e.seq);
                 if let Some(ev) = bus_event(e) {
                     bus.publish(ev);
                 }
             }
         }
         if let Some(guard) = guard {
-            if let Err(e) = bus.flush().await {
-                tracing::warn!(error = %e, "publishing to the bus failed; remote clients resync on reconnect");
+            match bus.flush().await {
+                Ok(()) => {
+                    if let Some(seq) = last
+                        && let Err(e) = stores.messages.mark_published(seq).await
+                    {
+                        tracing::warn!(error = %e, "recording the published position failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "publishing to the bus failed; remote clients resync on reconnect")
+                }
             }
             guard.release().await;
         }

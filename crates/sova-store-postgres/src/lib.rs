@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
     (3, "presence", include_str!("../migrations/0003_presence.sql")),
     (4, "mute", include_str!("../migrations/0004_mute.sql")),
+    (5, "published", include_str!("../migrations/0005_published.sql")),
 ];
 
 /// PostgreSQL implementation of every store trait.

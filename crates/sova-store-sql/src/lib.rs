@@ -36,6 +36,18 @@ pub fn parse_ids(s: &str) -> Vec<sova_types::UserId> {
         .collect()
 }
 
+/// The subscription change a stored user-targeted event implies (from its frame).
+pub fn membership_of(payload: &str) -> Option<sova_store::Membership> {
+    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
+    match v["type"].as_str()? {
+        "chat_added" => Some(sova_store::Membership::Joined(sova_types::ChatId(
+            v["chat"]["id"].as_i64()?,
+        ))),
+        "chat_removed" => Some(sova_store::Membership::Left(sova_types::ChatId(v["chat_id"].as_i64()?))),
+        _ => None,
+    }
+}
+
 /// Private chats are unique per pair of users: this key enforces it.
 pub fn private_key(a: sova_types::UserId, b: sova_types::UserId) -> String {
     let (lo, hi) = if a.0 <= b.0 { (a.0, b.0) } else { (b.0, a.0) };
@@ -697,6 +709,64 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(map_err)?;
                     rows(found, message_row)
+                }
+
+                async fn unpublished(&self, limit: i64) -> StoreResult<Vec<sova_store::StoredEvent>> {
+                    let published: Option<i64> = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'published'")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    let last = self.last_message_id().await?;
+                    let Some(from) = published.filter(|p| *p < last) else { return Ok(Vec::new()) };
+                    let upto = (from + limit).min(last);
+                    let msgs = sqlx::query(concat!(
+                        "SELECT ", $crate::message_columns!(), " FROM messages m JOIN users u ON u.id = m.sender_id \
+                         WHERE m.id > $1 AND m.id <= $2 ORDER BY m.id"
+                    ))
+                    .bind(from)
+                    .bind(upto)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    let evs = sqlx::query("SELECT id, chat_id, target_user, payload FROM events WHERE id > $1 AND id <= $2 ORDER BY id")
+                        .bind(from)
+                        .bind(upto)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    let mut out = Vec::with_capacity(msgs.len() + evs.len());
+                    for r in &msgs {
+                        let row = message_row(r).map_err(map_err)?;
+                        out.push(sova_store::StoredEvent {
+                            seq: row.id.0,
+                            chat_id: Some(row.chat_id),
+                            target_user: None,
+                            frame: sova_types::frames::ServerFrame::NewMessage(sova_store::dto::message(row)).to_json(),
+                            membership: None,
+                        });
+                    }
+                    for r in &evs {
+                        let payload: String = r.try_get(3).map_err(map_err)?;
+                        let target: Option<i64> = r.try_get(2).map_err(map_err)?;
+                        out.push(sova_store::StoredEvent {
+                            seq: r.try_get(0).map_err(map_err)?,
+                            chat_id: r.try_get::<Option<i64>, _>(1).map_err(map_err)?.map(ChatId),
+                            target_user: target.map(UserId),
+                            membership: target.and_then(|_| $crate::membership_of(&payload)),
+                            frame: payload,
+                        });
+                    }
+                    out.sort_by_key(|e| e.seq);
+                    Ok(out)
+                }
+
+                async fn mark_published(&self, seq: i64) -> StoreResult<()> {
+                    sqlx::query("UPDATE counters SET value = $1 WHERE name = 'published' AND value < $1")
+                        .bind(seq)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
                 }
 
                 async fn last_message_id(&self) -> StoreResult<i64> {

@@ -398,6 +398,12 @@ pub trait MessageStore: Send + Sync {
     async fn pins(&self, chat: ChatId) -> StoreResult<Vec<MessageRow>>;
     /// The highest event id stored (0 when none).
     async fn last_message_id(&self) -> StoreResult<i64>;
+    /// Committed events not yet marked published (at most `limit`, oldest first),
+    /// e.g. because a process died between commit and publish. Call under the
+    /// publication lock.
+    async fn unpublished(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// Records that every event up to `seq` has been published.
+    async fn mark_published(&self, seq: i64) -> StoreResult<()>;
 }
 
 /// All stores of one backend, shared by the services.

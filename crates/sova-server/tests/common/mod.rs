@@ -21,7 +21,8 @@ pub struct TestServer {
     pub tcp: String,
     running: Option<Running>,
     _dir: tempfile::TempDir,
-    schema: Option<String>,
+    /// The PostgreSQL schema this server (and its siblings) use.
+    pub schema: Option<String>,
 }
 
 pub const PASSWORD: &str = "correct horse battery";
