@@ -462,6 +462,7 @@ impl Conn {
                         reply_to,
                         forward_of: None,
                         client_msg_id,
+                        ..SendParams::default()
                     };
                     match services.messages.send_with(&user, params).await {
                         Ok(m) if ack => Outcome::Reply(Some(ServerFrame::Ack {

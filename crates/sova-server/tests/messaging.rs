@@ -455,6 +455,41 @@ async fn scenario(backend: Backend, mode: Mode) {
         .ok(json!({"type": "send", "chat_id": ch["id"], "text": "announcement"}))
         .await;
 
+    // Media and file messages carry an attachment; forwards keep it.
+    let pic = json!({"url": "https://files.example/cat.png", "name": "cat.png", "mime": "image/png", "size": 1234});
+    let media = alice
+        .ok(json!({"type": "send", "chat_id": gid, "kind": "media", "attachment": pic, "text": "look"}))
+        .await;
+    assert_eq!(
+        (media["kind"].as_str(), media["attachment"].clone()),
+        (Some("media"), pic.clone())
+    );
+    let doc = json!({"url": "https://files.example/a.pdf", "name": "a.pdf", "mime": "application/pdf", "size": 10});
+    let file = alice
+        .ok(json!({"type": "send", "chat_id": gid, "kind": "file", "attachment": doc}))
+        .await;
+    assert_eq!((file["kind"].as_str(), file["text"].as_str()), (Some("file"), Some("")));
+    let fwd = alice
+        .ok(json!({"type": "send", "chat_id": ch["id"], "forward_of": media["id"]}))
+        .await;
+    assert_eq!(
+        (fwd["attachment"].clone(), fwd["forward"]["message_id"].clone()),
+        (pic.clone(), media["id"].clone())
+    );
+    let page = bob
+        .ok(json!({"type": "messages", "chat_id": gid, "after": hi["id"]}))
+        .await;
+    assert!(page.as_array().unwrap().iter().any(|m| m["attachment"] == pic));
+    for bad in [
+        json!({"type": "send", "chat_id": gid, "kind": "media", "text": "no attachment"}),
+        json!({"type": "send", "chat_id": gid, "kind": "media", "attachment": {"url": "https://x/a.pdf", "name": "a", "mime": "application/pdf", "size": 1}}),
+        json!({"type": "send", "chat_id": gid, "kind": "file", "attachment": {"url": "javascript:alert(1)", "name": "a", "mime": "text/plain", "size": 1}}),
+        json!({"type": "send", "chat_id": gid, "kind": "system", "text": "fake"}),
+        json!({"type": "send", "chat_id": gid, "text": "x", "attachment": doc}),
+    ] {
+        alice.fails(bad, ErrorCode::BadRequest).await;
+    }
+
     // Bad input is typed.
     alice
         .fails(

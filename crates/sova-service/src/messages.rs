@@ -10,7 +10,7 @@ use sova_bus::{Audience, BusEvent, EventBus};
 use sova_config::Config;
 use sova_store::{MessageKind, MessageRow, NewMessage, Outcome, Stores, WriteOp, dto};
 use sova_types::frames::ServerFrame;
-use sova_types::models::{Message, MessageVersion, ReactionCount};
+use sova_types::models::{Attachment, Message, MessageVersion, ReactionCount};
 use sova_types::time::{now_micros, rfc3339};
 use sova_types::{ApiError, ChatId, MessageId};
 use std::sync::Arc;
@@ -95,6 +95,51 @@ pub struct SendParams {
     pub reply_to: Option<MessageId>,
     pub forward_of: Option<MessageId>,
     pub client_msg_id: Option<String>,
+    /// `text` (default), `media` or `file`; the last two need an attachment.
+    pub kind: Option<MessageKind>,
+    pub attachment: Option<Attachment>,
+}
+
+/// Longest attachment URL.
+pub const MAX_URL: usize = 2048;
+/// Largest attachment size accepted in metadata (10 GiB).
+pub const MAX_ATTACHMENT_SIZE: i64 = 10 * 1024 * 1024 * 1024;
+
+/// Checks a kind/attachment pair as a client may send it.
+pub fn validate_attachment(kind: MessageKind, attachment: Option<&Attachment>) -> Result<(), ApiError> {
+    match (kind, attachment) {
+        (MessageKind::System, _) => Err(ApiError::bad_request("system messages are written by the server")),
+        (MessageKind::Text, None) => Ok(()),
+        (MessageKind::Text, Some(_)) => Err(ApiError::bad_request("an attachment needs kind media or file")),
+        (_, None) => Err(ApiError::bad_request("media and file messages need an attachment")),
+        (kind, Some(a)) => {
+            let bad = |m: &str| Err(ApiError::bad_request(format!("attachment: {m}")));
+            if !(a.url.starts_with("https://") || a.url.starts_with("http://")) || a.url.len() > MAX_URL {
+                return bad("url must be http(s) and at most 2048 bytes");
+            }
+            if a.url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return bad("url must not contain spaces or control characters");
+            }
+            if a.name.trim().is_empty() || a.name.chars().count() > 255 || a.name.chars().any(char::is_control) {
+                return bad("name must be 1-255 printable characters");
+            }
+            let (top, sub) = a.mime.split_once('/').unwrap_or_default();
+            if top.is_empty()
+                || sub.is_empty()
+                || a.mime.len() > 127
+                || a.mime.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return bad("mime must look like type/subtype");
+            }
+            if kind == MessageKind::Media && !matches!(top, "image" | "video" | "audio") {
+                return bad("media must be image/*, video/* or audio/*");
+            }
+            if !(0..=MAX_ATTACHMENT_SIZE).contains(&a.size) {
+                return bad("size must be 0 to 10 GiB");
+            }
+            Ok(())
+        }
+    }
 }
 
 pub struct MessageService {
@@ -153,8 +198,13 @@ impl MessageService {
 
     /// `send` with replies and forwards.
     pub async fn send_with(&self, user: &AuthUser, p: SendParams) -> Result<Message, ApiError> {
+        let kind = p.kind.unwrap_or_default();
         if p.forward_of.is_none() {
-            validate_text(&p.text, self.max_chars)?;
+            validate_attachment(kind, p.attachment.as_ref())?;
+            // A media or file message may have no caption.
+            if kind == MessageKind::Text || !p.text.is_empty() {
+                validate_text(&p.text, self.max_chars)?;
+            }
         }
         if let Some(id) = &p.client_msg_id
             && (id.is_empty() || id.len() > MAX_CLIENT_MSG_ID)
@@ -173,11 +223,12 @@ impl MessageService {
         let msg = NewMessage {
             chat_id: chat,
             sender_id: user.user_id,
-            kind: MessageKind::Text,
+            kind,
             text: p.text,
             reply_to: p.reply_to,
             forward_of: p.forward_of,
             mentions,
+            attachment: if p.forward_of.is_none() { p.attachment } else { None },
             client_msg_id: p.client_msg_id,
             created_at: now_micros(),
         };

@@ -74,6 +74,8 @@ impl Services {
                 reply_to,
                 forward_of,
                 client_msg_id,
+                kind,
+                attachment,
             } => {
                 let p = SendParams {
                     chat: Some(chat_id),
@@ -81,6 +83,8 @@ impl Services {
                     reply_to,
                     forward_of,
                     client_msg_id,
+                    kind,
+                    attachment,
                 };
                 json(m.send_with(user, p).await?)
             }

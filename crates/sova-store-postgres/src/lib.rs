@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "presence", include_str!("../migrations/0003_presence.sql")),
     (4, "mute", include_str!("../migrations/0004_mute.sql")),
     (5, "published", include_str!("../migrations/0005_published.sql")),
+    (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
 ];
 
 /// PostgreSQL implementation of every store trait.
@@ -141,9 +142,9 @@ impl PgStore {
         }
         sqlx::query(
             "INSERT INTO messages (id, chat_id, chat_seq, sender_id, kind, text, reply_to, forward_chat_id, \
-             forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at) \
+forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment) \
              SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
-             $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BIGINT[])",
+$7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BIGINT[], $15::TEXT[])",
         )
         .bind(col(rows, |r| r.id.0))
         .bind(col(rows, |r| r.chat_id.0))
@@ -159,6 +160,7 @@ impl PgStore {
         .bind(col(rows, |r| sova_store_sql::format_ids(&r.mentions)))
         .bind(col(rows, |r| r.client_msg_id.clone()))
         .bind(col(rows, |r| r.created_at))
+        .bind(col(rows, |r| r.attachment.as_ref().and_then(|a| serde_json::to_string(a).ok())))
         .execute(&mut **tx)
         .await
         .map_err(map_err)?;

@@ -11,7 +11,7 @@ macro_rules! message_columns {
     () => {
         "m.id, m.chat_id, m.chat_seq, m.sender_id, u.username, m.text, m.client_msg_id, m.created_at, \
          m.kind, m.reply_to, m.forward_chat_id, m.forward_message_id, m.forward_user_id, m.forward_user, \
-         m.mentions, m.edited_at, m.deleted_at, m.pinned_at"
+         m.mentions, m.edited_at, m.deleted_at, m.pinned_at, m.attachment"
     };
 }
 
@@ -127,6 +127,9 @@ macro_rules! impl_sql_store {
                     edited_at: r.try_get(15)?,
                     deleted_at: r.try_get(16)?,
                     pinned_at: r.try_get(17)?,
+                    attachment: r
+                        .try_get::<Option<String>, _>(18)?
+                        .and_then(|j| serde_json::from_str(&j).ok()),
                 })
             }
 

@@ -189,6 +189,7 @@ macro_rules! impl_writer {
                         text,
                         reply_to: None,
                         forward: None,
+                        attachment: None,
                         mentions: Vec::new(),
                         client_msg_id: None,
                         created_at: at,
@@ -277,6 +278,7 @@ macro_rules! impl_writer {
                     let mut text = m.text.clone();
                     let mut msg_kind = m.kind;
                     let mut forward = None;
+                    let mut attachment = m.attachment.clone();
                     if let Some(orig) = m.forward_of {
                         self.flush().await?;
                         let r = sqlx::query(concat!(
@@ -292,6 +294,7 @@ macro_rules! impl_writer {
                             return Ok(not_found("message to forward"));
                         }
                         text = o.text.clone();
+                        attachment = o.attachment.clone();
                         msg_kind = if o.kind == MessageKind::System { MessageKind::Text } else { o.kind };
                         // Forwarding a forward keeps the first origin.
                         forward = Some(o.forward.clone().unwrap_or(ForwardOrigin {
@@ -321,6 +324,7 @@ macro_rules! impl_writer {
                     let mut row = self.append(m.chat_id, m.sender_id, msg_kind, text, m.created_at).await?;
                     row.reply_to = m.reply_to;
                     row.forward = forward;
+                    row.attachment = attachment;
                     row.mentions = mentioned.clone();
                     row.client_msg_id = m.client_msg_id.clone();
                     let mut events = vec![Self::new_message_event(&row)];
@@ -389,7 +393,7 @@ macro_rules! impl_writer {
                     // Deleted for everyone: the content and its history go, a tombstone stays.
                     sqlx::query(
                         "UPDATE messages SET text = '', deleted_at = $1, pinned_at = NULL, mentions = '', forward_chat_id = NULL, \
-                         forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL WHERE id = $2",
+forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachment = NULL WHERE id = $2",
                     )
                         .bind(at)
                         .bind(id.0)
@@ -410,6 +414,7 @@ macro_rules! impl_writer {
                     row.pinned_at = None;
                     row.mentions.clear();
                     row.forward = None;
+                    row.attachment = None;
                     let ev = self.event(Some(chat), None, None, |seq| ServerFrame::MessageDeleted { seq, chat_id: chat, message_id: id, deleted_by: user });
                     Ok(Committed { outcome: Outcome::Message(row), events: vec![ev] })
                 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "presence", include_str!("../migrations/0003_presence.sql")),
     (4, "mute", include_str!("../migrations/0004_mute.sql")),
     (5, "published", include_str!("../migrations/0005_published.sql")),
+    (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
 ];
 
 /// Rows per multi-row INSERT (14 parameters each, far below SQLite's limit).
@@ -115,7 +116,7 @@ impl SqliteStore {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO messages (id, chat_id, chat_seq, sender_id, kind, text, reply_to, forward_chat_id, \
-                 forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at) ",
+                 forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment) ",
             );
             qb.push_values(chunk, |mut b, r| {
                 let f = r.forward.as_ref();
@@ -132,7 +133,8 @@ impl SqliteStore {
                     .push_bind(f.map(|f| f.user.clone()))
                     .push_bind(sova_store_sql::format_ids(&r.mentions))
                     .push_bind(r.client_msg_id.clone())
-                    .push_bind(r.created_at);
+                    .push_bind(r.created_at)
+                    .push_bind(r.attachment.as_ref().and_then(|a| serde_json::to_string(a).ok()));
             });
             qb.build().execute(&mut **tx).await.map_err(map_err)?;
         }

@@ -91,6 +91,7 @@ pub struct NewMessage {
     pub forward_of: Option<MessageId>,
     /// Lower-cased usernames mentioned with `@`; members among them get `mention`.
     pub mentions: Vec<String>,
+    pub attachment: Option<sova_types::models::Attachment>,
     pub client_msg_id: Option<String>,
     pub created_at: i64,
 }
@@ -106,6 +107,7 @@ impl NewMessage {
             reply_to: None,
             forward_of: None,
             mentions: Vec::new(),
+            attachment: None,
             client_msg_id: None,
             created_at,
         }
@@ -124,6 +126,7 @@ pub struct MessageRow {
     pub text: String,
     pub reply_to: Option<MessageId>,
     pub forward: Option<sova_types::models::ForwardOrigin>,
+    pub attachment: Option<sova_types::models::Attachment>,
     pub mentions: Vec<UserId>,
     pub client_msg_id: Option<String>,
     pub created_at: i64,

@@ -163,6 +163,10 @@ pub enum Op {
         forward_of: Option<MessageId>,
         #[serde(default)]
         client_msg_id: Option<String>,
+        #[serde(default)]
+        kind: Option<crate::models::MessageKind>,
+        #[serde(default)]
+        attachment: Option<crate::models::Attachment>,
     },
     Messages {
         chat_id: ChatId,
@@ -280,6 +284,8 @@ impl ClientFrame {
 }
 
 /// A frame sent by the server: a direct answer (with `re`) or a push (with `seq`).
+// Frames live only long enough to be serialized once; boxing would cost more than it saves.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
@@ -471,6 +477,7 @@ mod tests {
             kind: Default::default(),
             reply_to: None,
             forward: None,
+            attachment: None,
             mentions: Vec::new(),
             edited_at: None,
             deleted: false,

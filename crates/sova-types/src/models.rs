@@ -86,6 +86,9 @@ pub struct Message {
     pub reply_to: Option<MessageId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<ForwardOrigin>,
+    /// For `media` and `file` messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<Attachment>,
     /// Users mentioned with `@username`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
@@ -235,6 +238,18 @@ pub struct Member {
     /// Read position (`chat_seq`), where receipts are visible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_read_seq: Option<i64>,
+}
+
+/// The file or media a `media` / `file` message carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Where the content lives (`http(s)://…`).
+    pub url: String,
+    pub name: String,
+    /// MIME type; `image/*`, `video/*` or `audio/*` for media.
+    pub mime: String,
+    /// Size in bytes.
+    pub size: i64,
 }
 
 /// Where a forwarded message came from.

@@ -71,6 +71,10 @@ pub struct NewChatMessage {
     forward_of: Option<MessageId>,
     #[serde(default)]
     client_msg_id: Option<String>,
+    #[serde(default)]
+    kind: Option<sova_types::models::MessageKind>,
+    #[serde(default)]
+    attachment: Option<sova_types::models::Attachment>,
 }
 
 /// # POST /api/chats/{id}/messages
@@ -81,7 +85,7 @@ pub async fn post(
     ApiPath(chat): ApiPath<ChatId>,
     ApiJson(req): ApiJson<NewChatMessage>,
 ) -> Result<(StatusCode, Json<Message>), HttpError> {
-    if req.text.is_none() && req.forward_of.is_none() {
+    if req.text.is_none() && req.forward_of.is_none() && req.attachment.is_none() {
         return Err(ApiError::bad_request("missing field `text`").into());
     }
     let p = SendParams {
@@ -90,6 +94,8 @@ pub async fn post(
         reply_to: req.reply_to,
         forward_of: req.forward_of,
         client_msg_id: req.client_msg_id,
+        kind: req.kind,
+        attachment: req.attachment,
     };
     Ok((StatusCode::CREATED, Json(s.messages.send_with(&u, p).await?)))
 }
