@@ -1,8 +1,9 @@
 //! `RedisBus`: many `sova` instances as one. Each process keeps ONE subscriber
 //! connection and subscribes only to the channels its local connections need
 //! (`sova:c:<chat>`, `sova:u:<user>`); events are published once per audience and
-//! fanned out locally. Local subscribers get events synchronously (as with
-//! `LocalBus`); remote ones via Redis, in publish order. When a channel subscription
+//! fanned out locally. Sequenced events reach even this process's connections
+//! through Redis, so all instances deliver them in one order (ephemeral ones, like
+//! typing, are also delivered locally at once). When a channel subscription
 //! becomes active, or the subscriber reconnects, local recipients are told to resync
 //! from storage, so nothing published meanwhile is lost.
 
@@ -135,8 +136,13 @@ impl RedisBus {
 
 impl EventBus for RedisBus {
     fn publish(&self, event: BusEvent) {
-        for sink in &self.shared.sinks() {
-            sink.deliver(&event);
+        // Sequenced events reach local connections through Redis too, so every
+        // connection on every instance sees one order: Redis's, which the
+        // publication lock makes seq order. Only ephemeral ones take the shortcut.
+        if event.seq == 0 {
+            for sink in &self.shared.sinks() {
+                sink.deliver(&event);
+            }
         }
         let ch = channel(&self.shared.prefix, event.audience);
         let _ = self.out.send(Out::Publish(ch, encode(self.shared.instance, &event)));
@@ -283,8 +289,8 @@ async fn subscribe_loop(client: redis::Client, mut ctl: mpsc::UnboundedReceiver<
                     let Some(msg) = msg else { break };
                     let Some(audience) = audience_of(&shared.prefix, msg.get_channel_name()) else { continue };
                     let Some((instance, event)) = decode(audience, msg.get_payload_bytes()) else { continue };
-                    if instance == shared.instance {
-                        continue; // delivered locally at publish time
+                    if instance == shared.instance && event.seq == 0 {
+                        continue; // ephemeral: delivered locally at publish time
                     }
                     for s in shared.sinks() {
                         s.deliver(&event);

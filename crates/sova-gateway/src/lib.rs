@@ -586,7 +586,7 @@ impl Conn {
                 then,
                 baseline,
             } => {
-                if self.user.is_none() && since.is_none() {
+                if self.user.is_none() && since.filter(|s| *s >= 0).is_none() {
                     self.last_sent = self.last_sent.max(baseline);
                 }
                 if self.user.is_none() {

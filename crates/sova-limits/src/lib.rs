@@ -22,7 +22,9 @@ pub const FAILURE_MEMORY: Duration = Duration::from_secs(3600);
 pub enum Decision {
     Allow,
     /// Denied; try again after this long.
-    Deny { retry_after: Duration },
+    Deny {
+        retry_after: Duration,
+    },
 }
 
 impl Decision {
@@ -32,7 +34,10 @@ impl Decision {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The sliding-window estimate given both windows' counts and the position in the current one.
@@ -80,7 +85,9 @@ impl LocalLimits {
     /// Drops stale entries; call now and then.
     pub fn prune(&self) {
         let now = now_ms();
-        self.failures.lock().retain(|_, (_, last, _)| now.saturating_sub(*last) < FAILURE_MEMORY.as_millis() as u64);
+        self.failures
+            .lock()
+            .retain(|_, (_, last, _)| now.saturating_sub(*last) < FAILURE_MEMORY.as_millis() as u64);
         let mut w = self.windows.lock();
         if w.len() > 100_000 {
             w.clear();
@@ -104,7 +111,9 @@ impl Limits for LocalLimits {
         w.curr += 1;
         let elapsed = now - index * window_ms;
         if sliding_count(w.prev, w.curr, elapsed, window_ms) > f64::from(limit) {
-            Decision::Deny { retry_after: Duration::from_millis(window_ms - elapsed).max(Duration::from_secs(1)) }
+            Decision::Deny {
+                retry_after: Duration::from_millis(window_ms - elapsed).max(Duration::from_secs(1)),
+            }
         } else {
             Decision::Allow
         }
@@ -113,7 +122,9 @@ impl Limits for LocalLimits {
     async fn locked(&self, key: &str) -> Decision {
         let now = now_ms();
         match self.failures.lock().get(key) {
-            Some((_, _, until)) if *until > now => Decision::Deny { retry_after: Duration::from_millis(until - now) },
+            Some((_, _, until)) if *until > now => Decision::Deny {
+                retry_after: Duration::from_millis(until - now),
+            },
             _ => Decision::Allow,
         }
     }
@@ -152,7 +163,10 @@ impl RedisLimits {
             .await
             .map_err(|_| "timed out connecting to Redis".to_owned())?
             .map_err(|e| format!("cannot connect to Redis: {e}"))?;
-        Ok(RedisLimits { conn, prefix: prefix.to_owned() })
+        Ok(RedisLimits {
+            conn,
+            prefix: prefix.to_owned(),
+        })
     }
 }
 
@@ -175,7 +189,9 @@ impl Limits for RedisLimits {
             Ok((curr, (), prev)) => {
                 let elapsed = now - index * window_ms;
                 if sliding_count(prev.unwrap_or(0), curr, elapsed, window_ms) > f64::from(limit) {
-                    Decision::Deny { retry_after: Duration::from_millis(window_ms - elapsed).max(Duration::from_secs(1)) }
+                    Decision::Deny {
+                        retry_after: Duration::from_millis(window_ms - elapsed).max(Duration::from_secs(1)),
+                    }
                 } else {
                     Decision::Allow
                 }
@@ -189,9 +205,14 @@ impl Limits for RedisLimits {
 
     async fn locked(&self, key: &str) -> Decision {
         let mut c = self.conn.clone();
-        let ttl: redis::RedisResult<i64> = redis::cmd("PTTL").arg(format!("{}:lock:{key}", self.prefix)).query_async(&mut c).await;
+        let ttl: redis::RedisResult<i64> = redis::cmd("PTTL")
+            .arg(format!("{}:lock:{key}", self.prefix))
+            .query_async(&mut c)
+            .await;
         match ttl {
-            Ok(ms) if ms > 0 => Decision::Deny { retry_after: Duration::from_millis(ms as u64) },
+            Ok(ms) if ms > 0 => Decision::Deny {
+                retry_after: Duration::from_millis(ms as u64),
+            },
             _ => Decision::Allow,
         }
     }
@@ -259,7 +280,9 @@ mod tests {
             assert!(l.hit(key, 3, Duration::from_secs(60)).await.allowed());
         }
         match l.hit(key, 3, Duration::from_secs(60)).await {
-            Decision::Deny { retry_after } => assert!(retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60)),
+            Decision::Deny { retry_after } => {
+                assert!(retry_after >= Duration::from_secs(1) && retry_after <= Duration::from_secs(60))
+            }
             Decision::Allow => panic!("fourth hit allowed"),
         }
         let lk = format!("{key}:login");
