@@ -32,6 +32,11 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_GROUP_MEMBERS",
     "RECEIPTS_MAX_MEMBERS",
     "REDIS_PREFIX",
+    "RATE_LIMIT_LOGIN_PER_MIN",
+    "RATE_LIMIT_ACCOUNT_LOGIN_PER_MIN",
+    "RATE_LIMIT_REGISTER_PER_HOUR",
+    "RATE_LIMIT_MESSAGES_PER_MIN",
+    "RATE_LIMIT_FRAMES_PER_SEC",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -133,6 +138,16 @@ pub struct Config {
     pub receipts_max_members: u64,
     /// Prefix of Redis channel names, so several deployments can share one Redis.
     pub redis_prefix: String,
+    /// Login attempts per client IP per minute.
+    pub rate_limit_login_per_min: u32,
+    /// Login attempts per account per minute (from all IPs: slows distributed guessing).
+    pub rate_limit_account_login_per_min: u32,
+    /// Registrations per client IP per hour.
+    pub rate_limit_register_per_hour: u32,
+    /// Messages per user per minute (all transports).
+    pub rate_limit_messages_per_min: u32,
+    /// Frames per socket connection per second.
+    pub rate_limit_frames_per_sec: u32,
 }
 
 impl Default for Config {
@@ -157,6 +172,11 @@ impl Default for Config {
             max_group_members: 10_000,
             receipts_max_members: 100,
             redis_prefix: "sova".to_owned(),
+            rate_limit_login_per_min: 30,
+            rate_limit_account_login_per_min: 20,
+            rate_limit_register_per_hour: 60,
+            rate_limit_messages_per_min: 1200,
+            rate_limit_frames_per_sec: 200,
         }
     }
 }

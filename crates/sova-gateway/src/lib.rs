@@ -80,6 +80,7 @@ pub struct Gateway {
     next_conn: AtomicU64,
     queue_len: usize,
     max_frame: usize,
+    frames_per_sec: u32,
 }
 
 impl Gateway {
@@ -90,6 +91,7 @@ impl Gateway {
         Arc::new(Gateway {
             queue_len: services.config.outbound_queue,
             max_frame: services.config.max_frame_bytes,
+            frames_per_sec: services.config.rate_limit_frames_per_sec,
             services,
             hub,
             next_conn: AtomicU64::new(1),
@@ -125,6 +127,8 @@ impl Gateway {
             tx,
             overflow: CancellationToken::new(),
             abuse: (Instant::now(), 0),
+            peer,
+            frames: (Instant::now(), 0, 0),
         };
         tracing::debug!(conn = id, %peer, "connection opened");
         let sink = TimedSink {
@@ -179,6 +183,9 @@ struct Conn {
     tx: mpsc::Sender<Push>,
     overflow: CancellationToken,
     abuse: (Instant, u32),
+    peer: SocketAddr,
+    /// Per-second frame counter: (window start, previous count, current count).
+    frames: (Instant, u64, u64),
 }
 
 #[derive(Deserialize)]
@@ -233,6 +240,7 @@ impl Conn {
                             message: "too many undelivered events; reconnect and sync from seq".into(),
                             re: None,
                             seq: Some(self.last_sent),
+                            retry_after: None,
                         }),
                         CloseReason::TryAgainLater,
                     );
@@ -326,7 +334,34 @@ impl Conn {
     }
 
     /// Decodes a frame and starts handling it.
+    /// Sliding-window frame limit for this connection.
+    fn frame_allowed(&mut self) -> bool {
+        let now = Instant::now();
+        let (start, prev, curr) = &mut self.frames;
+        let elapsed = now.duration_since(*start);
+        if elapsed >= Duration::from_secs(2) {
+            *start = now;
+            *prev = 0;
+            *curr = 0;
+        } else if elapsed >= Duration::from_secs(1) {
+            *start += Duration::from_secs(1);
+            *prev = *curr;
+            *curr = 0;
+        }
+        *curr += 1;
+        let ms = now.duration_since(*start).as_millis() as u64;
+        let allowed = sova_limits::sliding_count(*prev, *curr, ms, 1000) <= f64::from(self.gw.frames_per_sec);
+        if !allowed {
+            // Refused frames do not prolong the penalty.
+            *curr -= 1;
+        }
+        allowed
+    }
+
     fn on_inbound(&mut self, inbound: Inbound) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
+        if !self.frame_allowed() {
+            return Err((ApiError::rate_limited("too many frames per second", 1), None));
+        }
         let bytes = match inbound {
             Inbound::Frame(b) => b,
             Inbound::TooLarge => {
@@ -378,9 +413,10 @@ impl Conn {
                 since,
                 ..
             } => {
+                let ip = self.peer.ip();
                 let current = self.user.clone();
                 Ok(async move {
-                    match authenticate(&services, username, password, token, re.clone()).await {
+                    match authenticate(&services, username, password, token, re.clone(), ip).await {
                         Ok((user, token, reply)) => {
                             if let Some(cur) = current
                                 && cur.user_id != user.user_id
@@ -705,6 +741,7 @@ async fn authenticate(
     password: Option<String>,
     token: Option<String>,
     re: Option<String>,
+    ip: std::net::IpAddr,
 ) -> Result<(AuthUser, String, ServerFrame), ApiError> {
     match (username, password, token) {
         (_, _, Some(token)) => {
@@ -713,7 +750,7 @@ async fn authenticate(
             Ok((user, token, reply))
         }
         (Some(username), Some(password), None) => {
-            let pair = services.auth.login(&username, &password).await?;
+            let pair = services.auth.login(&username, &password, ip).await?;
             let user = services.auth.authenticate(&pair.token).await?;
             let reply = ServerFrame::AuthSuccess {
                 re,

@@ -14,11 +14,14 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sova_config::Config;
+use sova_limits::{Decision, Limits};
 use sova_store::{NewRefreshToken, NewUser, RotateOutcome, Stores};
 use sova_types::models::{RegisteredUser, TokenPair};
 use sova_types::time::now_micros;
 use sova_types::{ApiError, ChatId, UserId};
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub const USERNAME_MIN: usize = 3;
@@ -67,6 +70,22 @@ pub struct AuthService {
     refresh_ttl: i64,
     hashing: Arc<Semaphore>,
     dummy_hash: OnceCell<String>,
+    limits: Arc<dyn Limits>,
+    rates: Rates,
+}
+
+struct Rates {
+    login_per_ip: u32,
+    login_per_account: u32,
+    register_per_ip: u32,
+}
+
+/// Turns a denial into `rate_limited` with its retry time.
+pub fn deny(d: Decision, what: &str) -> Result<(), ApiError> {
+    match d {
+        Decision::Allow => Ok(()),
+        Decision::Deny { retry_after } => Err(ApiError::rate_limited(what, retry_after.as_secs_f64().ceil() as u64)),
+    }
 }
 
 /// Checks the username rules: 3–32 characters of letters, digits, `_`, `.`, `-`.
@@ -113,7 +132,12 @@ fn sha256(data: &[u8]) -> Vec<u8> {
 }
 
 impl AuthService {
-    pub fn new(config: &Config, stores: Stores, general: ChatId) -> Result<AuthService, ApiError> {
+    pub fn new(
+        config: &Config,
+        stores: Stores,
+        general: ChatId,
+        limits: Arc<dyn Limits>,
+    ) -> Result<AuthService, ApiError> {
         let Some(secret) = &config.jwt_secret else {
             tracing::error!("JWT secret missing: call Config::prepare_secrets first");
             return Err(ApiError::internal());
@@ -132,6 +156,12 @@ impl AuthService {
             refresh_ttl: i64::try_from(config.refresh_token_ttl_secs).unwrap_or(30 * 86_400),
             hashing: Arc::new(Semaphore::new(permits)),
             dummy_hash: OnceCell::new(),
+            limits,
+            rates: Rates {
+                login_per_ip: config.rate_limit_login_per_min,
+                login_per_account: config.rate_limit_account_login_per_min,
+                register_per_ip: config.rate_limit_register_per_hour,
+            },
         })
     }
 
@@ -171,7 +201,14 @@ impl AuthService {
 
     /// Creates an account and joins it to `general`; `conflict` when the name is taken
     /// in any letter case.
-    pub async fn register(&self, username: &str, password: &str) -> Result<RegisteredUser, ApiError> {
+    pub async fn register(&self, username: &str, password: &str, ip: IpAddr) -> Result<RegisteredUser, ApiError> {
+        let hour = Duration::from_secs(3600);
+        deny(
+            self.limits
+                .hit(&format!("register:ip:{ip}"), self.rates.register_per_ip, hour)
+                .await,
+            "too many registrations from this address",
+        )?;
         validate_username(username)?;
         validate_password(password)?;
         let password_hash = self.hash_password(password.to_owned()).await?;
@@ -200,10 +237,46 @@ impl AuthService {
     }
 
     /// Verifies a password and issues a token pair; the same 401 for every failure.
-    pub async fn login(&self, username: &str, password: &str) -> Result<TokenPair, ApiError> {
+    /// Throttled per IP and per account, with an exponential lockout per
+    /// (account, IP) after repeated failures.
+    pub async fn login(&self, username: &str, password: &str, ip: IpAddr) -> Result<TokenPair, ApiError> {
         if username.chars().count() > USERNAME_MAX || password.chars().count() > PASSWORD_MAX {
             return Err(ApiError::unauthorized(INVALID_LOGIN));
         }
+        let lower = username.to_lowercase();
+        let minute = Duration::from_secs(60);
+        deny(
+            self.limits
+                .hit(&format!("login:ip:{ip}"), self.rates.login_per_ip, minute)
+                .await,
+            "too many login attempts",
+        )?;
+        deny(
+            self.limits
+                .hit(&format!("login:acct:{lower}"), self.rates.login_per_account, minute)
+                .await,
+            "too many login attempts for this account",
+        )?;
+        let lock_key = format!("{lower}|{ip}");
+        deny(
+            self.limits.locked(&lock_key).await,
+            "too many failed logins; wait before trying again",
+        )?;
+        let result = self.check_password(&lower, password).await;
+        match &result {
+            Ok(_) => self.limits.succeeded(&lock_key).await,
+            Err(e) if e.code == sova_types::ErrorCode::Unauthorized => {
+                if let Some(lock) = self.limits.failed(&lock_key).await {
+                    tracing::warn!(%ip, lock_secs = lock.as_secs(), "repeated failed logins: locked");
+                }
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn check_password(&self, lower: &str, password: &str) -> Result<TokenPair, ApiError> {
+        let username = lower;
         let user = self
             .stores
             .users

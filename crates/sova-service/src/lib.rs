@@ -31,6 +31,8 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub presence: presence::PresenceService,
+    /// Abuse counters shared by every service and transport.
+    pub limits: Arc<dyn sova_limits::Limits>,
 }
 
 /// Background tasks owned by the services; awaited at shutdown after the last
@@ -55,8 +57,23 @@ impl Services {
         }
         let (write, writer) = Writer::start(stores.clone(), bus.clone());
         let chats = ChatService::start(&config, stores.clone(), write.clone()).await?;
-        let auth = AuthService::new(&config, stores.clone(), chats.general())?;
-        let messages = MessageService::new(&config, stores.clone(), bus.clone(), chats.clone(), write);
+        let limits: Arc<dyn sova_limits::Limits> = match &config.redis_url {
+            Some(url) => Arc::new(
+                sova_limits::RedisLimits::connect(url.expose(), &config.redis_prefix)
+                    .await
+                    .map_err(|e| ApiError::unavailable(format!("rate limits: {e}")))?,
+            ),
+            None => Arc::new(sova_limits::LocalLimits::default()),
+        };
+        let auth = AuthService::new(&config, stores.clone(), chats.general(), limits.clone())?;
+        let messages = MessageService::new(
+            &config,
+            stores.clone(),
+            bus.clone(),
+            chats.clone(),
+            write,
+            limits.clone(),
+        );
         let counts: Arc<dyn sova_bus::presence::PresenceStore> = match &config.redis_url {
             Some(url) => Arc::new(
                 sova_bus::presence::RedisPresence::connect(url.expose(), &config.redis_prefix)
@@ -75,6 +92,7 @@ impl Services {
             chats,
             messages,
             presence,
+            limits,
         });
         Ok((services, ServiceTasks { writer }))
     }

@@ -148,6 +148,8 @@ pub struct MessageService {
     chats: ChatService,
     writer: Writer,
     max_chars: usize,
+    limits: Arc<dyn sova_limits::Limits>,
+    per_min: u32,
 }
 
 impl MessageService {
@@ -157,6 +159,7 @@ impl MessageService {
         bus: Arc<dyn EventBus>,
         chats: ChatService,
         writer: Writer,
+        limits: Arc<dyn sova_limits::Limits>,
     ) -> MessageService {
         MessageService {
             stores,
@@ -164,6 +167,8 @@ impl MessageService {
             chats,
             writer,
             max_chars: config.max_message_chars,
+            limits,
+            per_min: config.rate_limit_messages_per_min,
         }
     }
 
@@ -198,6 +203,13 @@ impl MessageService {
 
     /// `send` with replies and forwards.
     pub async fn send_with(&self, user: &AuthUser, p: SendParams) -> Result<Message, ApiError> {
+        let minute = std::time::Duration::from_secs(60);
+        crate::auth::deny(
+            self.limits
+                .hit(&format!("msg:user:{}", user.user_id), self.per_min, minute)
+                .await,
+            "sending too fast",
+        )?;
         let kind = p.kind.unwrap_or_default();
         if p.forward_of.is_none() {
             validate_attachment(kind, p.attachment.as_ref())?;

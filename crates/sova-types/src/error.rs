@@ -69,6 +69,9 @@ impl fmt::Display for ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// For `rate_limited`: seconds until a retry may succeed (also `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -76,6 +79,15 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `rate_limited`, retry after `secs` seconds.
+    pub fn rate_limited(message: impl Into<String>, secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(secs.max(1)),
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {

@@ -420,6 +420,9 @@ pub enum ServerFrame {
         /// On `slow_consumer`: the last `seq` delivered, to resume from.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seq: Option<i64>,
+        /// On `rate_limited`: seconds until a retry may succeed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
 }
 
@@ -431,6 +434,7 @@ impl ServerFrame {
             message: err.message,
             re,
             seq: None,
+            retry_after: err.retry_after,
         }
     }
 

@@ -1,4 +1,4 @@
-use crate::extract::{Authed, OptionalJson};
+use crate::extract::{Authed, ClientIp, OptionalJson};
 use crate::{ApiJson, HttpError};
 use axum::Json;
 use axum::extract::State;
@@ -11,9 +11,10 @@ use std::sync::Arc;
 /// 201 `{"user_id","username"}`; 400 on invalid input; 409 when the name is taken.
 pub async fn register(
     State(s): State<Arc<Services>>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisteredUser>), HttpError> {
-    let user = s.auth.register(&req.username, &req.password).await?;
+    let user = s.auth.register(&req.username, &req.password, ip).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -21,9 +22,10 @@ pub async fn register(
 /// 200 with a token pair; 401 for any wrong username/password.
 pub async fn login(
     State(s): State<Arc<Services>>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenPair>, HttpError> {
-    Ok(Json(s.auth.login(&req.username, &req.password).await?))
+    Ok(Json(s.auth.login(&req.username, &req.password, ip).await?))
 }
 
 /// # POST /api/refresh

@@ -1,0 +1,176 @@
+//! Abuse defence from outside, as an attacker would probe it: brute force is
+//! throttled and locked out per account and address, registrations and messages are
+//! rate limited on every transport, frame floods are refused, and a 429 always says
+//! when to come back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, PASSWORD, TestServer, user};
+use serde_json::json;
+use std::time::Duration;
+
+fn login_body(u: &str, p: &str) -> Option<Vec<u8>> {
+    Some(json!({"username": u, "password": p}).to_string().into_bytes())
+}
+
+async fn brute_force_is_locked_out(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let rest = server.rest();
+    let (name, _) = user(&server, "victim").await;
+    for i in 0..5 {
+        let r = rest
+            .raw("POST", "/api/login", None, login_body(&name, &format!("guess-{i}")))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 401, "attempt {i}");
+    }
+    // Locked now: even the right password waits, and the answer says for how long.
+    let r = rest
+        .raw("POST", "/api/login", None, login_body(&name, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429);
+    assert_eq!(r.body["code"], "rate_limited");
+    assert!(r.body["retry_after"].as_u64().unwrap() >= 1);
+    // The same lock holds on sockets.
+    let mut ws = server.ws().await;
+    let e = ws.auth_password(&name, PASSWORD).await.unwrap_err();
+    assert_eq!(e.code(), Some(sova_types::ErrorCode::RateLimited));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // After the backoff the owner gets in, and that clears the failures.
+    let ok = rest
+        .raw("POST", "/api/login", None, login_body(&name, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    let r = rest
+        .raw("POST", "/api/login", None, login_body(&name, "wrong-again"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401, "counting starts over");
+    server.stop().await;
+}
+
+async fn login_and_registration_are_throttled_per_address(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.rate_limit_login_per_min = 4;
+        c.rate_limit_register_per_hour = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let rest = server.rest();
+    for i in 0..3 {
+        rest.register(&common::uname(&format!("r{i}")), PASSWORD).await.unwrap();
+    }
+    let r = rest
+        .raw(
+            "POST",
+            "/api/register",
+            None,
+            login_body(&common::uname("r4"), PASSWORD),
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body["code"].as_str()), (429, Some("rate_limited")));
+    let retry: u64 = r.body["retry_after"].as_u64().unwrap();
+    assert!(retry > 60, "registration window is an hour: {retry}");
+    // Logins for any accounts from one address: the fifth is refused.
+    for i in 0..4 {
+        let r = rest
+            .raw(
+                "POST",
+                "/api/login",
+                None,
+                login_body(&format!("nobody{i}"), "whatever1"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 401);
+    }
+    let r = rest
+        .raw("POST", "/api/login", None, login_body("nobody9", "whatever1"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429);
+    server.stop().await;
+}
+
+async fn messages_are_rate_limited_everywhere(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| c.rate_limit_messages_per_min = 6).await else {
+        return;
+    };
+    let rest = server.rest();
+    let (_, a) = user(&server, "spammer").await;
+    for i in 0..3 {
+        rest.send(&a.token, &format!("rest {i}")).await.unwrap();
+    }
+    let mut tcp = server.tcp().await;
+    tcp.auth_token(&a.token, None).await.unwrap();
+    for i in 0..3 {
+        tcp.send_message(&format!("tcp {i}"), None).await.unwrap();
+    }
+    // The budget is per user, across transports.
+    let e = tcp.send_message("one too many", None).await.unwrap_err();
+    assert_eq!(e.code(), Some(sova_types::ErrorCode::RateLimited));
+    let r = rest
+        .raw(
+            "POST",
+            "/api/send",
+            Some(&a.token),
+            Some(json!({"content": "and again"}).to_string().into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429);
+    let hist = rest.history(&a.token, None, None).await.unwrap();
+    assert_eq!(hist.len(), 6, "refused messages were not stored");
+    server.stop().await;
+}
+
+async fn frame_floods_are_refused(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| c.rate_limit_frames_per_sec = 20).await else {
+        return;
+    };
+    let (_, a) = user(&server, "flooder").await;
+    for transport in ["ws", "tcp"] {
+        let mut rt = server.realtime(transport).await;
+        rt.auth_token(&a.token, None).await.unwrap();
+        for i in 0..40 {
+            rt.send(&json!({"type": "ping", "id": format!("p{i}")})).await.unwrap();
+        }
+        let (mut pongs, mut limited) = (0, 0);
+        while pongs + limited < 40 {
+            let f = rt.recv().await.unwrap();
+            match f["type"].as_str() {
+                Some("pong") => pongs += 1,
+                Some("error") => {
+                    assert_eq!(f["code"], "rate_limited");
+                    assert!(f["retry_after"].as_u64().is_some());
+                    limited += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(limited >= 10, "{transport}: {limited} refused of 40");
+        assert!(pongs >= 15, "{transport}: the allowed ones were answered ({pongs})");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(
+            rt.request(json!({"type": "ping"})).await.unwrap()["type"],
+            "pong",
+            "usable again"
+        );
+    }
+    server.stop().await;
+}
+
+both_backends!(
+    brute_force_is_locked_out,
+    login_and_registration_are_throttled_per_address,
+    messages_are_rate_limited_everywhere,
+    frame_floods_are_refused,
+);
