@@ -9,11 +9,39 @@ pub use extract::{ApiJson, ApiPath, ApiQuery, Bearer, HttpError};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use sova_service::Services;
 use std::sync::Arc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+/// One response header, set unless the handler chose its own.
+fn header_layer(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+}
+
+/// Content-Security-Policy: no inline or foreign scripts, no framing.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob: https:; \
+     media-src 'self' blob: https:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
+/// CORS for the configured origins only; none means same-origin browsers only.
+fn cors(origins: &str) -> CorsLayer {
+    let list: Vec<HeaderValue> = origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(list))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER, REQUEST_ID])
+        .max_age(std::time::Duration::from_secs(600))
+}
 
 /// Header carrying the request id (generated when the client sends none).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -22,12 +50,21 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// `extra` (e.g. `/ws`) is merged in before the layers so it shares them.
 pub fn router(services: Arc<Services>, extra: Router) -> Router {
     let limit = services.config.max_frame_bytes;
+    let cors = cors(&services.config.cors_origins);
     routes::routes()
         .with_state(services)
         .merge(extra)
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(cors)
+        // Strict headers on every response; user text is only ever returned as JSON data.
+        .layer(header_layer("content-security-policy", CSP))
+        .layer(header_layer("x-content-type-options", "nosniff"))
+        .layer(header_layer("x-frame-options", "DENY"))
+        .layer(header_layer("referrer-policy", "no-referrer"))
+        .layer(header_layer("cross-origin-opener-policy", "same-origin"))
+        .layer(header_layer("permissions-policy", "geolocation=(), payment=(), usb=()"))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()

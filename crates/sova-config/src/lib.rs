@@ -37,6 +37,7 @@ pub const ENV_VARS: &[&str] = &[
     "RATE_LIMIT_REGISTER_PER_HOUR",
     "RATE_LIMIT_MESSAGES_PER_MIN",
     "RATE_LIMIT_FRAMES_PER_SEC",
+    "CORS_ORIGINS",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -148,6 +149,8 @@ pub struct Config {
     pub rate_limit_messages_per_min: u32,
     /// Frames per socket connection per second.
     pub rate_limit_frames_per_sec: u32,
+    /// Comma-separated origins allowed to call the API from browsers (empty: same origin only).
+    pub cors_origins: String,
 }
 
 impl Default for Config {
@@ -177,6 +180,7 @@ impl Default for Config {
             rate_limit_register_per_hour: 60,
             rate_limit_messages_per_min: 1200,
             rate_limit_frames_per_sec: 200,
+            cors_origins: String::new(),
         }
     }
 }

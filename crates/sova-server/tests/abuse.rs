@@ -174,3 +174,45 @@ both_backends!(
     messages_are_rate_limited_everywhere,
     frame_floods_are_refused,
 );
+
+mod web {
+    use super::common::{Backend, TestServer};
+
+    /// Every response carries the hardening headers; CORS answers configured origins only.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hardening_headers_and_cors() {
+        let server = TestServer::start_with(Backend::Sqlite, |c| c.cors_origins = "https://app.example".into())
+            .await
+            .unwrap();
+        let http = reqwest::Client::new();
+        for path in ["/health", "/api/history", "/api/nope"] {
+            let r = http.get(format!("{}{path}", server.http)).send().await.unwrap();
+            let h = r.headers();
+            let csp = h["content-security-policy"].to_str().unwrap();
+            assert!(
+                csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+                "{csp}"
+            );
+            assert!(csp.contains("frame-ancestors 'none'"));
+            assert_eq!(h["x-content-type-options"], "nosniff");
+            assert_eq!(h["x-frame-options"], "DENY");
+            assert_eq!(h["referrer-policy"], "no-referrer");
+            assert!(
+                h["content-type"].to_str().unwrap().starts_with("application/json"),
+                "{path}"
+            );
+        }
+        let preflight = |origin: &'static str| {
+            http.request(reqwest::Method::OPTIONS, format!("{}/api/send", server.http))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization,content-type")
+                .send()
+        };
+        let ok = preflight("https://app.example").await.unwrap();
+        assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example");
+        let evil = preflight("https://evil.example").await.unwrap();
+        assert!(evil.headers().get("access-control-allow-origin").is_none());
+        server.stop().await;
+    }
+}
