@@ -18,6 +18,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Stream, StreamExt};
 use hub::{Hub, Push};
 use serde::Deserialize;
+use sova_service::auth::LoginResult;
 use sova_service::messages::SendParams;
 use sova_service::{AuthUser, Services};
 use sova_types::frames::{CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_LEN, OpFrame, ServerFrame};
@@ -417,27 +418,31 @@ impl Conn {
                 let current = self.user.clone();
                 Ok(async move {
                     match authenticate(&services, username, password, token, re.clone(), ip).await {
+                        Ok(Authn::Done(user, token, reply)) => {
+                            finish_auth(&services, current, user, token, *reply, since, re).await
+                        }
+                        Ok(Authn::SecondFactor(ticket)) => {
+                            Outcome::Reply(Some(ServerFrame::Auth2faRequired { re, ticket }))
+                        }
+                        Err(e) => Outcome::Error(e, re),
+                    }
+                }
+                .boxed())
+            }
+            ClientFrame::Auth2fa {
+                ticket, code, since, ..
+            } => {
+                let ip = self.peer.ip();
+                let current = self.user.clone();
+                Ok(async move {
+                    let done = async {
+                        let pair = services.auth.login_2fa(&ticket, &code, ip).await?;
+                        let user = services.auth.authenticate(&pair.token).await?;
+                        Ok::<_, ApiError>((user, pair.token.clone(), session_reply(pair, re.clone())))
+                    };
+                    match done.await {
                         Ok((user, token, reply)) => {
-                            if let Some(cur) = current
-                                && cur.user_id != user.user_id
-                            {
-                                return Outcome::Error(
-                                    ApiError::forbidden("connection is authenticated as another user"),
-                                    re,
-                                );
-                            }
-                            match services.chats.chats_of(user.user_id).await {
-                                Ok(chats) => Outcome::Authed {
-                                    user,
-                                    token,
-                                    chats,
-                                    reply,
-                                    since,
-                                    then: None,
-                                    baseline: services.messages.last_seq().await.unwrap_or(0),
-                                },
-                                Err(e) => Outcome::Error(e, re),
-                            }
+                            finish_auth(&services, current, user, token, reply, since, re).await
                         }
                         Err(e) => Outcome::Error(e, re),
                     }
@@ -735,6 +740,54 @@ fn auth_success(user: &AuthUser, token: String, refresh_token: Option<String>, r
     }
 }
 
+/// How an `auth` frame went.
+enum Authn {
+    Done(AuthUser, String, Box<ServerFrame>),
+    /// The password was right; a second factor is needed.
+    SecondFactor(String),
+}
+
+/// `auth_success` for a new session.
+fn session_reply(pair: sova_types::models::TokenPair, re: Option<String>) -> ServerFrame {
+    ServerFrame::AuthSuccess {
+        re,
+        token: pair.token,
+        refresh_token: Some(pair.refresh_token),
+        user_id: pair.user_id,
+        username: pair.username,
+        expires_in: pair.expires_in,
+    }
+}
+
+/// Binds an authenticated user to the connection (never switching users).
+async fn finish_auth(
+    services: &Services,
+    current: Option<AuthUser>,
+    user: AuthUser,
+    token: String,
+    reply: ServerFrame,
+    since: Option<i64>,
+    re: Option<String>,
+) -> Outcome {
+    if let Some(cur) = current
+        && cur.user_id != user.user_id
+    {
+        return Outcome::Error(ApiError::forbidden("connection is authenticated as another user"), re);
+    }
+    match services.chats.chats_of(user.user_id).await {
+        Ok(chats) => Outcome::Authed {
+            user,
+            token,
+            chats,
+            reply,
+            since,
+            then: None,
+            baseline: services.messages.last_seq().await.unwrap_or(0),
+        },
+        Err(e) => Outcome::Error(e, re),
+    }
+}
+
 async fn authenticate(
     services: &Services,
     username: Option<String>,
@@ -742,26 +795,21 @@ async fn authenticate(
     token: Option<String>,
     re: Option<String>,
     ip: std::net::IpAddr,
-) -> Result<(AuthUser, String, ServerFrame), ApiError> {
+) -> Result<Authn, ApiError> {
     match (username, password, token) {
         (_, _, Some(token)) => {
             let user = services.auth.authenticate(&token).await?;
             let reply = auth_success(&user, token.clone(), None, re);
-            Ok((user, token, reply))
+            Ok(Authn::Done(user, token, Box::new(reply)))
         }
-        (Some(username), Some(password), None) => {
-            let pair = services.auth.login(&username, &password, ip).await?;
-            let user = services.auth.authenticate(&pair.token).await?;
-            let reply = ServerFrame::AuthSuccess {
-                re,
-                token: pair.token.clone(),
-                refresh_token: Some(pair.refresh_token),
-                user_id: pair.user_id,
-                username: pair.username,
-                expires_in: pair.expires_in,
-            };
-            Ok((user, pair.token, reply))
-        }
+        (Some(username), Some(password), None) => match services.auth.login(&username, &password, ip).await? {
+            LoginResult::Tokens(pair) => {
+                let user = services.auth.authenticate(&pair.token).await?;
+                let token = pair.token.clone();
+                Ok(Authn::Done(user, token, Box::new(session_reply(pair, re))))
+            }
+            LoginResult::SecondFactor { ticket } => Ok(Authn::SecondFactor(ticket)),
+        },
         _ => Err(ApiError::bad_request("auth needs username and password, or token")),
     }
 }
@@ -796,4 +844,4 @@ fn describe_decode_error(bytes: &[u8], e: &serde_json::Error) -> String {
 }
 
 /// Frame types decoded directly by `ClientFrame` (the rest are `Op`s).
-const SEED_TYPES: &[&str] = &["auth", "message", "sync", "history", "ping"];
+const SEED_TYPES: &[&str] = &["auth", "auth_2fa", "message", "sync", "history", "ping"];

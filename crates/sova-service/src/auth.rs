@@ -61,17 +61,30 @@ impl AuthUser {
 }
 
 pub struct AuthService {
-    stores: Stores,
+    pub(crate) stores: Stores,
     general: ChatId,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// Keys for 2FA tickets: derived from the JWT secret, so a ticket is never an access token.
+    pub(crate) ticket_encoding: EncodingKey,
+    pub(crate) ticket_decoding: DecodingKey,
     validation: Validation,
     access_ttl: i64,
     refresh_ttl: i64,
     hashing: Arc<Semaphore>,
     dummy_hash: OnceCell<String>,
-    limits: Arc<dyn Limits>,
+    pub(crate) limits: Arc<dyn Limits>,
     rates: Rates,
+}
+
+/// What a correct password leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoginResult {
+    Tokens(TokenPair),
+    /// 2FA is on: complete with `login_2fa(ticket, code)` within 5 minutes.
+    SecondFactor {
+        ticket: String,
+    },
 }
 
 struct Rates {
@@ -151,6 +164,8 @@ impl AuthService {
             general,
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            ticket_encoding: EncodingKey::from_secret(&crate::twofa::ticket_key(secret.expose())),
+            ticket_decoding: DecodingKey::from_secret(&crate::twofa::ticket_key(secret.expose())),
             validation,
             access_ttl: i64::try_from(config.access_token_ttl_secs).unwrap_or(900),
             refresh_ttl: i64::try_from(config.refresh_token_ttl_secs).unwrap_or(30 * 86_400),
@@ -184,7 +199,7 @@ impl AuthService {
         })
     }
 
-    async fn verify_password(&self, password: String, hash: String) -> Result<bool, ApiError> {
+    pub(crate) async fn verify_password(&self, password: String, hash: String) -> Result<bool, ApiError> {
         let _permit = self
             .hashing
             .acquire()
@@ -239,7 +254,7 @@ impl AuthService {
     /// Verifies a password and issues a token pair; the same 401 for every failure.
     /// Throttled per IP and per account, with an exponential lockout per
     /// (account, IP) after repeated failures.
-    pub async fn login(&self, username: &str, password: &str, ip: IpAddr) -> Result<TokenPair, ApiError> {
+    pub async fn login(&self, username: &str, password: &str, ip: IpAddr) -> Result<LoginResult, ApiError> {
         if username.chars().count() > USERNAME_MAX || password.chars().count() > PASSWORD_MAX {
             return Err(ApiError::unauthorized(INVALID_LOGIN));
         }
@@ -272,10 +287,25 @@ impl AuthService {
             }
             Err(_) => {}
         }
-        result
+        let user = result?;
+        if self
+            .stores
+            .users
+            .totp(user.id)
+            .await
+            .map_err(store_err)?
+            .secret
+            .is_some()
+        {
+            return Ok(LoginResult::SecondFactor {
+                ticket: self.issue_ticket(user.id)?,
+            });
+        }
+        Ok(LoginResult::Tokens(self.issue_session(user.id, &user.username).await?))
     }
 
-    async fn check_password(&self, lower: &str, password: &str) -> Result<TokenPair, ApiError> {
+    /// The user whose password this is; the same 401 (after the same work) otherwise.
+    pub(crate) async fn check_password(&self, lower: &str, password: &str) -> Result<sova_store::UserRow, ApiError> {
         let username = lower;
         let user = self
             .stores
@@ -300,8 +330,13 @@ impl AuthService {
             tracing::info!(user_id = %user.id, "failed login");
             return Err(ApiError::unauthorized(INVALID_LOGIN));
         }
-        let refresh_token = self.new_refresh_family(user.id).await?;
-        self.token_pair(user.id, &user.username, refresh_token)
+        Ok(user)
+    }
+
+    /// A fresh session (token pair) for `user`.
+    pub(crate) async fn issue_session(&self, user: UserId, username: &str) -> Result<TokenPair, ApiError> {
+        let refresh_token = self.new_refresh_family(user).await?;
+        self.token_pair(user, username, refresh_token)
     }
 
     async fn new_refresh_family(&self, user: UserId) -> Result<String, ApiError> {

@@ -8,6 +8,7 @@ pub mod chats;
 pub mod messages;
 pub mod ops;
 pub mod presence;
+pub mod twofa;
 pub mod writer;
 
 use sova_bus::EventBus;

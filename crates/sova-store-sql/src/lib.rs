@@ -193,6 +193,83 @@ macro_rules! impl_sql_store {
                     r.map(|r| user_row(&r).map_err(map_err)).transpose()
                 }
 
+                async fn totp(&self, user: UserId) -> StoreResult<sova_store::TotpRow> {
+                    let r = sqlx::query(
+                        "SELECT totp_secret, totp_pending, totp_last_step, \
+                         (SELECT COUNT(*) FROM backup_codes b WHERE b.user_id = users.id) FROM users WHERE id = $1",
+                    )
+                    .bind(user.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    Ok(sova_store::TotpRow {
+                        secret: r.try_get(0).map_err(map_err)?,
+                        pending: r.try_get(1).map_err(map_err)?,
+                        last_step: r.try_get(2).map_err(map_err)?,
+                        backup_codes_left: r.try_get(3).map_err(map_err)?,
+                    })
+                }
+
+                async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> StoreResult<()> {
+                    sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
+                        .bind(secret)
+                        .bind(user.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn enable_totp(&self, user: UserId, secret: &str, code_hashes: &[Vec<u8>]) -> StoreResult<()> {
+                    let mut tx = self.begin_token_write().await?;
+                    sqlx::query("UPDATE users SET totp_secret = $1, totp_pending = NULL WHERE id = $2")
+                        .bind(secret)
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    replace_codes(&mut tx, user, code_hashes).await?;
+                    tx.commit().await.map_err(map_err)
+                }
+
+                async fn disable_totp(&self, user: UserId) -> StoreResult<()> {
+                    let mut tx = self.begin_token_write().await?;
+                    sqlx::query("UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = $1")
+                        .bind(user.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    replace_codes(&mut tx, user, &[]).await?;
+                    tx.commit().await.map_err(map_err)
+                }
+
+                async fn use_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool> {
+                    let done = sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+                        .bind(step)
+                        .bind(user.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn use_backup_code(&self, user: UserId, code_hash: &[u8]) -> StoreResult<bool> {
+                    let done = sqlx::query("DELETE FROM backup_codes WHERE user_id = $1 AND code_hash = $2")
+                        .bind(user.0)
+                        .bind(code_hash)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(done.rows_affected() > 0)
+                }
+
+                async fn replace_backup_codes(&self, user: UserId, code_hashes: &[Vec<u8>]) -> StoreResult<()> {
+                    let mut tx = self.begin_token_write().await?;
+                    replace_codes(&mut tx, user, code_hashes).await?;
+                    tx.commit().await.map_err(map_err)
+                }
+
                 async fn set_last_seen(&self, user: UserId, at: i64) -> StoreResult<()> {
                     sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
                         .bind(at)
@@ -228,6 +305,27 @@ macro_rules! impl_sql_store {
                         .map_err(map_err)?;
                     r.map(|r| user_row(&r).map_err(map_err)).transpose()
                 }
+            }
+
+            async fn replace_codes<'c>(
+                tx: &mut sqlx::Transaction<'c, $db>,
+                user: UserId,
+                code_hashes: &[Vec<u8>],
+            ) -> StoreResult<()> {
+                sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
+                    .bind(user.0)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(map_err)?;
+                for h in code_hashes {
+                    sqlx::query("INSERT INTO backup_codes (user_id, code_hash) VALUES ($1, $2)")
+                        .bind(user.0)
+                        .bind(h)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                Ok(())
             }
 
             /// Adds a member without events, keeping `member_count` right.

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "mute", include_str!("../migrations/0004_mute.sql")),
     (5, "published", include_str!("../migrations/0005_published.sql")),
     (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
+    (7, "totp", include_str!("../migrations/0007_totp.sql")),
 ];
 
 /// Rows per multi-row INSERT (14 parameters each, far below SQLite's limit).

@@ -33,6 +33,18 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+/// Two-factor state of a user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TotpRow {
+    /// Base32 secret when 2FA is on.
+    pub secret: Option<String>,
+    /// Base32 secret awaiting its first code.
+    pub pending: Option<String>,
+    /// Highest time step accepted (codes are never accepted twice).
+    pub last_step: i64,
+    pub backup_codes_left: i64,
+}
+
 #[derive(Clone, Debug)]
 pub struct NewUser {
     pub username: String,
@@ -307,6 +319,20 @@ pub trait UserStore: Send + Sync {
     async fn user_by_name(&self, username_lower: &str) -> StoreResult<Option<UserRow>>;
     /// Looks a user up by id.
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRow>>;
+    /// `user`'s two-factor state.
+    async fn totp(&self, user: UserId) -> StoreResult<TotpRow>;
+    /// Stores (or clears) a secret awaiting confirmation.
+    async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> StoreResult<()>;
+    /// Turns 2FA on with `secret` and replaces the backup codes (hashes), atomically.
+    async fn enable_totp(&self, user: UserId, secret: &str, code_hashes: &[Vec<u8>]) -> StoreResult<()>;
+    /// Turns 2FA off and deletes the backup codes.
+    async fn disable_totp(&self, user: UserId) -> StoreResult<()>;
+    /// Accepts time step `step` once: false if it (or a later one) was already used.
+    async fn use_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
+    /// Consumes a backup code; false if it does not exist (or was used).
+    async fn use_backup_code(&self, user: UserId, code_hash: &[u8]) -> StoreResult<bool>;
+    /// Replaces the backup codes.
+    async fn replace_backup_codes(&self, user: UserId, code_hashes: &[Vec<u8>]) -> StoreResult<()>;
     /// Records when `user` was last connected.
     async fn set_last_seen(&self, user: UserId, at: i64) -> StoreResult<()>;
     /// (user, last seen) for the users that exist.

@@ -41,6 +41,17 @@ pub enum ClientFrame {
         reply_to: Option<MessageId>,
     },
 
+    /// The second login step when 2FA is on: the ticket from `auth_2fa_required` and a
+    /// TOTP code or a backup code.
+    #[serde(rename = "auth_2fa")]
+    Auth2fa {
+        #[serde(default)]
+        id: Option<String>,
+        ticket: String,
+        code: String,
+        #[serde(default)]
+        since: Option<i64>,
+    },
     /// Replay every event after `since`, then answer `synced`.
     Sync {
         #[serde(default)]
@@ -233,6 +244,7 @@ pub enum Op {
 /// Every `type` a client may send.
 pub const CLIENT_FRAME_TYPES: &[&str] = &[
     "auth",
+    "auth_2fa",
     "message",
     "sync",
     "history",
@@ -274,6 +286,7 @@ impl ClientFrame {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             ClientFrame::Auth { id, .. }
+            | ClientFrame::Auth2fa { id, .. }
             | ClientFrame::Message { id, .. }
             | ClientFrame::Sync { id, .. }
             | ClientFrame::History { id, .. }
@@ -299,6 +312,13 @@ pub enum ServerFrame {
         user_id: UserId,
         username: String,
         expires_in: u64,
+    },
+    /// The password was right and 2FA is on: answer with `auth_2fa` and this ticket.
+    #[serde(rename = "auth_2fa_required")]
+    Auth2faRequired {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        re: Option<String>,
+        ticket: String,
     },
     /// A message pushed to every member of its chat.
     NewMessage(Message),

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use sova_service::Services;
+use sova_service::auth::LoginResult;
 use sova_types::models::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, RegisteredUser, TokenPair};
 use std::sync::Arc;
 
@@ -24,8 +25,107 @@ pub async fn login(
     State(s): State<Arc<Services>>,
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    match s.auth.login(&req.username, &req.password, ip).await? {
+        LoginResult::Tokens(t) => Ok(Json(
+            serde_json::to_value(t).map_err(|_| sova_types::ApiError::internal())?,
+        )),
+        LoginResult::SecondFactor { ticket } => Ok(Json(serde_json::json!({"2fa_required": true, "ticket": ticket}))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct SecondFactor {
+    ticket: String,
+    code: String,
+}
+
+/// # POST /api/login/2fa
+/// `{"ticket","code"}` (a TOTP code or a backup code) → 200 token pair; 401.
+pub async fn login_2fa(
+    State(s): State<Arc<Services>>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<SecondFactor>,
 ) -> Result<Json<TokenPair>, HttpError> {
-    Ok(Json(s.auth.login(&req.username, &req.password, ip).await?))
+    Ok(Json(s.auth.login_2fa(&req.ticket, &req.code, ip).await?))
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeBody {
+    code: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct DisableBody {
+    password: String,
+    code: String,
+}
+
+/// # POST /api/2fa/setup
+/// → `{"secret","otpauth_uri","qr_svg"}`; 2FA turns on only after `enable`.
+pub async fn totp_setup(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+) -> Result<Json<sova_service::twofa::Enrollment>, HttpError> {
+    Ok(Json(s.auth.totp_setup(&u).await?))
+}
+
+/// # GET /api/2fa/qr.png
+/// The pending (or active) secret as a PNG QR code.
+pub async fn totp_qr(State(s): State<Arc<Services>>, Authed(u): Authed) -> Result<axum::response::Response, HttpError> {
+    use axum::response::IntoResponse;
+    let png = s.auth.totp_qr_png(&u).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// # POST /api/2fa/enable
+/// `{"code"}` → `{"backup_codes":[…10]}` (shown once).
+pub async fn totp_enable(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    ApiJson(req): ApiJson<CodeBody>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let codes = s.auth.totp_enable(&u, &req.code).await?;
+    Ok(Json(serde_json::json!({"backup_codes": codes})))
+}
+
+/// # POST /api/2fa/disable
+/// `{"password","code"}` → 204.
+pub async fn totp_disable(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    ApiJson(req): ApiJson<DisableBody>,
+) -> Result<StatusCode, HttpError> {
+    s.auth.totp_disable(&u, &req.password, &req.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// # POST /api/2fa/backup-codes
+/// `{"code"}` → new `{"backup_codes"}`; the old ones stop working.
+pub async fn totp_backup_codes(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    ApiJson(req): ApiJson<CodeBody>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let codes = s.auth.totp_new_backup_codes(&u, &req.code).await?;
+    Ok(Json(serde_json::json!({"backup_codes": codes})))
+}
+
+/// # GET /api/2fa
+/// → `{"enabled","backup_codes_left"}`.
+pub async fn totp_status(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let (enabled, left) = s.auth.totp_status(&u).await?;
+    Ok(Json(serde_json::json!({"enabled": enabled, "backup_codes_left": left})))
 }
 
 /// # POST /api/refresh
