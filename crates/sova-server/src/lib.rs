@@ -76,6 +76,20 @@ impl Database {
         }
     }
 
+    /// Seals message contents with the configured keys (MESSAGE_ENCRYPTION_KEY,
+    /// comma-separated, newest first). Needs prepared secrets.
+    pub fn with_cipher(self, config: &Config) -> anyhow::Result<Database> {
+        let keys = config
+            .message_encryption_key
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("MESSAGE_ENCRYPTION_KEY is not set"))?;
+        let cipher = || sova_store::cipher::Cipher::new(keys.expose()).map_err(|e| anyhow::anyhow!(e));
+        Ok(match self {
+            Database::Sqlite(s) => Database::Sqlite(s.with_cipher(cipher()?)),
+            Database::Postgres(s) => Database::Postgres(s.with_cipher(cipher()?)),
+        })
+    }
+
     pub fn stores(&self) -> Stores {
         match self {
             Database::Sqlite(s) => s.clone().stores(),
@@ -123,7 +137,7 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     config.check()?;
     config.prepare_secrets()?;
     let config = Arc::new(config);
-    let db = Database::open(&config).await?;
+    let db = Database::open(&config).await?.with_cipher(&config)?;
     db.migrate().await?;
     let bus: Arc<dyn EventBus> = match &config.redis_url {
         Some(url) => {

@@ -24,6 +24,21 @@ enum Command {
     Migrate,
     /// Print the effective configuration (secrets redacted) and exit.
     PrintConfig,
+    /// Administration tasks.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Re-encrypt stored message contents with the newest MESSAGE_ENCRYPTION_KEY, in
+    /// batches; resumable after an interruption (`--restart` starts over).
+    RotateKeys {
+        #[arg(long, default_value_t = 1000)]
+        batch: i64,
+        #[arg(long)]
+        restart: bool,
+    },
 }
 
 fn init_logs(format: LogFormat) {
@@ -60,7 +75,46 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Admin(Admin::RotateKeys { batch, restart }) => {
+            rotate_keys(config, batch.clamp(1, 100_000), restart).await
+        }
     }
+}
+
+async fn rotate_keys(mut config: Config, batch: i64, restart: bool) -> anyhow::Result<()> {
+    config.prepare_secrets()?;
+    let db = Database::open(&config).await?.with_cipher(&config)?;
+    db.migrate().await?;
+    let stores = db.stores();
+    let m = &stores.messages;
+    for table in ["messages", "versions", "events"] {
+        let key = format!("reseal:{table}");
+        if restart {
+            m.set_checkpoint(&key, 0).await?;
+        }
+        let mut cursor = m.checkpoint(&key).await?;
+        let total = m.count_after(table, 0).await?;
+        let mut changed_total = 0;
+        loop {
+            let (scanned, changed, next) = m.reseal(table, cursor, batch).await?;
+            changed_total += changed;
+            cursor = next;
+            // Saved after every batch: an interrupted run resumes here.
+            m.set_checkpoint(&key, cursor).await?;
+            let left = m.count_after(table, cursor).await?;
+            println!(
+                "{table}: {}/{total} rows checked, {changed_total} re-encrypted",
+                total - left
+            );
+            if scanned == 0 && left == 0 {
+                break;
+            }
+        }
+        m.set_checkpoint(&key, 0).await?;
+    }
+    println!("done: every stored message is sealed with the newest key");
+    db.close().await;
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -275,10 +275,7 @@ async fn run_processes() {
             ("REDIS_URL", redis.clone()),
             ("REDIS_PREFIX", format!("sova_p_{schema}")),
             ("JWT_SECRET", "two-process-test-jwt-secret-0123456789".to_owned()),
-            (
-                "MESSAGE_ENCRYPTION_KEY",
-                "two-process-test-message-key-0123456789".to_owned(),
-            ),
+            ("MESSAGE_ENCRYPTION_KEY", common::TEST_FERNET_KEY.to_owned()),
             ("SOVA_DATA_DIR", dir.path().join(n).display().to_string()),
         ]
     };

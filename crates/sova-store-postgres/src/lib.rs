@@ -25,6 +25,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Seals message contents at rest.
+    cipher: Arc<sova_store::cipher::Cipher>,
 }
 
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
@@ -63,7 +65,10 @@ impl PgStore {
             .connect_with(opts)
             .await
             .map_err(map_err)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            cipher: Arc::new(sova_store::cipher::Cipher::plain()),
+        })
     }
 
     /// Applies pending migrations under an advisory lock, so instances starting
@@ -177,6 +182,12 @@ $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[
             .await
             .map_err(map_err)?;
         Ok(Some(Box::new(PgPublicationGuard(conn))))
+    }
+
+    /// Encrypts message contents at rest with `cipher` from now on.
+    pub fn with_cipher(mut self, cipher: sova_store::cipher::Cipher) -> Self {
+        self.cipher = Arc::new(cipher);
+        self
     }
 
     /// All store traits backed by this database.

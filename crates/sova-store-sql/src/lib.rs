@@ -163,6 +163,21 @@ macro_rules! impl_sql_store {
                 rows.iter().map(|r| f(r).map_err(map_err)).collect()
             }
 
+            impl $store {
+                fn open_text(&self, stored: &str) -> StoreResult<String> {
+                    self.cipher.open(stored).map_err(StoreError::Other)
+                }
+
+                fn open_msg(&self, mut m: MessageRow) -> StoreResult<MessageRow> {
+                    m.text = self.open_text(&m.text)?;
+                    Ok(m)
+                }
+
+                fn open_msgs(&self, rows: Vec<MessageRow>) -> StoreResult<Vec<MessageRow>> {
+                    rows.into_iter().map(|m| self.open_msg(m)).collect()
+                }
+            }
+
             #[async_trait]
             impl UserStore for $store {
                 async fn create_user(&self, user: NewUser, auto_join: &[ChatId]) -> StoreResult<UserRow> {
@@ -590,7 +605,7 @@ macro_rules! impl_sql_store {
                             sep.push_bind(*id);
                         }
                         qb.push(")");
-                        let msgs = rows(qb.build().fetch_all(&self.pool).await.map_err(map_err)?, message_row)?;
+                        let msgs = self.open_msgs(rows(qb.build().fetch_all(&self.pool).await.map_err(map_err)?, message_row)?)?;
                         for c in &mut out {
                             c.last_message = msgs.iter().find(|m| m.chat_id == c.chat.id).cloned();
                         }
@@ -675,7 +690,7 @@ macro_rules! impl_sql_store {
                         return Ok(Vec::new());
                     }
                     let (tx, last) = self.begin_write().await?;
-                    let mut w = writer::Writer::new(tx, last);
+                    let mut w = writer::Writer::new(tx, last, self.cipher.clone());
                     let mut out = Vec::with_capacity(ops.len());
                     for op in ops {
                         out.push(w.apply(op).await?);
@@ -693,7 +708,7 @@ macro_rules! impl_sql_store {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(map_err)?;
-                    r.map(|r| message_row(&r).map_err(map_err)).transpose()
+                    r.map(|r| message_row(&r).map_err(map_err).and_then(|m| self.open_msg(m))).transpose()
                 }
 
                 async fn history(
@@ -723,7 +738,7 @@ macro_rules! impl_sql_store {
                         .fetch_all(&self.pool)
                         .await
                         .map_err(map_err)?;
-                    rows(found, message_row)
+                    self.open_msgs(rows(found, message_row)?)
                 }
 
                 async fn messages_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<MessageRow>> {
@@ -738,7 +753,7 @@ macro_rules! impl_sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_err)?;
-                    rows(found, message_row)
+                    self.open_msgs(rows(found, message_row)?)
                 }
 
                 async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
@@ -755,7 +770,7 @@ macro_rules! impl_sql_store {
                     .map_err(map_err)?;
                     found
                         .iter()
-                        .map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?)))
+                        .map(|r| Ok((r.try_get(0).map_err(map_err)?, self.open_text(&r.try_get::<String, _>(1).map_err(map_err)?)?)))
                         .collect()
                 }
 
@@ -796,7 +811,7 @@ macro_rules! impl_sql_store {
                         .map_err(map_err)?;
                     found
                         .iter()
-                        .map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?, r.try_get(2).map_err(map_err)?)))
+                        .map(|r| Ok((r.try_get(0).map_err(map_err)?, self.open_text(&r.try_get::<String, _>(1).map_err(map_err)?)?, r.try_get(2).map_err(map_err)?)))
                         .collect()
                 }
 
@@ -809,7 +824,7 @@ macro_rules! impl_sql_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_err)?;
-                    rows(found, message_row)
+                    self.open_msgs(rows(found, message_row)?)
                 }
 
                 async fn unpublished(&self, limit: i64) -> StoreResult<Vec<sova_store::StoredEvent>> {
@@ -837,7 +852,7 @@ macro_rules! impl_sql_store {
                         .map_err(map_err)?;
                     let mut out = Vec::with_capacity(msgs.len() + evs.len());
                     for r in &msgs {
-                        let row = message_row(r).map_err(map_err)?;
+                        let row = self.open_msg(message_row(r).map_err(map_err)?)?;
                         out.push(sova_store::StoredEvent {
                             seq: row.id.0,
                             chat_id: Some(row.chat_id),
@@ -847,7 +862,7 @@ macro_rules! impl_sql_store {
                         });
                     }
                     for r in &evs {
-                        let payload: String = r.try_get(3).map_err(map_err)?;
+                        let payload: String = self.open_text(&r.try_get::<String, _>(3).map_err(map_err)?)?;
                         let target: Option<i64> = r.try_get(2).map_err(map_err)?;
                         out.push(sova_store::StoredEvent {
                             seq: r.try_get(0).map_err(map_err)?,
@@ -859,6 +874,79 @@ macro_rules! impl_sql_store {
                     }
                     out.sort_by_key(|e| e.seq);
                     Ok(out)
+                }
+
+                async fn reseal(&self, table: &str, after: i64, limit: i64) -> StoreResult<(i64, i64, i64)> {
+                    // (select, update) per table; the update only applies if the row is unchanged.
+                    let (select, update): (&'static str, &'static str) = match table {
+                        "messages" => (
+                            "SELECT id, CAST(0 AS BIGINT), text FROM messages WHERE id > $1 ORDER BY id LIMIT $2",
+                            "UPDATE messages SET text = $1 WHERE id = $2 AND CAST($3 AS BIGINT) >= 0 AND text = $4",
+                        ),
+                        "versions" => (
+                            "SELECT message_id, version, text FROM message_versions WHERE message_id > $1 AND message_id <= $1 + $2 ORDER BY message_id, version",
+                            "UPDATE message_versions SET text = $1 WHERE message_id = $2 AND version = $3 AND text = $4",
+                        ),
+                        "events" => (
+                            "SELECT id, CAST(0 AS BIGINT), payload FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+                            "UPDATE events SET payload = $1 WHERE id = $2 AND CAST($3 AS BIGINT) >= 0 AND payload = $4",
+                        ),
+                        _ => return Err(StoreError::Other(format!("unknown table {table}"))),
+                    };
+                    let found = sqlx::query(select).bind(after).bind(limit).fetch_all(&self.pool).await.map_err(map_err)?;
+                    let mut changed = 0;
+                    let mut next = if table == "versions" { after + limit } else { after };
+                    for r in &found {
+                        let id: i64 = r.try_get(0).map_err(map_err)?;
+                        let sub: i64 = r.try_get(1).map_err(map_err)?;
+                        let stored: String = r.try_get(2).map_err(map_err)?;
+                        if table != "versions" {
+                            next = id;
+                        }
+                        if self.cipher.is_current(&stored) {
+                            continue;
+                        }
+                        let sealed = self.cipher.seal(&self.open_text(&stored)?);
+                        let done = sqlx::query(update)
+                            .bind(&sealed)
+                            .bind(id)
+                            .bind(sub)
+                            .bind(&stored)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(map_err)?;
+                        changed += done.rows_affected() as i64;
+                    }
+                    Ok((found.len() as i64, changed, next))
+                }
+
+                async fn count_after(&self, table: &str, after: i64) -> StoreResult<i64> {
+                    let sql = match table {
+                        "messages" => "SELECT COUNT(*) FROM messages WHERE id > $1",
+                        "versions" => "SELECT COUNT(*) FROM message_versions WHERE message_id > $1",
+                        "events" => "SELECT COUNT(*) FROM events WHERE id > $1",
+                        _ => return Err(StoreError::Other(format!("unknown table {table}"))),
+                    };
+                    sqlx::query_scalar(sql).bind(after).fetch_one(&self.pool).await.map_err(map_err)
+                }
+
+                async fn checkpoint(&self, name: &str) -> StoreResult<i64> {
+                    let v: Option<i64> = sqlx::query_scalar("SELECT value FROM counters WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(v.unwrap_or(0))
+                }
+
+                async fn set_checkpoint(&self, name: &str, value: i64) -> StoreResult<()> {
+                    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = $2")
+                        .bind(name)
+                        .bind(value)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
                 }
 
                 async fn mark_published(&self, seq: i64) -> StoreResult<()> {

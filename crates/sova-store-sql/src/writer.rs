@@ -42,6 +42,7 @@ macro_rules! impl_writer {
                 cmids: HashMap<(i64, String), MessageRow>,
                 /// Events to insert, with the message they concern (if they carry its text).
                 stored: Vec<(StoredEvent, Option<i64>)>,
+                cipher: std::sync::Arc<sova_store::cipher::Cipher>,
             }
 
             fn reject(e: ApiError) -> Committed {
@@ -53,7 +54,7 @@ macro_rules! impl_writer {
             }
 
             impl Writer {
-                pub(crate) fn new(tx: Tx, last: i64) -> Self {
+                pub(crate) fn new(tx: Tx, last: i64, cipher: std::sync::Arc<sova_store::cipher::Cipher>) -> Self {
                     Writer {
                         tx,
                         start: last,
@@ -65,7 +66,13 @@ macro_rules! impl_writer {
                         pending: Vec::new(),
                         cmids: HashMap::new(),
                         stored: Vec::new(),
+                        cipher,
                     }
+                }
+
+                fn open(&self, mut m: MessageRow) -> StoreResult<MessageRow> {
+                    m.text = self.cipher.open(&m.text).map_err(StoreError::Other)?;
+                    Ok(m)
                 }
 
                 fn take_id(&mut self) -> i64 {
@@ -150,7 +157,10 @@ macro_rules! impl_writer {
                 /// Writes queued message rows (before anything reads or references them).
                 async fn flush(&mut self) -> StoreResult<()> {
                     if !self.pending.is_empty() {
-                        let rows = std::mem::take(&mut self.pending);
+                        let mut rows = std::mem::take(&mut self.pending);
+                        for r in &mut rows {
+                            r.text = self.cipher.seal(&r.text);
+                        }
                         <$store>::insert_message_rows(&mut self.tx, &rows).await?;
                     }
                     Ok(())
@@ -166,7 +176,7 @@ macro_rules! impl_writer {
                     .fetch_optional(&mut *self.tx)
                     .await
                     .map_err(map_err)?;
-                    r.map(|r| message_row(&r).map_err(map_err)).transpose()
+                    r.map(|r| message_row(&r).map_err(map_err).and_then(|m| self.open(m))).transpose()
                 }
 
                 /// Queues a message row with the next id and chat_seq; returns it.
@@ -259,7 +269,8 @@ macro_rules! impl_writer {
                         .await
                         .map_err(map_err)?;
                         if let Some(r) = r {
-                            return Ok(Committed { outcome: Outcome::Duplicate(message_row(&r).map_err(map_err)?), events: Vec::new() });
+                            let row = self.open(message_row(&r).map_err(map_err)?)?;
+                            return Ok(Committed { outcome: Outcome::Duplicate(row), events: Vec::new() });
                         }
                     }
                     let Some(kind) = self.chat(m.chat_id).await?.map(|c| c.row.kind) else { return Ok(not_found("chat")) };
@@ -289,7 +300,7 @@ macro_rules! impl_writer {
                         .await
                         .map_err(map_err)?;
                         let Some(r) = r else { return Ok(not_found("message to forward")) };
-                        let o = message_row(&r).map_err(map_err)?;
+                        let o = self.open(message_row(&r).map_err(map_err)?)?;
                         if o.deleted_at.is_some() || self.member(o.chat_id, m.sender_id).await?.is_none() {
                             return Ok(not_found("message to forward"));
                         }
@@ -355,13 +366,13 @@ macro_rules! impl_writer {
                          VALUES ($1, (SELECT COALESCE(MAX(version), 0) + 1 FROM message_versions WHERE message_id = $1), $2, $3)",
                     )
                     .bind(id.0)
-                    .bind(&row.text)
+                    .bind(self.cipher.seal(&row.text))
                     .bind(at)
                     .execute(&mut *self.tx)
                     .await
                     .map_err(map_err)?;
                     sqlx::query("UPDATE messages SET text = $1, edited_at = $2 WHERE id = $3")
-                        .bind(text)
+                        .bind(self.cipher.seal(text))
                         .bind(at)
                         .bind(id.0)
                         .execute(&mut *self.tx)
@@ -831,11 +842,12 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     for chunk in self.stored.chunks(200) {
                         let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO events (id, chat_id, target_user, payload, created_at, message_id) ");
                         let now = sova_types::time::now_micros();
+                        let cipher = self.cipher.clone();
                         qb.push_values(chunk, |mut b, (e, about)| {
                             b.push_bind(e.seq)
                                 .push_bind(e.chat_id.map(|c| c.0))
                                 .push_bind(e.target_user.map(|u| u.0))
-                                .push_bind(e.frame.clone())
+                                .push_bind(cipher.seal(&e.frame))
                                 .push_bind(now)
                                 .push_bind(*about);
                         });

@@ -29,6 +29,8 @@ const INSERT_CHUNK: usize = 200;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Seals message contents at rest.
+    cipher: Arc<sova_store::cipher::Cipher>,
 }
 
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
@@ -66,7 +68,10 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(map_err)?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            cipher: Arc::new(sova_store::cipher::Cipher::plain()),
+        })
     }
 
     /// Applies pending migrations in one immediate transaction.
@@ -145,6 +150,12 @@ impl SqliteStore {
     /// One process owns an SQLite file: no cross-process lock is needed.
     async fn publication_lock(&self) -> StoreResult<Option<Box<dyn sova_store::PublicationGuard>>> {
         Ok(None)
+    }
+
+    /// Encrypts message contents at rest with `cipher` from now on.
+    pub fn with_cipher(mut self, cipher: sova_store::cipher::Cipher) -> Self {
+        self.cipher = Arc::new(cipher);
+        self
     }
 
     /// All store traits backed by this database.

@@ -433,6 +433,15 @@ pub trait MessageStore: Send + Sync {
     async fn unpublished(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// Records that every event up to `seq` has been published.
     async fn mark_published(&self, seq: i64) -> StoreResult<()>;
+    /// Re-encrypts with the newest key the rows of `table` (`messages`, `versions`
+    /// or `events`) after cursor `after`, at most `limit`: (rows scanned, rows
+    /// changed, next cursor). Rows already under the newest key are left alone.
+    async fn reseal(&self, table: &str, after: i64, limit: i64) -> StoreResult<(i64, i64, i64)>;
+    /// Rows of `table` after cursor `after` (for progress).
+    async fn count_after(&self, table: &str, after: i64) -> StoreResult<i64>;
+    /// A named resumable position (0 when unset).
+    async fn checkpoint(&self, name: &str) -> StoreResult<i64>;
+    async fn set_checkpoint(&self, name: &str, value: i64) -> StoreResult<()>;
 }
 
 /// All stores of one backend, shared by the services.
@@ -462,5 +471,6 @@ impl Stores {
     }
 }
 
+pub mod cipher;
 pub mod dto;
 pub mod rules;

@@ -105,6 +105,15 @@ impl TestServer {
         server
     }
 
+    /// Stops the server but keeps its data (for offline tools), to `restart` later.
+    pub async fn stop_keep(&mut self) {
+        if let Some(r) = self.running.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(20), r.stop())
+                .await
+                .expect("graceful stop");
+        }
+    }
+
     pub fn rest(&self) -> RestClient {
         RestClient::new(&self.http).unwrap()
     }
@@ -169,12 +178,17 @@ pub async fn cluster() -> Option<(TestServer, TestServer)> {
         c.redis_url = Some(Secret::new(redis));
         c.redis_prefix = prefix;
         c.jwt_secret = Some(Secret::new("cluster-test-jwt-secret-0123456789abcdef"));
-        c.message_encryption_key = Some(Secret::new("cluster-test-message-key-0123456789abcdef"));
+        c.message_encryption_key = Some(Secret::new(TEST_FERNET_KEY));
     })
     .await?;
     let b = a.sibling().await;
     Some((a, b))
 }
+
+/// A valid Fernet key (32 bytes, URL-safe base64) for tests.
+pub const TEST_FERNET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+/// A second one, for rotation tests.
+pub const TEST_FERNET_KEY_2: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 /// A unique username for this test run.
 pub fn uname(prefix: &str) -> String {
