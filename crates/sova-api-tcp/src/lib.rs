@@ -144,7 +144,7 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: Cance
             let sink = TcpSink {
                 writer: BufWriter::with_capacity(16 * 1024, write),
             };
-            gw.serve(incoming, sink, peer, stop).await;
+            gw.serve(incoming, sink, peer, "tcp".to_owned(), stop).await;
         });
     }
     tracing::info!("tcp listener stopped");

@@ -34,7 +34,12 @@ async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<WsState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| "websocket".to_owned(), |a| a.chars().take(256).collect());
     let limit = state.gateway.max_frame_bytes();
     // Frames up to 4x the limit are read and refused politely; beyond that the
     // socket is closed by the protocol layer.
@@ -43,11 +48,11 @@ async fn upgrade(
         .max_frame_size(hard_cap)
         .on_upgrade(move |socket| {
             let tracker = state.tracker.clone();
-            tracker.track_future(run(socket, state, peer))
+            tracker.track_future(run(socket, state, peer, agent))
         })
 }
 
-async fn run(socket: WebSocket, state: WsState, peer: SocketAddr) {
+async fn run(socket: WebSocket, state: WsState, peer: SocketAddr, agent: String) {
     let (sink, stream) = socket.split();
     let limit = state.gateway.max_frame_bytes();
     let incoming = stream
@@ -65,7 +70,7 @@ async fn run(socket: WebSocket, state: WsState, peer: SocketAddr) {
     state
         .gateway
         .clone()
-        .serve(Box::pin(incoming), sink, peer, state.shutdown.clone())
+        .serve(Box::pin(incoming), sink, peer, agent, state.shutdown.clone())
         .await;
 }
 

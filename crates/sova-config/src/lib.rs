@@ -38,6 +38,8 @@ pub const ENV_VARS: &[&str] = &[
     "RATE_LIMIT_MESSAGES_PER_MIN",
     "RATE_LIMIT_FRAMES_PER_SEC",
     "CORS_ORIGINS",
+    "MAX_SESSIONS_PER_USER",
+    "ADMIN_USERS",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -151,6 +153,10 @@ pub struct Config {
     pub rate_limit_frames_per_sec: u32,
     /// Comma-separated origins allowed to call the API from browsers (empty: same origin only).
     pub cors_origins: String,
+    /// Live sessions per user; the oldest are revoked beyond it.
+    pub max_sessions_per_user: usize,
+    /// Comma-separated usernames with admin rights (audit log, revoking others' sessions).
+    pub admin_users: String,
 }
 
 impl Default for Config {
@@ -181,6 +187,8 @@ impl Default for Config {
             rate_limit_messages_per_min: 1200,
             rate_limit_frames_per_sec: 200,
             cors_origins: String::new(),
+            max_sessions_per_user: 20,
+            admin_users: String::new(),
         }
     }
 }

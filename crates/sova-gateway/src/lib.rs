@@ -109,8 +109,14 @@ impl Gateway {
     }
 
     /// Runs one connection until the peer leaves, it misbehaves, or `shutdown` fires.
-    pub async fn serve<S, K>(self: Arc<Self>, incoming: S, sink: K, peer: SocketAddr, shutdown: CancellationToken)
-    where
+    pub async fn serve<S, K>(
+        self: Arc<Self>,
+        incoming: S,
+        sink: K,
+        peer: SocketAddr,
+        agent: String,
+        shutdown: CancellationToken,
+    ) where
         S: Stream<Item = Inbound> + Unpin + Send,
         K: FrameSink,
     {
@@ -129,6 +135,8 @@ impl Gateway {
             overflow: CancellationToken::new(),
             abuse: (Instant::now(), 0),
             peer,
+            agent,
+            revoked: false,
             frames: (Instant::now(), 0, 0),
         };
         tracing::debug!(conn = id, %peer, "connection opened");
@@ -185,6 +193,10 @@ struct Conn {
     overflow: CancellationToken,
     abuse: (Instant, u32),
     peer: SocketAddr,
+    /// What the transport knows of the client software (WebSocket User-Agent, or "tcp").
+    agent: String,
+    /// This connection's session was revoked: close it.
+    revoked: bool,
     /// Per-second frame counter: (window start, previous count, current count).
     frames: (Instant, u64, u64),
 }
@@ -257,6 +269,12 @@ impl Conn {
                     if self.write_pushes(&mut sink, push, &mut rx).await.is_err() {
                         break (None, CloseReason::Normal);
                     }
+                    if self.revoked {
+                        break (
+                            Some(ServerFrame::error(ApiError::unauthorized("this session was revoked"), None)),
+                            CloseReason::Policy,
+                        );
+                    }
                 }
                 outcome = poll_pending(&mut pending), if pending.is_some() => {
                     pending = None;
@@ -308,6 +326,15 @@ impl Conn {
         while let Some(push) = next.take() {
             if push.seq == hub::RESYNC {
                 self.resync = true;
+            } else if push.seq == sova_service::sessions::SESSION_REVOKED {
+                if self
+                    .user
+                    .as_ref()
+                    .is_some_and(|u| !u.session.is_empty() && push.frame == u.session.as_bytes())
+                {
+                    self.revoked = true;
+                    return Ok(());
+                }
             } else if push.seq == 0 {
                 // Ephemeral (typing): not sequenced, never replayed.
                 sink.feed(push.frame).await?;
@@ -335,6 +362,15 @@ impl Conn {
     }
 
     /// Decodes a frame and starts handling it.
+    /// Session metadata for a login on this connection.
+    fn client(&self, device_id: Option<String>) -> sova_service::auth::Client {
+        sova_service::auth::Client {
+            ip: self.peer.ip(),
+            device_id: device_id.unwrap_or_default(),
+            user_agent: self.agent.clone(),
+        }
+    }
+
     /// Sliding-window frame limit for this connection.
     fn frame_allowed(&mut self) -> bool {
         let now = Instant::now();
@@ -412,12 +448,13 @@ impl Conn {
                 password,
                 token,
                 since,
+                device_id,
                 ..
             } => {
-                let ip = self.peer.ip();
+                let client = self.client(device_id);
                 let current = self.user.clone();
                 Ok(async move {
-                    match authenticate(&services, username, password, token, re.clone(), ip).await {
+                    match authenticate(&services, username, password, token, re.clone(), &client).await {
                         Ok(Authn::Done(user, token, reply)) => {
                             finish_auth(&services, current, user, token, *reply, since, re).await
                         }
@@ -430,13 +467,17 @@ impl Conn {
                 .boxed())
             }
             ClientFrame::Auth2fa {
-                ticket, code, since, ..
+                ticket,
+                code,
+                since,
+                device_id,
+                ..
             } => {
-                let ip = self.peer.ip();
+                let client = self.client(device_id);
                 let current = self.user.clone();
                 Ok(async move {
                     let done = async {
-                        let pair = services.auth.login_2fa(&ticket, &code, ip).await?;
+                        let pair = services.auth.login_2fa(&ticket, &code, &client).await?;
                         let user = services.auth.authenticate(&pair.token).await?;
                         Ok::<_, ApiError>((user, pair.token.clone(), session_reply(pair, re.clone())))
                     };
@@ -794,7 +835,7 @@ async fn authenticate(
     password: Option<String>,
     token: Option<String>,
     re: Option<String>,
-    ip: std::net::IpAddr,
+    client: &sova_service::auth::Client,
 ) -> Result<Authn, ApiError> {
     match (username, password, token) {
         (_, _, Some(token)) => {
@@ -802,7 +843,7 @@ async fn authenticate(
             let reply = auth_success(&user, token.clone(), None, re);
             Ok(Authn::Done(user, token, Box::new(reply)))
         }
-        (Some(username), Some(password), None) => match services.auth.login(&username, &password, ip).await? {
+        (Some(username), Some(password), None) => match services.auth.login(&username, &password, client).await? {
             LoginResult::Tokens(pair) => {
                 let user = services.auth.authenticate(&pair.token).await?;
                 let token = pair.token.clone();

@@ -151,6 +151,35 @@ async fn run() {
     }
     assert_eq!(replayed, (0..5).map(|i| format!("away{i}")).collect::<Vec<_>>());
 
+    // Revoking a session on B closes its socket on A at once.
+    let carol_sid = {
+        let list = b
+            .rest()
+            .raw("GET", "/api/sessions", Some(&carol.token), None)
+            .await
+            .unwrap()
+            .body;
+        list[0]["id"].as_str().unwrap().to_owned()
+    };
+    let r = b
+        .rest()
+        .raw(
+            "DELETE",
+            &format!("/api/sessions/{carol_sid}"),
+            Some(&carol.token),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204);
+    loop {
+        match rc2.recv().await {
+            Ok(f) if f["type"] == "error" => assert_eq!(f["code"], "unauthorized"),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+
     // Presence is aggregated over instances: bob (on B) is online as seen from A.
     let rest_a = a.rest();
     let p = rest_a

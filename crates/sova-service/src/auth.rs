@@ -37,8 +37,31 @@ struct Claims {
     sub: String,
     name: String,
     jti: String,
+    /// The session (login) this token belongs to.
+    #[serde(default)]
+    sid: String,
     iat: i64,
     exp: i64,
+}
+
+/// Who is logging in, for the session record and new-device alerts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub ip: IpAddr,
+    /// Client-chosen stable device id (may be empty).
+    pub device_id: String,
+    pub user_agent: String,
+}
+
+impl Client {
+    /// A client known only by its address.
+    pub fn from_ip(ip: IpAddr) -> Client {
+        Client {
+            ip,
+            device_id: String::new(),
+            user_agent: String::new(),
+        }
+    }
 }
 
 /// The authenticated caller of a request or connection.
@@ -50,6 +73,8 @@ pub struct AuthUser {
     pub jti: String,
     /// Access-token expiry, Unix seconds.
     pub exp: i64,
+    /// The session this token belongs to (empty for tokens older than sessions).
+    pub session: String,
 }
 
 impl AuthUser {
@@ -74,6 +99,10 @@ pub struct AuthService {
     hashing: Arc<Semaphore>,
     dummy_hash: OnceCell<String>,
     pub(crate) limits: Arc<dyn Limits>,
+    pub(crate) bus: Arc<dyn sova_bus::EventBus>,
+    pub(crate) max_sessions: usize,
+    /// Lower-cased usernames with admin rights.
+    pub(crate) admins: Vec<String>,
     rates: Rates,
 }
 
@@ -150,6 +179,7 @@ impl AuthService {
         stores: Stores,
         general: ChatId,
         limits: Arc<dyn Limits>,
+        bus: Arc<dyn sova_bus::EventBus>,
     ) -> Result<AuthService, ApiError> {
         let Some(secret) = &config.jwt_secret else {
             tracing::error!("JWT secret missing: call Config::prepare_secrets first");
@@ -172,6 +202,14 @@ impl AuthService {
             hashing: Arc::new(Semaphore::new(permits)),
             dummy_hash: OnceCell::new(),
             limits,
+            bus,
+            max_sessions: config.max_sessions_per_user.max(1),
+            admins: config
+                .admin_users
+                .split(',')
+                .map(|a| a.trim().to_lowercase())
+                .filter(|a| !a.is_empty())
+                .collect(),
             rates: Rates {
                 login_per_ip: config.rate_limit_login_per_min,
                 login_per_account: config.rate_limit_account_login_per_min,
@@ -254,7 +292,8 @@ impl AuthService {
     /// Verifies a password and issues a token pair; the same 401 for every failure.
     /// Throttled per IP and per account, with an exponential lockout per
     /// (account, IP) after repeated failures.
-    pub async fn login(&self, username: &str, password: &str, ip: IpAddr) -> Result<LoginResult, ApiError> {
+    pub async fn login(&self, username: &str, password: &str, client: &Client) -> Result<LoginResult, ApiError> {
+        let ip = client.ip;
         if username.chars().count() > USERNAME_MAX || password.chars().count() > PASSWORD_MAX {
             return Err(ApiError::unauthorized(INVALID_LOGIN));
         }
@@ -281,6 +320,9 @@ impl AuthService {
         match &result {
             Ok(_) => self.limits.succeeded(&lock_key).await,
             Err(e) if e.code == sova_types::ErrorCode::Unauthorized => {
+                let who: String = lower.chars().take(32).collect();
+                self.audit("login_failed", None, None, ip, &format!("username {who}"))
+                    .await;
                 if let Some(lock) = self.limits.failed(&lock_key).await {
                     tracing::warn!(%ip, lock_secs = lock.as_secs(), "repeated failed logins: locked");
                 }
@@ -301,7 +343,9 @@ impl AuthService {
                 ticket: self.issue_ticket(user.id)?,
             });
         }
-        Ok(LoginResult::Tokens(self.issue_session(user.id, &user.username).await?))
+        Ok(LoginResult::Tokens(
+            self.issue_session(user.id, &user.username, client).await?,
+        ))
     }
 
     /// The user whose password this is; the same 401 (after the same work) otherwise.
@@ -333,17 +377,47 @@ impl AuthService {
         Ok(user)
     }
 
-    /// A fresh session (token pair) for `user`.
-    pub(crate) async fn issue_session(&self, user: UserId, username: &str) -> Result<TokenPair, ApiError> {
-        let refresh_token = self.new_refresh_family(user).await?;
-        self.token_pair(user, username, refresh_token)
-    }
-
-    async fn new_refresh_family(&self, user: UserId) -> Result<String, ApiError> {
+    /// A fresh session (token pair) for `user`: records it with the device, warns
+    /// the user about a new device, and keeps at most the configured number of
+    /// sessions (the oldest go).
+    pub(crate) async fn issue_session(
+        &self,
+        user: UserId,
+        username: &str,
+        client: &Client,
+    ) -> Result<TokenPair, ApiError> {
         let family = random_bytes::<16>()?.to_vec();
+        let sid = crate::sessions::session_id(&family);
         let (token, row) = self.new_refresh(user, family)?;
-        self.stores.tokens.insert_refresh(row).await.map_err(store_err)?;
-        Ok(token)
+        let tokens = &self.stores.tokens;
+        let device_id: String = client.device_id.chars().take(128).collect();
+        let user_agent: String = client.user_agent.chars().take(256).collect();
+        let had_sessions = !tokens.sessions(user).await.map_err(store_err)?.is_empty();
+        let known = tokens
+            .known_device(user, &device_id, &user_agent)
+            .await
+            .map_err(store_err)?;
+        let now = now_micros();
+        tokens
+            .create_session(sova_store::SessionRow {
+                id: sid.clone(),
+                user_id: user,
+                device_id,
+                user_agent,
+                ip: client.ip.to_string(),
+                created_at: now,
+                last_active: now,
+            })
+            .await
+            .map_err(store_err)?;
+        tokens.insert_refresh(row).await.map_err(store_err)?;
+        self.audit("login", Some(user), Some(user), client.ip, &format!("session {sid}"))
+            .await;
+        if had_sessions && !known {
+            self.security_alert(user, client, "new_device").await;
+        }
+        self.enforce_session_limit(user).await?;
+        self.token_pair(user, username, token, &sid)
     }
 
     fn new_refresh(&self, user: UserId, family_id: Vec<u8>) -> Result<(String, NewRefreshToken), ApiError> {
@@ -362,8 +436,14 @@ impl AuthService {
         ))
     }
 
-    fn token_pair(&self, user: UserId, username: &str, refresh_token: String) -> Result<TokenPair, ApiError> {
-        let (token, _) = self.issue_access(user, username)?;
+    fn token_pair(
+        &self,
+        user: UserId,
+        username: &str,
+        refresh_token: String,
+        sid: &str,
+    ) -> Result<TokenPair, ApiError> {
+        let (token, _) = self.issue_access(user, username, sid)?;
         Ok(TokenPair {
             token,
             refresh_token,
@@ -374,13 +454,14 @@ impl AuthService {
     }
 
     /// Issues an access JWT; returns it with its `jti`.
-    fn issue_access(&self, user: UserId, username: &str) -> Result<(String, String), ApiError> {
+    fn issue_access(&self, user: UserId, username: &str, sid: &str) -> Result<(String, String), ApiError> {
         let iat = now_micros() / 1_000_000;
         let jti = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<16>()?);
         let claims = Claims {
             sub: user.0.to_string(),
             name: username.to_owned(),
             jti: jti.clone(),
+            sid: sid.to_owned(),
             iat,
             exp: iat + self.access_ttl,
         };
@@ -394,7 +475,13 @@ impl AuthService {
     /// Verifies an access token (signature, algorithm, expiry, blacklist).
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
         let user = self.verify_access(token)?;
-        if self.stores.tokens.is_blacklisted(&user.jti).await.map_err(store_err)? {
+        if self
+            .stores
+            .tokens
+            .token_revoked(&user.jti, &user.session)
+            .await
+            .map_err(store_err)?
+        {
             return Err(ApiError::unauthorized("token has been revoked"));
         }
         Ok(user)
@@ -421,6 +508,7 @@ impl AuthService {
             username: data.claims.name,
             jti: data.claims.jti,
             exp: data.claims.exp,
+            session: data.claims.sid,
         })
     }
 
@@ -440,7 +528,13 @@ impl AuthService {
             .await
             .map_err(store_err)?;
         match outcome {
-            RotateOutcome::Rotated { user_id } => {
+            RotateOutcome::Rotated { user_id, family } => {
+                let sid = crate::sessions::session_id(&family);
+                self.stores
+                    .tokens
+                    .touch_session(&sid, now_micros())
+                    .await
+                    .map_err(store_err)?;
                 let user = self
                     .stores
                     .users
@@ -448,7 +542,7 @@ impl AuthService {
                     .await
                     .map_err(store_err)?
                     .ok_or_else(|| ApiError::unauthorized("invalid refresh token"))?;
-                self.token_pair(user.id, &user.username, new_token)
+                self.token_pair(user.id, &user.username, new_token, &sid)
             }
             RotateOutcome::Reused { user_id } => {
                 tracing::warn!(user_id = %user_id, "refresh token reuse: family revoked");
@@ -458,8 +552,18 @@ impl AuthService {
         }
     }
 
-    /// Blacklists the access token until it expires and revokes the refresh token's family.
+    /// Blacklists the access token until it expires, ends its session (closing that
+    /// session's sockets), and revokes the given refresh token's family.
     pub async fn logout(&self, user: &AuthUser, refresh_token: Option<&str>) -> Result<(), ApiError> {
+        if !user.session.is_empty() {
+            let ended = self
+                .stores
+                .tokens
+                .revoke_sessions(user.user_id, Some(&user.session), None, now_micros())
+                .await
+                .map_err(store_err)?;
+            self.announce_revoked(user.user_id, &ended);
+        }
         self.stores
             .tokens
             .blacklist_jti(&user.jti, user.exp * 1_000_000)

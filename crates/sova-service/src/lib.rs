@@ -8,6 +8,7 @@ pub mod chats;
 pub mod messages;
 pub mod ops;
 pub mod presence;
+pub mod sessions;
 pub mod twofa;
 pub mod writer;
 
@@ -66,7 +67,7 @@ impl Services {
             ),
             None => Arc::new(sova_limits::LocalLimits::default()),
         };
-        let auth = AuthService::new(&config, stores.clone(), chats.general(), limits.clone())?;
+        let auth = AuthService::new(&config, stores.clone(), chats.general(), limits.clone(), bus.clone())?;
         let messages = MessageService::new(
             &config,
             stores.clone(),

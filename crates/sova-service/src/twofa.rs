@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sova_types::models::TokenPair;
 use sova_types::{ApiError, UserId};
-use std::net::IpAddr;
 use totp_rs::{Secret, Totp};
 
 /// Issuer shown by authenticator apps.
@@ -186,6 +185,14 @@ impl AuthService {
             .await
             .map_err(store_err)?;
         tracing::info!(user_id = %user.user_id, "two-factor authentication enabled");
+        self.audit(
+            "2fa_enabled",
+            Some(user.user_id),
+            Some(user.user_id),
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+            "",
+        )
+        .await;
         Ok(codes)
     }
 
@@ -229,6 +236,14 @@ impl AuthService {
         }
         self.stores.users.disable_totp(user.user_id).await.map_err(store_err)?;
         tracing::info!(user_id = %user.user_id, "two-factor authentication disabled");
+        self.audit(
+            "2fa_disabled",
+            Some(user.user_id),
+            Some(user.user_id),
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+            "",
+        )
+        .await;
         Ok(())
     }
 
@@ -266,7 +281,13 @@ impl AuthService {
     }
 
     /// Completes a login that needs a second factor.
-    pub async fn login_2fa(&self, ticket: &str, code: &str, ip: IpAddr) -> Result<TokenPair, ApiError> {
+    pub async fn login_2fa(
+        &self,
+        ticket: &str,
+        code: &str,
+        client: &crate::auth::Client,
+    ) -> Result<TokenPair, ApiError> {
+        let ip = client.ip;
         let mut v = Validation::new(Algorithm::HS256);
         v.leeway = 0;
         let claims = jsonwebtoken::decode::<TicketClaims>(ticket, &self.ticket_decoding, &v)
@@ -297,12 +318,17 @@ impl AuthService {
             return Err(ApiError::unauthorized("invalid or already used code"));
         }
         self.limits.succeeded(&lock_key).await;
-        self.issue_session(user.id, &user.username).await
+        self.issue_session(user.id, &user.username, client).await
     }
 
     /// `login` for callers that cannot continue a 2FA exchange: a ticket is an error.
-    pub async fn login_tokens(&self, username: &str, password: &str, ip: IpAddr) -> Result<TokenPair, ApiError> {
-        match self.login(username, password, ip).await? {
+    pub async fn login_tokens(
+        &self,
+        username: &str,
+        password: &str,
+        client: &crate::auth::Client,
+    ) -> Result<TokenPair, ApiError> {
+        match self.login(username, password, client).await? {
             LoginResult::Tokens(t) => Ok(t),
             LoginResult::SecondFactor { .. } => Err(ApiError::unauthorized("two-factor authentication required")),
         }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "published", include_str!("../migrations/0005_published.sql")),
     (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
     (7, "totp", include_str!("../migrations/0007_totp.sql")),
+    (8, "sessions", include_str!("../migrations/0008_sessions.sql")),
 ];
 
 /// PostgreSQL implementation of every store trait.

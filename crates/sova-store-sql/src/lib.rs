@@ -48,6 +48,22 @@ pub fn membership_of(payload: &str) -> Option<sova_store::Membership> {
     }
 }
 
+/// Lower-case hex of `bytes` (session ids are the hex of refresh-token families).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Bytes of a hex string, if it is one.
+pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// Private chats are unique per pair of users: this key enforces it.
 pub fn private_key(a: sova_types::UserId, b: sova_types::UserId) -> String {
     let (lo, hi) = if a.0 <= b.0 { (a.0, b.0) } else { (b.0, a.0) };
@@ -424,7 +440,7 @@ macro_rules! impl_sql_store {
                         .await
                         .map_err(map_err)?;
                     tx.commit().await.map_err(map_err)?;
-                    Ok(RotateOutcome::Rotated { user_id })
+                    Ok(RotateOutcome::Rotated { user_id, family })
                 }
 
                 async fn revoke_refresh_family(&self, token_hash: &[u8], user: UserId, now: i64) -> StoreResult<bool> {
@@ -458,6 +474,159 @@ macro_rules! impl_sql_store {
                         .await
                         .map_err(map_err)?;
                     Ok(found.is_some())
+                }
+
+                async fn create_session(&self, s: sova_store::SessionRow) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO sessions (id, user_id, device_id, user_agent, ip, created_at, last_active) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&s.id)
+                    .bind(s.user_id.0)
+                    .bind(&s.device_id)
+                    .bind(&s.user_agent)
+                    .bind(&s.ip)
+                    .bind(s.created_at)
+                    .bind(s.last_active)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn sessions(&self, user: UserId) -> StoreResult<Vec<sova_store::SessionRow>> {
+                    let found = sqlx::query(
+                        "SELECT id, user_id, device_id, user_agent, ip, created_at, last_active FROM sessions \
+                         WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1000",
+                    )
+                    .bind(user.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    found
+                        .iter()
+                        .map(|r| {
+                            Ok(sova_store::SessionRow {
+                                id: r.try_get(0).map_err(map_err)?,
+                                user_id: UserId(r.try_get(1).map_err(map_err)?),
+                                device_id: r.try_get(2).map_err(map_err)?,
+                                user_agent: r.try_get(3).map_err(map_err)?,
+                                ip: r.try_get(4).map_err(map_err)?,
+                                created_at: r.try_get(5).map_err(map_err)?,
+                                last_active: r.try_get(6).map_err(map_err)?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn revoke_sessions(&self, user: UserId, only: Option<&str>, except: Option<&str>, now: i64) -> StoreResult<Vec<String>> {
+                    let mut tx = self.begin_token_write().await?;
+                    let ids: Vec<String> = sqlx::query_scalar(
+                        "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+                         AND (CAST($2 AS TEXT) IS NULL OR id = $2) AND (CAST($3 AS TEXT) IS NULL OR id <> $3)",
+                    )
+                    .bind(user.0)
+                    .bind(only)
+                    .bind(except)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                    for id in &ids {
+                        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+                            .bind(now)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map_err)?;
+                        if let Some(family) = $crate::hex_decode(id) {
+                            sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+                                .bind(now)
+                                .bind(family)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(map_err)?;
+                        }
+                    }
+                    tx.commit().await.map_err(map_err)?;
+                    Ok(ids)
+                }
+
+                async fn touch_session(&self, id: &str, now: i64) -> StoreResult<()> {
+                    sqlx::query("UPDATE sessions SET last_active = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn token_revoked(&self, jti: &str, session: &str) -> StoreResult<bool> {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT (SELECT COUNT(*) FROM token_blacklist WHERE jti = $1) + \
+                         (SELECT COUNT(*) FROM sessions WHERE id = $2 AND revoked_at IS NOT NULL)",
+                    )
+                    .bind(jti)
+                    .bind(session)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    Ok(n > 0)
+                }
+
+                async fn known_device(&self, user: UserId, device_id: &str, user_agent: &str) -> StoreResult<bool> {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND ((device_id <> '' AND device_id = $2) OR user_agent = $3)",
+                    )
+                    .bind(user.0)
+                    .bind(device_id)
+                    .bind(user_agent)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    Ok(n > 0)
+                }
+
+                async fn audit(&self, e: sova_store::AuditRow) -> StoreResult<()> {
+                    sqlx::query("INSERT INTO audit_log (at, action, actor, target, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+                        .bind(e.at)
+                        .bind(&e.action)
+                        .bind(e.actor.map(|u| u.0))
+                        .bind(e.target.map(|u| u.0))
+                        .bind(&e.ip)
+                        .bind(&e.detail)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn audit_log(&self, action: Option<&str>, target: Option<UserId>, before: Option<i64>, limit: i64) -> StoreResult<Vec<sova_store::AuditRow>> {
+                    let found = sqlx::query(
+                        "SELECT id, at, action, actor, target, ip, detail FROM audit_log \
+                         WHERE id < $1 AND (CAST($2 AS TEXT) IS NULL OR action = $2) AND (CAST($3 AS BIGINT) IS NULL OR target = $3) \
+                         ORDER BY id DESC LIMIT $4",
+                    )
+                    .bind(before.unwrap_or(i64::MAX))
+                    .bind(action)
+                    .bind(target.map(|u| u.0))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                    found
+                        .iter()
+                        .map(|r| {
+                            Ok(sova_store::AuditRow {
+                                id: r.try_get(0).map_err(map_err)?,
+                                at: r.try_get(1).map_err(map_err)?,
+                                action: r.try_get(2).map_err(map_err)?,
+                                actor: r.try_get::<Option<i64>, _>(3).map_err(map_err)?.map(UserId),
+                                target: r.try_get::<Option<i64>, _>(4).map_err(map_err)?.map(UserId),
+                                ip: r.try_get(5).map_err(map_err)?,
+                                detail: r.try_get(6).map_err(map_err)?,
+                            })
+                        })
+                        .collect()
                 }
 
                 async fn purge_expired(&self, now: i64) -> StoreResult<u64> {

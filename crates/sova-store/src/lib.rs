@@ -65,11 +65,35 @@ pub struct NewRefreshToken {
     pub expires_at: i64,
 }
 
+/// A login session (its id is the hex of the refresh-token family).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: UserId,
+    pub device_id: String,
+    pub user_agent: String,
+    pub ip: String,
+    pub created_at: i64,
+    pub last_active: i64,
+}
+
+/// One audit-log entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub action: String,
+    pub actor: Option<UserId>,
+    pub target: Option<UserId>,
+    pub ip: String,
+    pub detail: String,
+}
+
 /// What happened to a refresh token presented for rotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RotateOutcome {
     /// The old token was valid and is now used; the new one is stored.
-    Rotated { user_id: UserId },
+    Rotated { user_id: UserId, family: Vec<u8> },
     /// The old token had already been used: its whole family is now revoked.
     Reused { user_id: UserId },
     /// Unknown, expired or revoked.
@@ -352,6 +376,35 @@ pub trait TokenStore: Send + Sync {
     async fn blacklist_jti(&self, jti: &str, expires_at: i64) -> StoreResult<()>;
     /// Whether the access-token id is blacklisted.
     async fn is_blacklisted(&self, jti: &str) -> StoreResult<bool>;
+    /// Records a new session.
+    async fn create_session(&self, s: SessionRow) -> StoreResult<()>;
+    /// `user`'s live sessions, oldest first.
+    async fn sessions(&self, user: UserId) -> StoreResult<Vec<SessionRow>>;
+    /// Revokes sessions of `user` (`only` one of them, or all but `except`), with
+    /// their refresh tokens; returns the ids revoked.
+    async fn revoke_sessions(
+        &self,
+        user: UserId,
+        only: Option<&str>,
+        except: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// Notes activity on a session.
+    async fn touch_session(&self, id: &str, now: i64) -> StoreResult<()>;
+    /// Whether an access token is dead: its `jti` blacklisted or its session revoked.
+    async fn token_revoked(&self, jti: &str, session: &str) -> StoreResult<bool>;
+    /// Whether `user` ever logged in from this device id or user agent.
+    async fn known_device(&self, user: UserId, device_id: &str, user_agent: &str) -> StoreResult<bool>;
+    /// Appends to the audit log (append-only).
+    async fn audit(&self, entry: AuditRow) -> StoreResult<()>;
+    /// Audit entries, newest first, before id `before`, filtered by action and target.
+    async fn audit_log(
+        &self,
+        action: Option<&str>,
+        target: Option<UserId>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRow>>;
     /// Deletes expired blacklist entries and refresh tokens; returns how many rows went.
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
 }

@@ -25,6 +25,8 @@ pub enum ClientFrame {
         token: Option<String>,
         #[serde(default)]
         since: Option<i64>,
+        #[serde(default)]
+        device_id: Option<String>,
     },
     /// Send a text message; without `chat_id` it goes to `general`.
     Message {
@@ -51,6 +53,8 @@ pub enum ClientFrame {
         code: String,
         #[serde(default)]
         since: Option<i64>,
+        #[serde(default)]
+        device_id: Option<String>,
     },
     /// Replay every event after `since`, then answer `synced`.
     Sync {

@@ -22,6 +22,9 @@ pub struct RegisteredUser {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// A stable id the client chose for this device (new devices raise an alert).
+    #[serde(default)]
+    pub device_id: Option<String>,
 }
 
 /// Answer of login and refresh: an access JWT and an opaque refresh token.

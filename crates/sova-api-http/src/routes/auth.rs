@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use sova_service::Services;
-use sova_service::auth::LoginResult;
+use sova_service::auth::{Client, LoginResult};
 use sova_types::models::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, RegisteredUser, TokenPair};
 use std::sync::Arc;
 
@@ -24,9 +24,11 @@ pub async fn register(
 pub async fn login(
     State(s): State<Arc<Services>>,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    match s.auth.login(&req.username, &req.password, ip).await? {
+    let client = client(ip, &headers, req.device_id.as_deref());
+    match s.auth.login(&req.username, &req.password, &client).await? {
         LoginResult::Tokens(t) => Ok(Json(
             serde_json::to_value(t).map_err(|_| sova_types::ApiError::internal())?,
         )),
@@ -34,10 +36,25 @@ pub async fn login(
     }
 }
 
+/// The session metadata of a REST login.
+fn client(ip: std::net::IpAddr, headers: &axum::http::HeaderMap, device_id: Option<&str>) -> Client {
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    Client {
+        ip,
+        device_id: device_id.unwrap_or_default().to_owned(),
+        user_agent: agent.to_owned(),
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct SecondFactor {
     ticket: String,
     code: String,
+    #[serde(default)]
+    device_id: Option<String>,
 }
 
 /// # POST /api/login/2fa
@@ -45,9 +62,11 @@ pub struct SecondFactor {
 pub async fn login_2fa(
     State(s): State<Arc<Services>>,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<SecondFactor>,
 ) -> Result<Json<TokenPair>, HttpError> {
-    Ok(Json(s.auth.login_2fa(&req.ticket, &req.code, ip).await?))
+    let client = client(ip, &headers, req.device_id.as_deref());
+    Ok(Json(s.auth.login_2fa(&req.ticket, &req.code, &client).await?))
 }
 
 #[derive(serde::Deserialize)]
@@ -147,4 +166,80 @@ pub async fn logout(
     let req = req.unwrap_or_default();
     s.auth.logout(&user, req.refresh_token.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// # GET /api/sessions
+/// My live sessions (device, IP, location hint, last active, `current`).
+pub async fn sessions(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+) -> Result<Json<Vec<sova_service::sessions::Session>>, HttpError> {
+    Ok(Json(s.auth.sessions(&u).await?))
+}
+
+/// # DELETE /api/sessions/{id}
+/// Revokes one of my sessions: its tokens die and its sockets close at once.
+pub async fn revoke_session(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    ClientIp(ip): ClientIp,
+    crate::ApiPath(id): crate::ApiPath<String>,
+) -> Result<StatusCode, HttpError> {
+    s.auth.revoke_session(&u, Some(&id), ip).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// # POST /api/sessions/revoke-others
+/// Revokes all my sessions but this one → `{"revoked": n}`.
+pub async fn revoke_other_sessions(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    ClientIp(ip): ClientIp,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let n = s.auth.revoke_session(&u, None, ip).await?;
+    Ok(Json(serde_json::json!({"revoked": n})))
+}
+
+/// # GET /api/security/alerts
+/// My security alerts (logins from new devices), newest first.
+pub async fn security_alerts(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+) -> Result<Json<Vec<sova_service::sessions::AuditEntry>>, HttpError> {
+    Ok(Json(s.auth.security_alerts(&u).await?))
+}
+
+/// # POST /api/admin/users/{id}/revoke-sessions
+/// Admins: revoke every session of a user → `{"revoked": n}`.
+pub async fn admin_revoke_sessions(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    ClientIp(ip): ClientIp,
+    crate::ApiPath(target): crate::ApiPath<sova_types::UserId>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let n = s.auth.admin_revoke_sessions(&u, target, ip).await?;
+    Ok(Json(serde_json::json!({"revoked": n})))
+}
+
+#[derive(serde::Deserialize)]
+pub struct AuditQuery {
+    action: Option<String>,
+    user_id: Option<i64>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// # GET /api/admin/audit?action=&user_id=&before=&limit=
+/// Admins: the append-only audit log, newest first (page with `before` = last id).
+pub async fn audit_log(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    crate::ApiQuery(q): crate::ApiQuery<AuditQuery>,
+) -> Result<Json<Vec<sova_service::sessions::AuditEntry>>, HttpError> {
+    let target = q.user_id.map(sova_types::UserId);
+    Ok(Json(
+        s.auth
+            .audit_log(&u, q.action.as_deref(), target, q.before, q.limit.unwrap_or(100))
+            .await?,
+    ))
 }

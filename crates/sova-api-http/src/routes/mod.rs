@@ -18,6 +18,15 @@ pub fn routes() -> Router<Arc<Services>> {
         .route("/api/register", post(auth::register))
         .route("/api/login", post(auth::login))
         .route("/api/login/2fa", post(auth::login_2fa))
+        .route("/api/sessions", get(auth::sessions))
+        .route("/api/sessions/revoke-others", post(auth::revoke_other_sessions))
+        .route("/api/sessions/{id}", axum::routing::delete(auth::revoke_session))
+        .route("/api/security/alerts", get(auth::security_alerts))
+        .route(
+            "/api/admin/users/{id}/revoke-sessions",
+            post(auth::admin_revoke_sessions),
+        )
+        .route("/api/admin/audit", get(auth::audit_log))
         .route("/api/2fa", get(auth::totp_status))
         .route("/api/2fa/setup", post(auth::totp_setup))
         .route("/api/2fa/qr.png", get(auth::totp_qr))
