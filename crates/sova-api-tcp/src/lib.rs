@@ -4,12 +4,13 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 use sova_gateway::{CloseReason, FrameSink, Gateway, Inbound};
+use sova_tls::TlsListener;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpListener;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio_util::codec::{Decoder, FramedRead};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -89,11 +90,11 @@ impl Decoder for LineCodec {
 }
 
 /// Writes frames as lines through a buffer; `flush` sends them.
-pub struct TcpSink {
-    writer: BufWriter<OwnedWriteHalf>,
+pub struct TcpSink<W> {
+    writer: BufWriter<W>,
 }
 
-impl FrameSink for TcpSink {
+impl<W: AsyncWrite + Unpin + Send> FrameSink for TcpSink<W> {
     async fn feed(&mut self, frame: Bytes) -> io::Result<()> {
         self.writer.write_all(&frame).await?;
         self.writer.write_all(b"\n").await
@@ -107,6 +108,28 @@ impl FrameSink for TcpSink {
         let _ = self.writer.flush().await;
         let _ = self.writer.shutdown().await;
     }
+}
+
+/// Runs one connection (plain or TLS) through the gateway.
+async fn handle<S>(stream: S, peer: SocketAddr, agent: &str, gw: Arc<Gateway>, stop: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read, write) = tokio::io::split(stream);
+    let incoming = FramedRead::new(read, LineCodec::new(gw.max_frame_bytes()));
+    let incoming = futures_util::StreamExt::filter_map(incoming, |r| async move {
+        match r {
+            Ok(item) => Some(item),
+            Err(e) => {
+                tracing::debug!(error = %e, "tcp read error");
+                None
+            }
+        }
+    });
+    let sink = TcpSink {
+        writer: BufWriter::with_capacity(16 * 1024, write),
+    };
+    gw.serve(Box::pin(incoming), sink, peer, agent.to_owned(), stop).await;
 }
 
 /// Accepts connections until `shutdown` fires; each runs on `tracker`.
@@ -126,28 +149,27 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: Cance
             }
         };
         let _ = stream.set_nodelay(true);
-        let gw = gateway.clone();
-        let stop = shutdown.clone();
-        tracker.spawn(async move {
-            let (read, write) = stream.into_split();
-            let incoming = FramedRead::new(read, LineCodec::new(gw.max_frame_bytes()));
-            let incoming = futures_util::StreamExt::filter_map(incoming, |r| async move {
-                match r {
-                    Ok(item) => Some(item),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "tcp read error");
-                        None
-                    }
-                }
-            });
-            let incoming = Box::pin(incoming);
-            let sink = TcpSink {
-                writer: BufWriter::with_capacity(16 * 1024, write),
-            };
-            gw.serve(incoming, sink, peer, "tcp".to_owned(), stop).await;
-        });
+        tracker.spawn(handle(stream, peer, "tcp", gateway.clone(), shutdown.clone()));
     }
     tracing::info!("tcp listener stopped");
+}
+
+/// The same protocol over TLS (`TCP_TLS_PORT`).
+pub async fn serve_tls(
+    mut listener: TlsListener,
+    gateway: Arc<Gateway>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            a = listener.next() => a,
+        };
+        let Some((stream, peer)) = accepted else { break };
+        tracker.spawn(handle(stream, peer, "tcp+tls", gateway.clone(), shutdown.clone()));
+    }
+    tracing::info!("tcp tls listener stopped");
 }
 
 #[cfg(test)]

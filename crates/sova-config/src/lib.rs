@@ -40,6 +40,11 @@ pub const ENV_VARS: &[&str] = &[
     "CORS_ORIGINS",
     "MAX_SESSIONS_PER_USER",
     "ADMIN_USERS",
+    "TLS_CERT",
+    "TLS_KEY",
+    "TLS_SELF_SIGNED",
+    "HTTPS_PORT",
+    "TCP_TLS_PORT",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -157,6 +162,16 @@ pub struct Config {
     pub max_sessions_per_user: usize,
     /// Comma-separated usernames with admin rights (audit log, revoking others' sessions).
     pub admin_users: String,
+    /// PEM certificate chain for HTTPS/WSS and TCP+TLS (with `TLS_KEY`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// Without cert files: generate a self-signed development certificate in the data dir.
+    pub tls_self_signed: bool,
+    /// HTTPS and WSS (`/ws`) port, when TLS is on.
+    pub https_port: u16,
+    /// TCP protocol over TLS, when TLS is on.
+    pub tcp_tls_port: u16,
 }
 
 impl Default for Config {
@@ -189,6 +204,11 @@ impl Default for Config {
             cors_origins: String::new(),
             max_sessions_per_user: 20,
             admin_users: String::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            https_port: 8443,
+            tcp_tls_port: 8889,
         }
     }
 }
@@ -238,6 +258,9 @@ impl Config {
         if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs == 0 {
             return bad("token lifetimes must be positive");
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return bad("TLS_CERT and TLS_KEY go together");
+        }
         if self.outbound_queue == 0 {
             return bad("OUTBOUND_QUEUE must be at least 1");
         }
@@ -248,6 +271,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether the TLS listeners run.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_cert.is_some() || self.tls_self_signed
     }
 
     pub fn is_production(&self) -> bool {

@@ -28,6 +28,10 @@ pub struct Listeners {
     pub http: TcpListener,
     /// Newline-delimited JSON.
     pub tcp: TcpListener,
+    /// HTTPS and WSS, when TLS is on.
+    pub https: Option<TcpListener>,
+    /// Newline-delimited JSON over TLS, when TLS is on.
+    pub tcp_tls: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -39,7 +43,25 @@ impl Listeners {
         let tcp = TcpListener::bind((config.bind_addr, config.tcp_port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.tcp_port))?;
-        Ok(Listeners { http, tcp })
+        let (mut https, mut tcp_tls) = (None, None);
+        if config.tls_enabled() {
+            https = Some(
+                TcpListener::bind((config.bind_addr, config.https_port))
+                    .await
+                    .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.https_port))?,
+            );
+            tcp_tls = Some(
+                TcpListener::bind((config.bind_addr, config.tcp_tls_port))
+                    .await
+                    .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.tcp_tls_port))?,
+            );
+        }
+        Ok(Listeners {
+            http,
+            tcp,
+            https,
+            tcp_tls,
+        })
     }
 }
 
@@ -109,6 +131,8 @@ impl Database {
 pub struct Running {
     pub http_addr: SocketAddr,
     pub tcp_addr: SocketAddr,
+    pub https_addr: Option<SocketAddr>,
+    pub tcp_tls_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     done: JoinHandle<()>,
 }
@@ -164,6 +188,7 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         tracker: tracker.clone(),
     });
     let app = sova_api_http::router(services.clone(), ws);
+    let app_for_tls = app.clone();
     let http = axum::serve(listeners.http, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let http = tokio::spawn(async move {
@@ -177,8 +202,46 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         shutdown.clone(),
         tracker.clone(),
     ));
+    let (mut https_addr, mut tcp_tls_addr) = (None, None);
+    let mut tls_tasks = Vec::new();
+    if let (Some(https), Some(tcp_tls)) = (listeners.https, listeners.tcp_tls) {
+        let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => sova_tls::ensure_self_signed(&config.data_dir).map_err(|e| anyhow::anyhow!(e))?,
+        };
+        let tls = sova_tls::server_config(&cert, &key).map_err(|e| anyhow::anyhow!(e))?;
+        https_addr = Some(https.local_addr()?);
+        tcp_tls_addr = Some(tcp_tls.local_addr()?);
+        // Browsers that reached us over HTTPS should never fall back to HTTP.
+        let secure_app = app_for_tls.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+        let listener = axum::serve::ListenerExt::tap_io(sova_tls::TlsListener::new(https, tls.clone())?, |_| {});
+        let server = axum::serve(listener, secure_app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        tls_tasks.push(tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "https server failed");
+            }
+        }));
+        tls_tasks.push(tokio::spawn(sova_api_tcp::serve_tls(
+            sova_tls::TlsListener::new(tcp_tls, tls)?,
+            gateway.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        )));
+    }
     let purge = tokio::spawn(purge_loop(services.clone(), shutdown.clone()));
-    tracing::info!(%http_addr, %tcp_addr, backend = services.stores.backend, env = ?config.env, "sova is serving");
+    tracing::info!(
+        %http_addr,
+        %tcp_addr,
+        https_addr = ?https_addr,
+        tcp_tls_addr = ?tcp_tls_addr,
+        backend = services.stores.backend,
+        env = ?config.env,
+        "sova is serving"
+    );
 
     let stop = shutdown.clone();
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -188,6 +251,9 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         let _ = tokio::time::timeout(grace, async {
             let _ = http.await;
             let _ = tcp.await;
+            for t in tls_tasks {
+                let _ = t.await;
+            }
         })
         .await;
         tracker.close();
@@ -208,6 +274,8 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     Ok(Running {
         http_addr,
         tcp_addr,
+        https_addr,
+        tcp_tls_addr,
         shutdown,
         done,
     })

@@ -19,6 +19,8 @@ pub struct TestServer {
     pub http: String,
     pub ws: String,
     pub tcp: String,
+    pub https_addr: Option<std::net::SocketAddr>,
+    pub tcp_tls_addr: Option<std::net::SocketAddr>,
     running: Option<Running>,
     _dir: tempfile::TempDir,
     /// The PostgreSQL schema this server (and its siblings) use.
@@ -57,6 +59,8 @@ impl TestServer {
             http: String::new(),
             ws: String::new(),
             tcp: String::new(),
+            https_addr: None,
+            tcp_tls_addr: None,
             running: None,
             _dir: dir,
             schema,
@@ -73,6 +77,8 @@ impl TestServer {
         self.http = format!("http://{}", running.http_addr);
         self.ws = format!("ws://{}/ws", running.http_addr);
         self.tcp = running.tcp_addr.to_string();
+        self.https_addr = running.https_addr;
+        self.tcp_tls_addr = running.tcp_tls_addr;
         self.running = Some(running);
     }
 
@@ -97,6 +103,8 @@ impl TestServer {
             http: String::new(),
             ws: String::new(),
             tcp: String::new(),
+            https_addr: None,
+            tcp_tls_addr: None,
             running: None,
             _dir: dir,
             schema: None,
