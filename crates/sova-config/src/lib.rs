@@ -45,6 +45,10 @@ pub const ENV_VARS: &[&str] = &[
     "TLS_SELF_SIGNED",
     "HTTPS_PORT",
     "TCP_TLS_PORT",
+    "CAPTCHA_DIFFICULTY",
+    "REPUTATION_CAPTCHA_AT",
+    "REPUTATION_BLOCK_AT",
+    "MAX_CONNECTIONS_PER_IP",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -172,6 +176,14 @@ pub struct Config {
     pub https_port: u16,
     /// TCP protocol over TLS, when TLS is on.
     pub tcp_tls_port: u16,
+    /// Leading zero bits a CAPTCHA proof of work needs (20 ≈ a second in a browser).
+    pub captcha_difficulty: u32,
+    /// Penalty points (15-minute window) from which an address must solve a CAPTCHA.
+    pub reputation_captcha_at: u32,
+    /// Penalty points from which an address is blocked from logging in or registering.
+    pub reputation_block_at: u32,
+    /// Open socket connections per client address, per instance.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for Config {
@@ -209,6 +221,10 @@ impl Default for Config {
             tls_self_signed: false,
             https_port: 8443,
             tcp_tls_port: 8889,
+            captcha_difficulty: 20,
+            reputation_captcha_at: 20,
+            reputation_block_at: 60,
+            max_connections_per_ip: 1000,
         }
     }
 }

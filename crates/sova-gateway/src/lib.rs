@@ -79,6 +79,9 @@ pub struct Gateway {
     services: Arc<Services>,
     hub: Arc<Hub>,
     next_conn: AtomicU64,
+    /// Open connections per client address (this instance).
+    per_ip: parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    max_per_ip: usize,
     queue_len: usize,
     max_frame: usize,
     frames_per_sec: u32,
@@ -87,6 +90,7 @@ pub struct Gateway {
 impl Gateway {
     /// Creates the gateway and subscribes its hub to the bus.
     pub fn new(services: Arc<Services>) -> Arc<Gateway> {
+        let max_per_ip = services.config.max_connections_per_ip;
         let hub = Arc::new(Hub::with_bus(&services.bus));
         services.bus.subscribe(hub.clone());
         Arc::new(Gateway {
@@ -96,6 +100,8 @@ impl Gateway {
             services,
             hub,
             next_conn: AtomicU64::new(1),
+            per_ip: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            max_per_ip: max_per_ip.max(1),
         })
     }
 
@@ -111,6 +117,49 @@ impl Gateway {
     /// Runs one connection until the peer leaves, it misbehaves, or `shutdown` fires.
     pub async fn serve<S, K>(
         self: Arc<Self>,
+        incoming: S,
+        sink: K,
+        peer: SocketAddr,
+        agent: String,
+        shutdown: CancellationToken,
+    ) where
+        S: Stream<Item = Inbound> + Unpin + Send,
+        K: FrameSink,
+    {
+        let ip = peer.ip();
+        let admitted = {
+            let mut map = self.per_ip.lock();
+            let n = map.entry(ip).or_default();
+            if *n >= self.max_per_ip {
+                false
+            } else {
+                *n += 1;
+                true
+            }
+        };
+        if !admitted {
+            let mut sink = sink;
+            let refused = ServerFrame::error(
+                ApiError::rate_limited("too many connections from this address", 10),
+                None,
+            );
+            let _ = tokio::time::timeout(Duration::from_secs(1), send_frame(&mut sink, &refused)).await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), sink.close(CloseReason::Policy)).await;
+            drop(incoming);
+            return;
+        }
+        self.serve_admitted(incoming, sink, peer, agent, shutdown).await;
+        let mut map = self.per_ip.lock();
+        if let Some(n) = map.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
+
+    async fn serve_admitted<S, K>(
+        self: &Arc<Self>,
         incoming: S,
         sink: K,
         peer: SocketAddr,
@@ -358,16 +407,30 @@ impl Conn {
             self.abuse = (now, 0);
         }
         self.abuse.1 += 1;
+        // Malformed traffic also costs the address reputation.
+        let (services, ip) = (self.gw.services.clone(), self.peer.ip());
+        tokio::spawn(async move {
+            services
+                .auth
+                .reputation
+                .penalize(ip, sova_service::abuse::points::MALFORMED)
+                .await
+        });
         self.abuse.1 > ABUSE_LIMIT
     }
 
     /// Decodes a frame and starts handling it.
     /// Session metadata for a login on this connection.
-    fn client(&self, device_id: Option<String>) -> sova_service::auth::Client {
+    fn client(
+        &self,
+        device_id: Option<String>,
+        captcha: Option<sova_types::models::CaptchaSolution>,
+    ) -> sova_service::auth::Client {
         sova_service::auth::Client {
             ip: self.peer.ip(),
             device_id: device_id.unwrap_or_default(),
             user_agent: self.agent.clone(),
+            captcha,
         }
     }
 
@@ -449,9 +512,10 @@ impl Conn {
                 token,
                 since,
                 device_id,
+                captcha,
                 ..
             } => {
-                let client = self.client(device_id);
+                let client = self.client(device_id, captcha);
                 let current = self.user.clone();
                 Ok(async move {
                     match authenticate(&services, username, password, token, re.clone(), &client).await {
@@ -473,7 +537,7 @@ impl Conn {
                 device_id,
                 ..
             } => {
-                let client = self.client(device_id);
+                let client = self.client(device_id, None);
                 let current = self.user.clone();
                 Ok(async move {
                     let done = async {

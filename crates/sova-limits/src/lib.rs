@@ -65,6 +65,10 @@ pub trait Limits: Send + Sync {
     async fn failed(&self, key: &str) -> Option<Duration>;
     /// A successful login clears `key`'s failures.
     async fn succeeded(&self, key: &str);
+    /// Adds `points` to `key`'s sliding-window tally (reputation penalties).
+    async fn penalize(&self, key: &str, points: u32, window: Duration);
+    /// `key`'s current sliding-window tally.
+    async fn score(&self, key: &str, window: Duration) -> f64;
 }
 
 #[derive(Default)]
@@ -103,11 +107,7 @@ impl Limits for LocalLimits {
         let index = now / window_ms;
         let mut map = self.windows.lock();
         let w = map.entry(key.to_owned()).or_default();
-        if w.index != index {
-            w.prev = if w.index + 1 == index { w.curr } else { 0 };
-            w.curr = 0;
-            w.index = index;
-        }
+        roll(w, index);
         w.curr += 1;
         let elapsed = now - index * window_ms;
         if sliding_count(w.prev, w.curr, elapsed, window_ms) > f64::from(limit) {
@@ -147,6 +147,33 @@ impl Limits for LocalLimits {
 
     async fn succeeded(&self, key: &str) {
         self.failures.lock().remove(key);
+    }
+
+    async fn penalize(&self, key: &str, points: u32, window: Duration) {
+        let (window_ms, now) = (window.as_millis().max(1) as u64, now_ms());
+        let index = now / window_ms;
+        let mut map = self.windows.lock();
+        let w = map.entry(key.to_owned()).or_default();
+        roll(w, index);
+        w.curr += u64::from(points);
+    }
+
+    async fn score(&self, key: &str, window: Duration) -> f64 {
+        let (window_ms, now) = (window.as_millis().max(1) as u64, now_ms());
+        let index = now / window_ms;
+        let mut map = self.windows.lock();
+        let Some(w) = map.get_mut(key) else { return 0.0 };
+        roll(w, index);
+        sliding_count(w.prev, w.curr, now - index * window_ms, window_ms)
+    }
+}
+
+/// Moves a window forward to `index`.
+fn roll(w: &mut Window, index: u64) {
+    if w.index != index {
+        w.prev = if w.index + 1 == index { w.curr } else { 0 };
+        w.curr = 0;
+        w.index = index;
     }
 }
 
@@ -254,6 +281,36 @@ impl Limits for RedisLimits {
             .query_async(&mut c)
             .await;
     }
+
+    async fn penalize(&self, key: &str, points: u32, window: Duration) {
+        let window_ms = window.as_millis().max(1) as u64;
+        let cur = format!("{}:rl:{key}:{}", self.prefix, now_ms() / window_ms);
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<(u64, ())> = redis::pipe()
+            .incr(&cur, points)
+            .pexpire(&cur, (window_ms * 2) as i64)
+            .query_async(&mut c)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "reputation counter unavailable");
+        }
+    }
+
+    async fn score(&self, key: &str, window: Duration) -> f64 {
+        let window_ms = window.as_millis().max(1) as u64;
+        let now = now_ms();
+        let index = now / window_ms;
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<(Option<u64>, Option<u64>)> = redis::pipe()
+            .get(format!("{}:rl:{key}:{index}", self.prefix))
+            .get(format!("{}:rl:{key}:{}", self.prefix, index.saturating_sub(1)))
+            .query_async(&mut c)
+            .await;
+        match r {
+            Ok((curr, prev)) => sliding_count(prev.unwrap_or(0), curr.unwrap_or(0), now - index * window_ms, window_ms),
+            Err(_) => 0.0,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -295,6 +352,11 @@ mod tests {
         l.succeeded(&lk).await;
         assert!(l.locked(&lk).await.allowed());
         assert_eq!(l.failed(&lk).await, None, "success resets the count");
+        let rk = format!("{key}:rep");
+        assert_eq!(l.score(&rk, Duration::from_secs(60)).await, 0.0);
+        l.penalize(&rk, 5, Duration::from_secs(60)).await;
+        l.penalize(&rk, 3, Duration::from_secs(60)).await;
+        assert!((l.score(&rk, Duration::from_secs(60)).await - 8.0).abs() < 1e-9);
     }
 
     #[tokio::test]

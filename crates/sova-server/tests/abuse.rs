@@ -168,7 +168,147 @@ async fn frame_floods_are_refused(backend: Backend) {
     server.stop().await;
 }
 
+async fn bad_reputation_needs_captcha_then_blocks(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.reputation_captcha_at = 10;
+        c.reputation_block_at = 30;
+        c.captcha_difficulty = 8;
+    })
+    .await
+    else {
+        return;
+    };
+    let rest = server.rest();
+    let (name, _) = user(&server, "honest").await;
+    // Two failed logins (5 points each) from this address: now a CAPTCHA is needed.
+    for i in 0..2 {
+        let r = rest
+            .raw(
+                "POST",
+                "/api/login",
+                None,
+                login_body(&format!("ghost{i}"), "nope-nope"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 401);
+    }
+    let r = rest
+        .raw("POST", "/api/login", None, login_body(&name, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body["code"].as_str()), (403, Some("captcha_required")));
+    let solve = || async {
+        let c = rest.raw("GET", "/api/captcha", None, None).await.unwrap().body;
+        assert_eq!(c["difficulty"], 8);
+        let challenge = c["challenge"].as_str().unwrap().to_owned();
+        let nonce = sova_service::abuse::solve(&challenge, 8);
+        json!({"challenge": challenge, "nonce": nonce})
+    };
+    let captcha = solve().await;
+    let body = |c: &serde_json::Value, p: &str| {
+        Some(
+            json!({"username": name, "password": p, "captcha": c})
+                .to_string()
+                .into_bytes(),
+        )
+    };
+    let ok = rest
+        .raw("POST", "/api/login", None, body(&captcha, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    let again = rest
+        .raw("POST", "/api/login", None, body(&captcha, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.body["code"], "captcha_required",
+        "a solved challenge is good once"
+    );
+    let wrong = json!({"challenge": captcha["challenge"], "nonce": "not-a-solution"});
+    assert_eq!(
+        rest.raw("POST", "/api/login", None, body(&wrong, PASSWORD))
+            .await
+            .unwrap()
+            .body["code"],
+        "captcha_required"
+    );
+    // Sockets ask too, and accept a solution.
+    let mut ws = server.ws().await;
+    let e = ws
+        .request(json!({"type": "auth", "username": name, "password": PASSWORD}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(sova_types::ErrorCode::CaptchaRequired));
+    let ok = ws
+        .request(json!({"type": "auth", "username": name, "password": PASSWORD, "captcha": solve().await}))
+        .await
+        .unwrap();
+    assert_eq!(ok["type"], "auth_success");
+    // Keep failing (with CAPTCHAs) until blocked: then even a CAPTCHA does not help.
+    for _ in 0..4 {
+        let _ = rest
+            .raw("POST", "/api/login", None, body(&solve().await, "wrong-password"))
+            .await
+            .unwrap();
+    }
+    let blocked = rest
+        .raw("POST", "/api/login", None, body(&solve().await, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(
+        (blocked.status, blocked.body["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{:?}",
+        blocked.body
+    );
+    let r = rest
+        .raw("POST", "/api/register", None, login_body("newcomer", PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429, "registration is blocked too");
+    server.stop().await;
+}
+
+async fn connections_are_limited_per_address(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| c.max_connections_per_ip = 3).await else {
+        return;
+    };
+    let mut open = Vec::new();
+    for i in 0..3 {
+        let mut rt = if i % 2 == 0 {
+            server.tcp().await
+        } else {
+            server.ws().await
+        };
+        assert_eq!(rt.request(json!({"type": "ping"})).await.unwrap()["type"], "pong");
+        open.push(rt);
+    }
+    for transport in ["tcp", "ws"] {
+        let mut extra = server.realtime(transport).await;
+        let f = extra.recv().await.unwrap();
+        assert_eq!(
+            (f["type"].as_str(), f["code"].as_str()),
+            (Some("error"), Some("rate_limited")),
+            "{transport}"
+        );
+        assert!(extra.recv().await.is_err(), "then closed");
+    }
+    open.pop().unwrap().close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = server.tcp().await;
+    assert_eq!(
+        again.request(json!({"type": "ping"})).await.unwrap()["type"],
+        "pong",
+        "a freed slot is reusable"
+    );
+    server.stop().await;
+}
+
 both_backends!(
+    connections_are_limited_per_address,
+    bad_reputation_needs_captcha_then_blocks,
     brute_force_is_locked_out,
     login_and_registration_are_throttled_per_address,
     messages_are_rate_limited_everywhere,

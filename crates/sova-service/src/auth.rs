@@ -51,6 +51,8 @@ pub struct Client {
     /// Client-chosen stable device id (may be empty).
     pub device_id: String,
     pub user_agent: String,
+    /// A solved proof-of-work challenge, when this address needs one.
+    pub captcha: Option<crate::abuse::Solution>,
 }
 
 impl Client {
@@ -60,6 +62,7 @@ impl Client {
             ip,
             device_id: String::new(),
             user_agent: String::new(),
+            captcha: None,
         }
     }
 }
@@ -99,6 +102,8 @@ pub struct AuthService {
     hashing: Arc<Semaphore>,
     dummy_hash: OnceCell<String>,
     pub(crate) limits: Arc<dyn Limits>,
+    /// IP reputation and CAPTCHA.
+    pub reputation: crate::abuse::Reputation,
     pub(crate) bus: Arc<dyn sova_bus::EventBus>,
     pub(crate) max_sessions: usize,
     /// Lower-cased usernames with admin rights.
@@ -120,6 +125,16 @@ struct Rates {
     login_per_ip: u32,
     login_per_account: u32,
     register_per_ip: u32,
+}
+
+impl AuthService {
+    /// `deny`, and a denial counts against the address's reputation.
+    async fn guard(&self, ip: IpAddr, d: Decision, what: &str) -> Result<(), ApiError> {
+        if !d.allowed() {
+            self.reputation.penalize(ip, crate::abuse::points::RATE_LIMITED).await;
+        }
+        deny(d, what)
+    }
 }
 
 /// Turns a denial into `rate_limited` with its retry time.
@@ -201,6 +216,13 @@ impl AuthService {
             refresh_ttl: i64::try_from(config.refresh_token_ttl_secs).unwrap_or(30 * 86_400),
             hashing: Arc::new(Semaphore::new(permits)),
             dummy_hash: OnceCell::new(),
+            reputation: crate::abuse::Reputation::new(
+                limits.clone(),
+                secret.expose(),
+                config.captcha_difficulty,
+                config.reputation_captcha_at,
+                config.reputation_block_at,
+            ),
             limits,
             bus,
             max_sessions: config.max_sessions_per_user.max(1),
@@ -254,14 +276,18 @@ impl AuthService {
 
     /// Creates an account and joins it to `general`; `conflict` when the name is taken
     /// in any letter case.
-    pub async fn register(&self, username: &str, password: &str, ip: IpAddr) -> Result<RegisteredUser, ApiError> {
+    pub async fn register(&self, username: &str, password: &str, client: &Client) -> Result<RegisteredUser, ApiError> {
+        let ip = client.ip;
+        self.reputation.gate(ip, client.captcha.as_ref()).await?;
         let hour = Duration::from_secs(3600);
-        deny(
+        self.guard(
+            ip,
             self.limits
                 .hit(&format!("register:ip:{ip}"), self.rates.register_per_ip, hour)
                 .await,
             "too many registrations from this address",
-        )?;
+        )
+        .await?;
         validate_username(username)?;
         validate_password(password)?;
         let password_hash = self.hash_password(password.to_owned()).await?;
@@ -294,23 +320,28 @@ impl AuthService {
     /// (account, IP) after repeated failures.
     pub async fn login(&self, username: &str, password: &str, client: &Client) -> Result<LoginResult, ApiError> {
         let ip = client.ip;
+        self.reputation.gate(ip, client.captcha.as_ref()).await?;
         if username.chars().count() > USERNAME_MAX || password.chars().count() > PASSWORD_MAX {
             return Err(ApiError::unauthorized(INVALID_LOGIN));
         }
         let lower = username.to_lowercase();
         let minute = Duration::from_secs(60);
-        deny(
+        self.guard(
+            ip,
             self.limits
                 .hit(&format!("login:ip:{ip}"), self.rates.login_per_ip, minute)
                 .await,
             "too many login attempts",
-        )?;
-        deny(
+        )
+        .await?;
+        self.guard(
+            ip,
             self.limits
                 .hit(&format!("login:acct:{lower}"), self.rates.login_per_account, minute)
                 .await,
             "too many login attempts for this account",
-        )?;
+        )
+        .await?;
         let lock_key = format!("{lower}|{ip}");
         deny(
             self.limits.locked(&lock_key).await,
@@ -321,6 +352,7 @@ impl AuthService {
             Ok(_) => self.limits.succeeded(&lock_key).await,
             Err(e) if e.code == sova_types::ErrorCode::Unauthorized => {
                 let who: String = lower.chars().take(32).collect();
+                self.reputation.penalize(ip, crate::abuse::points::FAILED_LOGIN).await;
                 self.audit("login_failed", None, None, ip, &format!("username {who}"))
                     .await;
                 if let Some(lock) = self.limits.failed(&lock_key).await {

@@ -3,6 +3,7 @@
 //! permissions, call the stores, publish committed events on the bus, and return
 //! `ApiError`s; they never know which transport or database they run on.
 
+pub mod abuse;
 pub mod auth;
 pub mod chats;
 pub mod messages;

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The connection's outbound queue overflowed; it is closed and may resume from its last `seq`.
     SlowConsumer,
+    /// This address must solve a proof-of-work challenge (`GET /api/captcha`) first.
+    CaptchaRequired,
     Unavailable,
     Internal,
 }
@@ -35,6 +37,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::SlowConsumer => 503,
+            ErrorCode::CaptchaRequired => 403,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -52,6 +55,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::SlowConsumer => "slow_consumer",
+            ErrorCode::CaptchaRequired => "captcha_required",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

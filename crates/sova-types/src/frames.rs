@@ -27,6 +27,9 @@ pub enum ClientFrame {
         since: Option<i64>,
         #[serde(default)]
         device_id: Option<String>,
+        /// A solved challenge, when `captcha_required` was answered.
+        #[serde(default)]
+        captcha: Option<crate::models::CaptchaSolution>,
     },
     /// Send a text message; without `chat_id` it goes to `general`.
     Message {

@@ -3,11 +3,21 @@
 use crate::ids::{ChatId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
+/// A solved proof-of-work challenge from `GET /api/captcha`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptchaSolution {
+    pub challenge: String,
+    pub nonce: String,
+}
+
 /// `POST /api/register` body.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegisterRequest {
     pub username: String,
     pub password: String,
+    /// Needed only when the address's reputation asks for it.
+    #[serde(default)]
+    pub captcha: Option<CaptchaSolution>,
 }
 
 /// `POST /api/register` answer (201).
@@ -25,6 +35,9 @@ pub struct LoginRequest {
     /// A stable id the client chose for this device (new devices raise an alert).
     #[serde(default)]
     pub device_id: Option<String>,
+    /// Needed only when the address's reputation asks for it.
+    #[serde(default)]
+    pub captcha: Option<CaptchaSolution>,
 }
 
 /// Answer of login and refresh: an access JWT and an opaque refresh token.

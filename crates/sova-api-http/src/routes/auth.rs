@@ -15,7 +15,11 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisteredUser>), HttpError> {
-    let user = s.auth.register(&req.username, &req.password, ip).await?;
+    let client = Client {
+        captcha: req.captcha.clone(),
+        ..Client::from_ip(ip)
+    };
+    let user = s.auth.register(&req.username, &req.password, &client).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -27,7 +31,7 @@ pub async fn login(
     headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let client = client(ip, &headers, req.device_id.as_deref());
+    let client = client(ip, &headers, req.device_id.as_deref(), req.captcha.clone());
     match s.auth.login(&req.username, &req.password, &client).await? {
         LoginResult::Tokens(t) => Ok(Json(
             serde_json::to_value(t).map_err(|_| sova_types::ApiError::internal())?,
@@ -37,7 +41,12 @@ pub async fn login(
 }
 
 /// The session metadata of a REST login.
-fn client(ip: std::net::IpAddr, headers: &axum::http::HeaderMap, device_id: Option<&str>) -> Client {
+fn client(
+    ip: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    device_id: Option<&str>,
+    captcha: Option<sova_types::models::CaptchaSolution>,
+) -> Client {
     let agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -46,6 +55,7 @@ fn client(ip: std::net::IpAddr, headers: &axum::http::HeaderMap, device_id: Opti
         ip,
         device_id: device_id.unwrap_or_default().to_owned(),
         user_agent: agent.to_owned(),
+        captcha,
     }
 }
 
@@ -65,7 +75,7 @@ pub async fn login_2fa(
     headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<SecondFactor>,
 ) -> Result<Json<TokenPair>, HttpError> {
-    let client = client(ip, &headers, req.device_id.as_deref());
+    let client = client(ip, &headers, req.device_id.as_deref(), None);
     Ok(Json(s.auth.login_2fa(&req.ticket, &req.code, &client).await?))
 }
 
@@ -242,4 +252,12 @@ pub async fn audit_log(
             .audit_log(&u, q.action.as_deref(), target, q.before, q.limit.unwrap_or(100))
             .await?,
     ))
+}
+
+/// # GET /api/captcha
+/// A proof-of-work challenge: find `nonce` so that SHA-256(`challenge` + ":" + `nonce`)
+/// starts with `difficulty` zero bits; send `{"challenge","nonce"}` as `captcha`
+/// with login or registration when asked (`captcha_required`).
+pub async fn captcha(State(s): State<Arc<Services>>) -> Result<Json<sova_service::abuse::Challenge>, HttpError> {
+    Ok(Json(s.auth.reputation.challenge()?))
 }

@@ -18,6 +18,7 @@ pub fn routes() -> Router<Arc<Services>> {
         .route("/api/register", post(auth::register))
         .route("/api/login", post(auth::login))
         .route("/api/login/2fa", post(auth::login_2fa))
+        .route("/api/captcha", get(auth::captcha))
         .route("/api/sessions", get(auth::sessions))
         .route("/api/sessions/revoke-others", post(auth::revoke_other_sessions))
         .route("/api/sessions/{id}", axum::routing::delete(auth::revoke_session))

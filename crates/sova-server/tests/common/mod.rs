@@ -43,6 +43,9 @@ impl TestServer {
             bind_addr: [127, 0, 0, 1].into(),
             data_dir: dir.path().join("data"),
             shutdown_grace_secs: 5,
+            // Every test talks from 127.0.0.1: reputation tests lower these themselves.
+            reputation_captcha_at: 100_000,
+            reputation_block_at: 200_000,
             ..Config::default()
         };
         let mut schema = None;
