@@ -148,7 +148,10 @@ impl Gateway {
             drop(incoming);
             return;
         }
+        let transport = if agent.starts_with("tcp") { "tcp" } else { "ws" };
+        sova_service::telemetry::connections(transport, 1.0);
         self.serve_admitted(incoming, sink, peer, agent, shutdown).await;
+        sova_service::telemetry::connections(transport, -1.0);
         let mut map = self.per_ip.lock();
         if let Some(n) = map.get_mut(&ip) {
             *n -= 1;

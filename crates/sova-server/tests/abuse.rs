@@ -97,6 +97,19 @@ async fn login_and_registration_are_throttled_per_address(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status, 429);
+    // The defences are visible to Prometheus.
+    let metrics = reqwest::get(format!("{}/metrics", server.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "sova_logins_total{result=\"failed\"}",
+        "sova_security_events_total{kind=\"rate_limited\"}",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from /metrics:\n{metrics}");
+    }
     server.stop().await;
 }
 

@@ -155,6 +155,7 @@ impl Reputation {
     pub async fn gate(&self, ip: IpAddr, solution: Option<&Solution>) -> Result<(), ApiError> {
         let score = self.limits.score(&format!("rep:{ip}"), WINDOW).await;
         if score >= self.block_at {
+            crate::telemetry::security_event("address_blocked");
             return Err(ApiError::rate_limited(
                 "this address is temporarily blocked after repeated abuse",
                 WINDOW.as_secs(),
@@ -166,6 +167,7 @@ impl Reputation {
                 None => false,
             };
             if !ok {
+                crate::telemetry::security_event("captcha_required");
                 return Err(ApiError::new(
                     ErrorCode::CaptchaRequired,
                     "solve a challenge from GET /api/captcha and send it as \"captcha\": {\"challenge\",\"nonce\"}",

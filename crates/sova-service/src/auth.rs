@@ -141,7 +141,10 @@ impl AuthService {
 pub fn deny(d: Decision, what: &str) -> Result<(), ApiError> {
     match d {
         Decision::Allow => Ok(()),
-        Decision::Deny { retry_after } => Err(ApiError::rate_limited(what, retry_after.as_secs_f64().ceil() as u64)),
+        Decision::Deny { retry_after } => {
+            crate::telemetry::security_event("rate_limited");
+            Err(ApiError::rate_limited(what, retry_after.as_secs_f64().ceil() as u64))
+        }
     }
 }
 
@@ -352,16 +355,19 @@ impl AuthService {
             Ok(_) => self.limits.succeeded(&lock_key).await,
             Err(e) if e.code == sova_types::ErrorCode::Unauthorized => {
                 let who: String = lower.chars().take(32).collect();
+                crate::telemetry::login("failed");
                 self.reputation.penalize(ip, crate::abuse::points::FAILED_LOGIN).await;
                 self.audit("login_failed", None, None, ip, &format!("username {who}"))
                     .await;
                 if let Some(lock) = self.limits.failed(&lock_key).await {
+                    crate::telemetry::security_event("account_locked");
                     tracing::warn!(%ip, lock_secs = lock.as_secs(), "repeated failed logins: locked");
                 }
             }
             Err(_) => {}
         }
         let user = result?;
+        crate::telemetry::login("ok");
         if self
             .stores
             .users

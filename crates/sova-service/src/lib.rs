@@ -10,6 +10,7 @@ pub mod messages;
 pub mod ops;
 pub mod presence;
 pub mod sessions;
+pub mod telemetry;
 pub mod twofa;
 pub mod writer;
 
@@ -36,6 +37,8 @@ pub struct Services {
     pub presence: presence::PresenceService,
     /// Abuse counters shared by every service and transport.
     pub limits: Arc<dyn sova_limits::Limits>,
+    /// Renders `/metrics`.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Background tasks owned by the services; awaited at shutdown after the last
@@ -96,6 +99,7 @@ impl Services {
             messages,
             presence,
             limits,
+            metrics: telemetry::install(),
         });
         Ok((services, ServiceTasks { writer }))
     }

@@ -105,6 +105,7 @@ impl AuthService {
         self.audit(&format!("alert_{kind}"), Some(user), Some(user), client.ip, &detail)
             .await;
         tracing::warn!(user_id = %user, ip = %client.ip, kind, "security alert");
+        crate::telemetry::security_event("new_device");
         let frame = serde_json::json!({
             "type": "security_alert",
             "kind": kind,
@@ -123,6 +124,9 @@ impl AuthService {
 
     /// Tells every instance to close the sockets of these sessions.
     pub(crate) fn announce_revoked(&self, user: UserId, sessions: &[String]) {
+        if !sessions.is_empty() {
+            metrics::counter!("sova_sessions_revoked_total").increment(sessions.len() as u64);
+        }
         for sid in sessions {
             self.bus.publish(BusEvent {
                 audience: Audience::User(user),

@@ -117,6 +117,16 @@ async fn run(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn Even
         let committed = stores.messages.commit(&ops).await;
         let mut last = None;
         if let Ok(results) = &committed {
+            let sent = results
+                .iter()
+                .filter(|r| {
+                    matches!(r.outcome, sova_store::Outcome::Message(_))
+                        && r.events
+                            .first()
+                            .is_some_and(|e| e.frame.starts_with("{\"type\":\"new_message\""))
+                })
+                .count();
+            crate::telemetry::messages(sent as u64);
             for e in results.iter().flat_map(|r| &r.events) {
                 last = Some(e.seq);
                 if let Some(ev) = bus_event(e) {

@@ -18,3 +18,12 @@ pub async fn health(State(s): State<Arc<Services>>) -> Result<Json<Value>, HttpE
         }
     }
 }
+
+/// # GET /metrics
+/// Prometheus text: logins, security events (rate limits, lockouts, CAPTCHAs,
+/// blocks, new devices), revoked sessions, messages, open connections.
+pub async fn metrics(State(s): State<Arc<Services>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = s.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub fn routes() -> Router<Arc<Services>> {
     Router::new()
         .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
         .route("/api/register", post(auth::register))
         .route("/api/login", post(auth::login))
         .route("/api/login/2fa", post(auth::login_2fa))
