@@ -69,6 +69,14 @@ pub trait Limits: Send + Sync {
     async fn penalize(&self, key: &str, points: u32, window: Duration);
     /// `key`'s current sliding-window tally.
     async fn score(&self, key: &str, window: Duration) -> f64;
+    /// Marks `key` as present for `ttl` (a small shared cache, e.g. valid sessions).
+    async fn cache_put(&self, key: &str, ttl: Duration);
+    /// Whether `key` is present.
+    async fn cache_has(&self, key: &str) -> bool;
+    /// Removes `key`.
+    async fn cache_del(&self, key: &str);
+    /// Forgets idle entries (in-process maps; Redis expires keys itself).
+    async fn prune(&self) {}
 }
 
 #[derive(Default)]
@@ -76,6 +84,8 @@ struct Window {
     index: u64,
     prev: u64,
     curr: u64,
+    /// Last use, ms: idle entries are pruned.
+    touched: u64,
 }
 
 /// In-process counters (one instance).
@@ -83,19 +93,22 @@ struct Window {
 pub struct LocalLimits {
     windows: Mutex<HashMap<String, Window>>,
     failures: Mutex<HashMap<String, (u32, u64, u64)>>,
+    cache: Mutex<HashMap<String, u64>>,
 }
 
 impl LocalLimits {
     /// Drops stale entries; call now and then.
-    pub fn prune(&self) {
+    fn prune_now(&self) {
         let now = now_ms();
+        let memory = FAILURE_MEMORY.as_millis() as u64;
         self.failures
             .lock()
-            .retain(|_, (_, last, _)| now.saturating_sub(*last) < FAILURE_MEMORY.as_millis() as u64);
-        let mut w = self.windows.lock();
-        if w.len() > 100_000 {
-            w.clear();
-        }
+            .retain(|_, (_, last, until)| now.saturating_sub(*last) < memory || *until > now);
+        // Windows are at most an hour long: two hours idle means nothing left to count.
+        self.windows
+            .lock()
+            .retain(|_, w| now.saturating_sub(w.touched) < 2 * memory);
+        self.cache.lock().retain(|_, until| *until > now);
     }
 }
 
@@ -158,6 +171,27 @@ impl Limits for LocalLimits {
         w.curr += u64::from(points);
     }
 
+    async fn prune(&self) {
+        self.prune_now();
+    }
+
+    async fn cache_put(&self, key: &str, ttl: Duration) {
+        let mut c = self.cache.lock();
+        if c.len() > 100_000 {
+            let now = now_ms();
+            c.retain(|_, until| *until > now);
+        }
+        c.insert(key.to_owned(), now_ms() + ttl.as_millis() as u64);
+    }
+
+    async fn cache_has(&self, key: &str) -> bool {
+        self.cache.lock().get(key).is_some_and(|until| *until > now_ms())
+    }
+
+    async fn cache_del(&self, key: &str) {
+        self.cache.lock().remove(key);
+    }
+
     async fn score(&self, key: &str, window: Duration) -> f64 {
         let (window_ms, now) = (window.as_millis().max(1) as u64, now_ms());
         let index = now / window_ms;
@@ -170,6 +204,7 @@ impl Limits for LocalLimits {
 
 /// Moves a window forward to `index`.
 fn roll(w: &mut Window, index: u64) {
+    w.touched = now_ms();
     if w.index != index {
         w.prev = if w.index + 1 == index { w.curr } else { 0 };
         w.curr = 0;
@@ -296,6 +331,37 @@ impl Limits for RedisLimits {
         }
     }
 
+    async fn cache_put(&self, key: &str, ttl: Duration) {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("{}:cache:{key}", self.prefix))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut c)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "cache write failed");
+        }
+    }
+
+    async fn cache_has(&self, key: &str) -> bool {
+        let mut c = self.conn.clone();
+        let r: redis::RedisResult<bool> = redis::cmd("EXISTS")
+            .arg(format!("{}:cache:{key}", self.prefix))
+            .query_async(&mut c)
+            .await;
+        r.unwrap_or(false)
+    }
+
+    async fn cache_del(&self, key: &str) {
+        let mut c = self.conn.clone();
+        let _: redis::RedisResult<()> = redis::cmd("DEL")
+            .arg(format!("{}:cache:{key}", self.prefix))
+            .query_async(&mut c)
+            .await;
+    }
+
     async fn score(&self, key: &str, window: Duration) -> f64 {
         let window_ms = window.as_millis().max(1) as u64;
         let now = now_ms();
@@ -357,11 +423,24 @@ mod tests {
         l.penalize(&rk, 5, Duration::from_secs(60)).await;
         l.penalize(&rk, 3, Duration::from_secs(60)).await;
         assert!((l.score(&rk, Duration::from_secs(60)).await - 8.0).abs() < 1e-9);
+        let ck = format!("{key}:cached");
+        assert!(!l.cache_has(&ck).await);
+        l.cache_put(&ck, Duration::from_secs(60)).await;
+        assert!(l.cache_has(&ck).await);
+        l.cache_del(&ck).await;
+        assert!(!l.cache_has(&ck).await);
     }
 
     #[tokio::test]
     async fn local_limits() {
-        limiter_contract(&LocalLimits::default(), "t").await;
+        let l = LocalLimits::default();
+        limiter_contract(&l, "t").await;
+        l.hit("busy", 10, Duration::from_secs(60)).await;
+        l.prune().await;
+        assert!(l.windows.lock().contains_key("busy"), "recent entries stay");
+        l.windows.lock().get_mut("busy").unwrap().touched = 0;
+        l.prune().await;
+        assert!(!l.windows.lock().contains_key("busy"), "idle entries go");
     }
 
     /// The same contract on Redis (fails in CI when Redis is unreachable).

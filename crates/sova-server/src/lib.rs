@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// How often expired tokens are purged.
-const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often expired tokens and idle abuse counters are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// The sockets a server serves on.
 pub struct Listeners {
@@ -293,6 +293,7 @@ async fn purge_loop(services: Arc<Services>, shutdown: CancellationToken) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "token purge failed"),
         }
+        services.limits.prune().await;
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(PURGE_EVERY) => {}

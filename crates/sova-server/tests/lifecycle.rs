@@ -104,6 +104,8 @@ async fn refresh_rotation_and_reuse(backend: Backend) {
     assert!(is_unauthorized(&e));
     let e = rest.refresh(&third.refresh_token).await.unwrap_err();
     assert!(is_unauthorized(&e), "live descendant revoked too");
+    let e = rest.history(&third.token, None, None).await.unwrap_err();
+    assert!(is_unauthorized(&e), "the session's access tokens die with it");
     // Another login (another device) is unaffected.
     let other = rest.login(&a.username, PASSWORD).await.unwrap();
     assert!(rest.refresh(&other.refresh_token).await.is_ok());

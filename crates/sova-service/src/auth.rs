@@ -31,6 +31,9 @@ pub const PASSWORD_MAX: usize = 1024;
 
 const INVALID_LOGIN: &str = "invalid username or password";
 
+/// How long a verified live session is trusted without asking the database.
+pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(30);
+
 /// JWT claims of an access token.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -513,6 +516,12 @@ impl AuthService {
     /// Verifies an access token (signature, algorithm, expiry, blacklist).
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, ApiError> {
         let user = self.verify_access(token)?;
+        // Live sessions are cached briefly (in Redis when configured, so every
+        // instance sees a revocation at once); revocation drops the entry.
+        let cache_key = format!("session:{}", user.session);
+        if !user.session.is_empty() && self.limits.cache_has(&cache_key).await {
+            return Ok(user);
+        }
         if self
             .stores
             .tokens
@@ -521,6 +530,9 @@ impl AuthService {
             .map_err(store_err)?
         {
             return Err(ApiError::unauthorized("token has been revoked"));
+        }
+        if !user.session.is_empty() {
+            self.limits.cache_put(&cache_key, SESSION_CACHE_TTL).await;
         }
         Ok(user)
     }
@@ -582,8 +594,18 @@ impl AuthService {
                     .ok_or_else(|| ApiError::unauthorized("invalid refresh token"))?;
                 self.token_pair(user.id, &user.username, new_token, &sid)
             }
-            RotateOutcome::Reused { user_id } => {
+            RotateOutcome::Reused { user_id, family } => {
                 tracing::warn!(user_id = %user_id, "refresh token reuse: family revoked");
+                // A stolen token was used: the whole session dies, sockets included.
+                let sid = crate::sessions::session_id(&family);
+                let ended = self
+                    .stores
+                    .tokens
+                    .revoke_sessions(user_id, Some(&sid), None, now_micros())
+                    .await
+                    .map_err(store_err)?;
+                self.announce_revoked(user_id, &ended).await;
+                crate::telemetry::security_event("refresh_reuse");
                 Err(ApiError::unauthorized("refresh token reuse detected; session revoked"))
             }
             RotateOutcome::Invalid => Err(ApiError::unauthorized("invalid refresh token")),
@@ -600,7 +622,7 @@ impl AuthService {
                 .revoke_sessions(user.user_id, Some(&user.session), None, now_micros())
                 .await
                 .map_err(store_err)?;
-            self.announce_revoked(user.user_id, &ended);
+            self.announce_revoked(user.user_id, &ended).await;
         }
         self.stores
             .tokens

@@ -123,9 +123,12 @@ impl AuthService {
     }
 
     /// Tells every instance to close the sockets of these sessions.
-    pub(crate) fn announce_revoked(&self, user: UserId, sessions: &[String]) {
+    pub(crate) async fn announce_revoked(&self, user: UserId, sessions: &[String]) {
         if !sessions.is_empty() {
             metrics::counter!("sova_sessions_revoked_total").increment(sessions.len() as u64);
+        }
+        for sid in sessions {
+            self.limits.cache_del(&format!("session:{sid}")).await;
         }
         for sid in sessions {
             self.bus.publish(BusEvent {
@@ -151,7 +154,7 @@ impl AuthService {
                 .revoke_sessions(user, Some(&s.id), None, now_micros())
                 .await
                 .map_err(store_err)?;
-            self.announce_revoked(user, &ended);
+            self.announce_revoked(user, &ended).await;
         }
         Ok(())
     }
@@ -207,7 +210,7 @@ impl AuthService {
         if id.is_some() && ended.is_empty() {
             return Err(ApiError::not_found("no such session"));
         }
-        self.announce_revoked(user.user_id, &ended);
+        self.announce_revoked(user.user_id, &ended).await;
         self.audit(
             "session_revoked",
             Some(user.user_id),
@@ -228,7 +231,7 @@ impl AuthService {
             .revoke_sessions(target, None, None, now_micros())
             .await
             .map_err(store_err)?;
-        self.announce_revoked(target, &ended);
+        self.announce_revoked(target, &ended).await;
         self.audit(
             "admin_revoke_sessions",
             Some(admin.user_id),

@@ -234,9 +234,10 @@ macro_rules! impl_sql_store {
                     .await
                     .map_err(map_err)?
                     .ok_or(StoreError::NotFound)?;
+                    let open = |v: Option<String>| v.map(|s| self.open_text(&s)).transpose();
                     Ok(sova_store::TotpRow {
-                        secret: r.try_get(0).map_err(map_err)?,
-                        pending: r.try_get(1).map_err(map_err)?,
+                        secret: open(r.try_get(0).map_err(map_err)?)?,
+                        pending: open(r.try_get(1).map_err(map_err)?)?,
                         last_step: r.try_get(2).map_err(map_err)?,
                         backup_codes_left: r.try_get(3).map_err(map_err)?,
                     })
@@ -244,7 +245,7 @@ macro_rules! impl_sql_store {
 
                 async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> StoreResult<()> {
                     sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
-                        .bind(secret)
+                        .bind(secret.map(|s| self.cipher.seal(s)))
                         .bind(user.0)
                         .execute(&self.pool)
                         .await
@@ -255,7 +256,7 @@ macro_rules! impl_sql_store {
                 async fn enable_totp(&self, user: UserId, secret: &str, code_hashes: &[Vec<u8>]) -> StoreResult<()> {
                     let mut tx = self.begin_token_write().await?;
                     sqlx::query("UPDATE users SET totp_secret = $1, totp_pending = NULL WHERE id = $2")
-                        .bind(secret)
+                        .bind(self.cipher.seal(secret))
                         .bind(user.0)
                         .execute(&mut *tx)
                         .await
@@ -422,7 +423,7 @@ macro_rules! impl_sql_store {
                             .await
                             .map_err(map_err)?;
                         tx.commit().await.map_err(map_err)?;
-                        return Ok(RotateOutcome::Reused { user_id });
+                        return Ok(RotateOutcome::Reused { user_id, family });
                     }
                     sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
                         .bind(now)

@@ -95,7 +95,7 @@ pub enum RotateOutcome {
     /// The old token was valid and is now used; the new one is stored.
     Rotated { user_id: UserId, family: Vec<u8> },
     /// The old token had already been used: its whole family is now revoked.
-    Reused { user_id: UserId },
+    Reused { user_id: UserId, family: Vec<u8> },
     /// Unknown, expired or revoked.
     Invalid,
 }
