@@ -40,7 +40,11 @@ async fn write_secrets(server: &TestServer) -> (i64, String) {
     let (_, a) = user(server, "sealed").await;
     // A TOTP secret awaiting confirmation is sealed like message text.
     let setup = rest.raw("POST", "/api/2fa/setup", Some(&a.token), None).await.unwrap();
-    std::fs::write(server.config.data_dir.join("totp-secret.txt.test"), setup.body["secret"].as_str().unwrap()).ok();
+    std::fs::write(
+        server.config.data_dir.join("totp-secret.txt.test"),
+        setup.body["secret"].as_str().unwrap(),
+    )
+    .ok();
     let (b_name, _) = user(server, "other").await;
     let m = rest.send(&a.token, &format!("{MARK} first @{b_name}")).await.unwrap();
     let r = rest
@@ -69,7 +73,11 @@ async fn sqlite_files_hold_no_plaintext() {
     let (id, _) = write_secrets(&server).await;
     let data = server.config.data_dir.clone();
     server.restart().await; // flushes the WAL into the main file too
-    assert!(!files_contain(&data, MARK.as_bytes()), "plaintext found in {}", data.display());
+    assert!(
+        !files_contain(&data, MARK.as_bytes()),
+        "plaintext found in {}",
+        data.display()
+    );
     let secret = std::fs::read(data.join("totp-secret.txt.test")).unwrap();
     std::fs::remove_file(data.join("totp-secret.txt.test")).unwrap();
     assert!(!files_contain(&data, &secret), "TOTP secret stored in plain text");
