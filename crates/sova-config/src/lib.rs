@@ -49,6 +49,7 @@ pub const ENV_VARS: &[&str] = &[
     "REPUTATION_CAPTCHA_AT",
     "REPUTATION_BLOCK_AT",
     "MAX_CONNECTIONS_PER_IP",
+    "HTTP_HEADER_TIMEOUT_SECS",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -184,6 +185,8 @@ pub struct Config {
     pub reputation_block_at: u32,
     /// Open socket connections per client address, per instance.
     pub max_connections_per_ip: usize,
+    /// Time a client has to send a request's headers (WebSocket handshakes included).
+    pub http_header_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -225,6 +228,7 @@ impl Default for Config {
             reputation_captcha_at: 20,
             reputation_block_at: 60,
             max_connections_per_ip: 1000,
+            http_header_timeout_secs: 10,
         }
     }
 }

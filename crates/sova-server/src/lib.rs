@@ -3,6 +3,8 @@
 //! shuts everything down in order (stop accepting → close connections → commit
 //! queued writes → close the database).
 
+mod http;
+
 use anyhow::Context;
 use sova_bus::{EventBus, LocalBus};
 use sova_config::Config;
@@ -189,13 +191,15 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     });
     let app = sova_api_http::router(services.clone(), ws);
     let app_for_tls = app.clone();
-    let http = axum::serve(listeners.http, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let http = tokio::spawn(async move {
-        if let Err(e) = http.await {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let header_timeout = Duration::from_secs(config.http_header_timeout_secs.max(1));
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let http = tokio::spawn(http::serve(
+        listeners.http,
+        app,
+        header_timeout,
+        grace,
+        shutdown.clone(),
+    ));
     let tcp = tokio::spawn(sova_api_tcp::serve(
         listeners.tcp,
         gateway.clone(),
@@ -217,14 +221,14 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
             axum::http::header::STRICT_TRANSPORT_SECURITY,
             axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
-        let listener = axum::serve::ListenerExt::tap_io(sova_tls::TlsListener::new(https, tls.clone())?, |_| {});
-        let server = axum::serve(listener, secure_app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        tls_tasks.push(tokio::spawn(async move {
-            if let Err(e) = server.await {
-                tracing::error!(error = %e, "https server failed");
-            }
-        }));
+        let listener = sova_tls::TlsListener::new(https, tls.clone())?;
+        tls_tasks.push(tokio::spawn(http::serve(
+            listener,
+            secure_app,
+            header_timeout,
+            grace,
+            shutdown.clone(),
+        )));
         tls_tasks.push(tokio::spawn(sova_api_tcp::serve_tls(
             sova_tls::TlsListener::new(tcp_tls, tls)?,
             gateway.clone(),
@@ -244,7 +248,6 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     );
 
     let stop = shutdown.clone();
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
     let done = tokio::spawn(async move {
         stop.cancelled().await;
         tracing::info!("shutting down");

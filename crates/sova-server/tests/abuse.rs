@@ -369,3 +369,28 @@ mod web {
         server.stop().await;
     }
 }
+
+mod slow {
+    use super::common::{Backend, TestServer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A client that dribbles its request headers (slowloris) is cut off.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_headers_are_cut_off() {
+        let server = TestServer::start_with(Backend::Sqlite, |c| c.http_header_timeout_secs = 1)
+            .await
+            .unwrap();
+        let addr = server.http.trim_start_matches("http://").to_owned();
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "the server closed the slow connection");
+        assert!(started.elapsed() < std::time::Duration::from_secs(4));
+        // Normal clients are unaffected.
+        let ok = reqwest::get(format!("{}/health", server.http)).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        server.stop().await;
+    }
+}

@@ -118,6 +118,13 @@ async fn keys_rotate_without_losing_rows() {
     .await
     .unwrap();
     let (id, token) = write_secrets(&server).await;
+    // 2FA on, so a TOTP secret is sealed under key 1 too.
+    let setup = server
+        .rest()
+        .raw("POST", "/api/2fa/setup", Some(&token), None)
+        .await
+        .unwrap();
+    assert_eq!(setup.status, 200);
     // New key first, old one still configured: old rows read, new rows use the new key.
     server.config.message_encryption_key = Some(Secret::new(format!("{TEST_FERNET_KEY_2},{TEST_FERNET_KEY}")));
     server.restart().await;
@@ -157,5 +164,14 @@ async fn keys_rotate_without_losing_rows() {
         hist.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
         vec![&format!("{MARK} edited")[..], "written under key 2"]
     );
+    // The TOTP secret was re-sealed too: reading it works with key 2 alone.
+    let status = reqwest::Client::new()
+        .get(format!("{}/api/2fa/qr.png", server.http))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "TOTP secret readable after rotation");
     server.stop().await;
 }

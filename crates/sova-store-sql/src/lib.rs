@@ -1061,6 +1061,14 @@ macro_rules! impl_sql_store {
                             "SELECT id, CAST(0 AS BIGINT), payload FROM events WHERE id > $1 ORDER BY id LIMIT $2",
                             "UPDATE events SET payload = $1 WHERE id = $2 AND CAST($3 AS BIGINT) >= 0 AND payload = $4",
                         ),
+                        "totp_secret" => (
+                            "SELECT id, CAST(0 AS BIGINT), totp_secret FROM users WHERE id > $1 AND totp_secret IS NOT NULL ORDER BY id LIMIT $2",
+                            "UPDATE users SET totp_secret = $1 WHERE id = $2 AND CAST($3 AS BIGINT) >= 0 AND totp_secret = $4",
+                        ),
+                        "totp_pending" => (
+                            "SELECT id, CAST(0 AS BIGINT), totp_pending FROM users WHERE id > $1 AND totp_pending IS NOT NULL ORDER BY id LIMIT $2",
+                            "UPDATE users SET totp_pending = $1 WHERE id = $2 AND CAST($3 AS BIGINT) >= 0 AND totp_pending = $4",
+                        ),
                         _ => return Err(StoreError::Other(format!("unknown table {table}"))),
                     };
                     let found = sqlx::query(select).bind(after).bind(limit).fetch_all(&self.pool).await.map_err(map_err)?;
@@ -1095,6 +1103,8 @@ macro_rules! impl_sql_store {
                         "messages" => "SELECT COUNT(*) FROM messages WHERE id > $1",
                         "versions" => "SELECT COUNT(*) FROM message_versions WHERE message_id > $1",
                         "events" => "SELECT COUNT(*) FROM events WHERE id > $1",
+                        "totp_secret" => "SELECT COUNT(*) FROM users WHERE id > $1 AND totp_secret IS NOT NULL",
+                        "totp_pending" => "SELECT COUNT(*) FROM users WHERE id > $1 AND totp_pending IS NOT NULL",
                         _ => return Err(StoreError::Other(format!("unknown table {table}"))),
                     };
                     sqlx::query_scalar(sql).bind(after).fetch_one(&self.pool).await.map_err(map_err)
