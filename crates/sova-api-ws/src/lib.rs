@@ -40,6 +40,8 @@ async fn upgrade(
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map_or_else(|| "websocket".to_owned(), |a| a.chars().take(256).collect());
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let peer = SocketAddr::new(state.gateway.client_ip(peer.ip(), forwarded), peer.port());
     let limit = state.gateway.max_frame_bytes();
     // Frames up to 4x the limit are read and refused politely; beyond that the
     // socket is closed by the protocol layer.

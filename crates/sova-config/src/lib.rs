@@ -50,6 +50,7 @@ pub const ENV_VARS: &[&str] = &[
     "REPUTATION_BLOCK_AT",
     "MAX_CONNECTIONS_PER_IP",
     "HTTP_HEADER_TIMEOUT_SECS",
+    "TRUSTED_PROXIES",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -187,6 +188,8 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Time a client has to send a request's headers (WebSocket handshakes included).
     pub http_header_timeout_secs: u64,
+    /// Comma-separated proxy addresses whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -229,6 +232,7 @@ impl Default for Config {
             reputation_block_at: 60,
             max_connections_per_ip: 1000,
             http_header_timeout_secs: 10,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -291,6 +295,29 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies
+            .split(',')
+            .any(|p| p.trim().parse::<IpAddr>() == Ok(ip))
+    }
+
+    /// The client's address: the TCP peer, or, when the peer is a trusted proxy, the
+    /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+    pub fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+        if !self.is_trusted_proxy(peer) {
+            return peer;
+        }
+        let Some(list) = forwarded_for else { return peer };
+        for part in list.rsplit(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) if self.is_trusted_proxy(ip) => continue,
+                Ok(ip) => return ip,
+                Err(_) => return peer,
+            }
+        }
+        peer
     }
 
     /// Whether the TLS listeners run.
@@ -486,6 +513,26 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0);
         }
+    }
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let c = Config {
+            trusted_proxies: "10.0.0.1, 10.0.0.2".into(),
+            ..Config::default()
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            c.client_ip(ip("1.2.3.4"), Some("9.9.9.9")),
+            ip("1.2.3.4"),
+            "untrusted peer: header ignored"
+        );
+        assert_eq!(
+            c.client_ip(ip("10.0.0.1"), Some("6.6.6.6, 5.5.5.5, 10.0.0.2")),
+            ip("5.5.5.5")
+        );
+        assert_eq!(c.client_ip(ip("10.0.0.1"), None), ip("10.0.0.1"));
+        assert_eq!(c.client_ip(ip("10.0.0.1"), Some("garbage")), ip("10.0.0.1"));
     }
 
     #[test]

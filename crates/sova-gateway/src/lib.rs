@@ -105,6 +105,11 @@ impl Gateway {
         })
     }
 
+    /// The client address behind trusted proxies (see `Config::client_ip`).
+    pub fn client_ip(&self, peer: std::net::IpAddr, forwarded_for: Option<&str>) -> std::net::IpAddr {
+        self.services.config.client_ip(peer, forwarded_for)
+    }
+
     /// Largest accepted frame in bytes (transports enforce it while reading).
     pub fn max_frame_bytes(&self) -> usize {
         self.max_frame
