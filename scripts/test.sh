@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test tools"
+./scripts/deps.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

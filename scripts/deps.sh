@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond Rust when it is missing: oathtool (an
+# independent TOTP implementation), python3's `cryptography` (decrypts stored rows to
+# prove the Fernet format) and pg_dump (checks a PostgreSQL dump for plaintext).
+set -uo pipefail
+
+apt_install() {
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y "$@" >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y "$@" >/dev/null 2>&1; }
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo apt-get install -y "$@" >/dev/null 2>&1
+    fi
+}
+
+command -v oathtool >/dev/null 2>&1 || apt_install oathtool || echo "note: could not install oathtool" >&2
+command -v pg_dump >/dev/null 2>&1 || apt_install postgresql-client || echo "note: could not install pg_dump" >&2
+if ! python3 -c "import cryptography" >/dev/null 2>&1; then
+    python3 -m pip install --quiet cryptography >/dev/null 2>&1 || apt_install python3-cryptography || echo "note: could not install python cryptography" >&2
+fi
+exit 0
