@@ -861,6 +861,7 @@ macro_rules! impl_sql_store {
                     }
                     let (tx, last) = self.begin_write().await?;
                     let mut w = writer::Writer::new(tx, last, self.cipher.clone());
+                    w.prefetch(ops).await?;
                     let mut out = Vec::with_capacity(ops.len());
                     for op in ops {
                         out.push(w.apply(op).await?);

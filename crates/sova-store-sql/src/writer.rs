@@ -233,6 +233,78 @@ macro_rules! impl_writer {
                     Ok(ev)
                 }
 
+                /// Loads, in three queries, the chats, memberships and names the sends of
+                /// a batch need, instead of three round trips per distinct chat.
+                pub(crate) async fn prefetch(&mut self, ops: &[WriteOp]) -> StoreResult<()> {
+                    let mut chats = std::collections::BTreeSet::new();
+                    let mut pairs = std::collections::BTreeSet::new();
+                    let mut users = std::collections::BTreeSet::new();
+                    for op in ops {
+                        if let WriteOp::Send(m) = op {
+                            chats.insert(m.chat_id.0);
+                            pairs.insert((m.chat_id.0, m.sender_id.0));
+                            users.insert(m.sender_id.0);
+                        }
+                    }
+                    if chats.len() < 2 {
+                        return Ok(());
+                    }
+                    for ids in chats.iter().copied().collect::<Vec<_>>().chunks(500) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                            "SELECT ", $crate::chat_columns!(), ", c.last_message_id FROM chats c WHERE c.deleted_at IS NULL AND c.id IN ("
+                        ));
+                        let mut sep = qb.separated(", ");
+                        for id in ids {
+                            sep.push_bind(*id);
+                        }
+                        qb.push(")");
+                        for id in ids {
+                            self.chats.insert(*id, None);
+                        }
+                        for r in qb.build().fetch_all(&mut *self.tx).await.map_err(map_err)? {
+                            let row = chat_row(&r).map_err(map_err)?;
+                            let last: i64 = r.try_get(7).map_err(map_err)?;
+                            self.chats.insert(row.id.0, Some(ChatState { row, last_message_id: last, dirty: false }));
+                        }
+                    }
+                    let chat_ids: Vec<i64> = chats.iter().copied().collect();
+                    for ids in chat_ids.chunks(500) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT chat_id, user_id, role, last_read_seq FROM chat_members WHERE chat_id IN (");
+                        let mut sep = qb.separated(", ");
+                        for id in ids {
+                            sep.push_bind(*id);
+                        }
+                        qb.push(") AND user_id IN (");
+                        let mut sep = qb.separated(", ");
+                        for u in &users {
+                            sep.push_bind(*u);
+                        }
+                        qb.push(")");
+                        for p in pairs.iter().filter(|p| ids.contains(&p.0)) {
+                            self.members.entry(*p).or_insert(None);
+                        }
+                        for r in qb.build().fetch_all(&mut *self.tx).await.map_err(map_err)? {
+                            let key: (i64, i64) = (r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?);
+                            let role: String = r.try_get(2).map_err(map_err)?;
+                            let state = MemberState { role: Role::parse(&role).unwrap_or(Role::Member), last_read_seq: r.try_get(3).map_err(map_err)? };
+                            self.members.insert(key, Some(state));
+                        }
+                    }
+                    let user_ids: Vec<i64> = users.iter().copied().collect();
+                    for ids in user_ids.chunks(500) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id, username FROM users WHERE id IN (");
+                        let mut sep = qb.separated(", ");
+                        for id in ids {
+                            sep.push_bind(*id);
+                        }
+                        qb.push(")");
+                        for r in qb.build().fetch_all(&mut *self.tx).await.map_err(map_err)? {
+                            self.names.insert(r.try_get(0).map_err(map_err)?, Some(r.try_get(1).map_err(map_err)?));
+                        }
+                    }
+                    Ok(())
+                }
+
                 pub(crate) async fn apply(&mut self, op: &WriteOp) -> StoreResult<Committed> {
                     match op {
                         WriteOp::Send(m) => self.send(m).await,
@@ -853,30 +925,47 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         });
                         qb.build().execute(&mut *self.tx).await.map_err(map_err)?;
                     }
-                    for (id, state) in &self.chats {
-                        let Some(state) = state else { continue };
-                        if !state.dirty {
-                            continue;
+                    // One statement per table, whatever the number of chats touched.
+                    let dirty: Vec<(i64, &ChatState)> =
+                        self.chats.iter().filter_map(|(id, st)| st.as_ref().filter(|st| st.dirty).map(|st| (*id, st))).collect();
+                    for chunk in dirty.chunks(100) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("WITH v(id, last_seq, last_message_id, member_count, name) AS (VALUES ");
+                        for (i, (id, st)) in chunk.iter().enumerate() {
+                            if i > 0 {
+                                qb.push(", ");
+                            }
+                            qb.push("(CAST(").push_bind(*id).push(" AS BIGINT), CAST(").push_bind(st.row.last_seq);
+                            qb.push(" AS BIGINT), CAST(").push_bind(st.last_message_id).push(" AS BIGINT), CAST(");
+                            qb.push_bind(st.row.member_count).push(" AS BIGINT), CAST(").push_bind(st.row.name.clone()).push(" AS TEXT))");
                         }
-                        sqlx::query("UPDATE chats SET last_seq = $1, last_message_id = $2, member_count = $3, name = $4 WHERE id = $5")
-                            .bind(state.row.last_seq)
-                            .bind(state.last_message_id)
-                            .bind(state.row.member_count)
-                            .bind(&state.row.name)
-                            .bind(*id)
-                            .execute(&mut *self.tx)
-                            .await
-                            .map_err(map_err)?;
+                        qb.push(
+                            ") UPDATE chats SET last_seq = v.last_seq, last_message_id = v.last_message_id, \
+                             member_count = v.member_count, name = v.name FROM v WHERE chats.id = v.id",
+                        );
+                        qb.build().execute(&mut *self.tx).await.map_err(map_err)?;
                     }
-                    for key in &self.dirty_members {
-                        let Some(Some(m)) = self.members.get(key) else { continue };
-                        sqlx::query("UPDATE chat_members SET last_read_seq = $1 WHERE chat_id = $2 AND user_id = $3")
-                            .bind(m.last_read_seq)
-                            .bind(key.0)
-                            .bind(key.1)
-                            .execute(&mut *self.tx)
-                            .await
-                            .map_err(map_err)?;
+                    let reads: Vec<(i64, i64, i64)> = self
+                        .dirty_members
+                        .iter()
+                        .filter_map(|key| match self.members.get(key) {
+                            Some(Some(m)) => Some((key.0, key.1, m.last_read_seq)),
+                            _ => None,
+                        })
+                        .collect();
+                    for chunk in reads.chunks(100) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("WITH v(chat_id, user_id, seq) AS (VALUES ");
+                        for (i, (chat, user, seq)) in chunk.iter().enumerate() {
+                            if i > 0 {
+                                qb.push(", ");
+                            }
+                            qb.push("(CAST(").push_bind(*chat).push(" AS BIGINT), CAST(").push_bind(*user);
+                            qb.push(" AS BIGINT), CAST(").push_bind(*seq).push(" AS BIGINT))");
+                        }
+                        qb.push(
+                            ") UPDATE chat_members SET last_read_seq = v.seq FROM v \
+                             WHERE chat_members.chat_id = v.chat_id AND chat_members.user_id = v.user_id",
+                        );
+                        qb.build().execute(&mut *self.tx).await.map_err(map_err)?;
                     }
                     if self.next - 1 != self.start {
                         sqlx::query("UPDATE counters SET value = $1 WHERE name = 'event'")
