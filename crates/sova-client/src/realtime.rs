@@ -36,10 +36,13 @@ fn transport(e: impl std::fmt::Display) -> ClientError {
 impl Realtime {
     /// Connects to a WebSocket URL such as `ws://127.0.0.1:8080/ws`.
     pub async fn connect_ws(url: &str) -> Result<Realtime> {
-        let (ws, _) = tokio::time::timeout(DEFAULT_TIMEOUT, tokio_tungstenite::connect_async(url))
-            .await
-            .map_err(|_| ClientError::Timeout)?
-            .map_err(transport)?;
+        let (ws, _) = tokio::time::timeout(
+            DEFAULT_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(url, None, true),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout)?
+        .map_err(transport)?;
         Ok(Realtime {
             inner: Inner::Ws(Box::new(ws)),
             timeout: DEFAULT_TIMEOUT,

@@ -468,7 +468,16 @@ impl Conn {
 
     fn on_inbound(&mut self, inbound: Inbound) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
         if !self.frame_allowed() {
-            return Err((ApiError::rate_limited("too many frames per second", 1), None));
+            // Only refused frames pay for finding their id, so the client can match the refusal.
+            let re = match &inbound {
+                Inbound::Frame(b) => serde_json::from_slice::<IdProbe>(b)
+                    .ok()
+                    .and_then(|p| p.id)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .filter(|s| s.len() <= MAX_REQUEST_ID_LEN),
+                Inbound::TooLarge => None,
+            };
+            return Err((ApiError::rate_limited("too many frames per second", 1), re));
         }
         let bytes = match inbound {
             Inbound::Frame(b) => b,

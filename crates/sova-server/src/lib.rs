@@ -193,13 +193,11 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     let app_for_tls = app.clone();
     let header_timeout = Duration::from_secs(config.http_header_timeout_secs.max(1));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let http = tokio::spawn(http::serve(
-        listeners.http,
-        app,
-        header_timeout,
-        grace,
-        shutdown.clone(),
-    ));
+    // Small frames must not wait for Nagle + delayed ACK (40 ms per round trip).
+    let http_listener = axum::serve::ListenerExt::tap_io(listeners.http, |s| {
+        let _ = s.set_nodelay(true);
+    });
+    let http = tokio::spawn(http::serve(http_listener, app, header_timeout, grace, shutdown.clone()));
     let tcp = tokio::spawn(sova_api_tcp::serve(
         listeners.tcp,
         gateway.clone(),
