@@ -131,8 +131,10 @@ struct Rates {
 }
 
 impl AuthService {
-    /// `deny`, and a denial counts against the address's reputation.
-    async fn guard(&self, ip: IpAddr, d: Decision, what: &str) -> Result<(), ApiError> {
+    /// Counts one event under `key` (`limit` per `window`); a denial also counts
+    /// against the address's reputation.
+    async fn guard(&self, ip: IpAddr, key: &str, limit: u32, window: Duration, what: &str) -> Result<(), ApiError> {
+        let d = self.limits.hit(key, limit, window).await;
         if !d.allowed() {
             self.reputation.penalize(ip, crate::abuse::points::RATE_LIMITED).await;
         }
@@ -288,9 +290,9 @@ impl AuthService {
         let hour = Duration::from_secs(3600);
         self.guard(
             ip,
-            self.limits
-                .hit(&format!("register:ip:{ip}"), self.rates.register_per_ip, hour)
-                .await,
+            &format!("register:ip:{ip}"),
+            self.rates.register_per_ip,
+            hour,
             "too many registrations from this address",
         )
         .await?;
@@ -334,17 +336,17 @@ impl AuthService {
         let minute = Duration::from_secs(60);
         self.guard(
             ip,
-            self.limits
-                .hit(&format!("login:ip:{ip}"), self.rates.login_per_ip, minute)
-                .await,
+            &format!("login:ip:{ip}"),
+            self.rates.login_per_ip,
+            minute,
             "too many login attempts",
         )
         .await?;
         self.guard(
             ip,
-            self.limits
-                .hit(&format!("login:acct:{lower}"), self.rates.login_per_account, minute)
-                .await,
+            &format!("login:acct:{lower}"),
+            self.rates.login_per_account,
+            minute,
             "too many login attempts for this account",
         )
         .await?;

@@ -86,6 +86,16 @@ impl ChatService {
         }
     }
 
+    /// A chat that exists and is not deleted; `not_found` otherwise.
+    async fn live_chat(&self, chat: ChatId) -> Result<sova_store::ChatRow, ApiError> {
+        self.stores
+            .chats
+            .chat(chat)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| ApiError::not_found("no such chat"))
+    }
+
     /// The chats `user` belongs to.
     pub async fn chats_of(&self, user: UserId) -> Result<Vec<ChatId>, ApiError> {
         self.stores.chats.chats_of(user).await.map_err(store_err)
@@ -186,13 +196,7 @@ impl ChatService {
             .await
             .map_err(store_err)?
             .ok_or_else(|| ApiError::not_found("no such chat"))?;
-        let row = self
-            .stores
-            .chats
-            .chat(chat)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| ApiError::not_found("no such chat"))?;
+        let row = self.live_chat(chat).await?;
         let last = if row.last_seq > 0 {
             self.stores
                 .messages
@@ -268,13 +272,7 @@ impl ChatService {
             return Err(ApiError::bad_request("limit must be 1-1000"));
         }
         self.require_member(chat, user).await?;
-        let row = self
-            .stores
-            .chats
-            .chat(chat)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| ApiError::not_found("no such chat"))?;
+        let row = self.live_chat(chat).await?;
         let receipts = row.member_count <= self.receipts_max;
         let found = self.stores.chats.members(chat, after, limit).await.map_err(store_err)?;
         Ok(found.into_iter().map(|m| dto::member(m, receipts)).collect())
@@ -344,13 +342,7 @@ impl ChatService {
         max_uses: Option<i64>,
     ) -> Result<Invite, ApiError> {
         let role = self.require_member(chat, user).await?;
-        let row = self
-            .stores
-            .chats
-            .chat(chat)
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| ApiError::not_found("no such chat"))?;
+        let row = self.live_chat(chat).await?;
         sova_store::rules::can_add(row.kind, role)?;
         if expires_in_secs.is_some_and(|s| !(60..=365 * 86_400).contains(&s)) {
             return Err(ApiError::bad_request("expires_in must be 60 s to 365 days"));
