@@ -17,6 +17,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Read buffer of one WebSocket connection.
+const READ_BUFFER: usize = 8 * 1024;
+/// Bytes gathered before a write reaches the socket (a flush always writes).
+const WRITE_BUFFER: usize = 8 * 1024;
+
 /// What the `/ws` route needs.
 #[derive(Clone)]
 pub struct WsState {
@@ -46,8 +51,12 @@ async fn upgrade(
     // Frames up to 4x the limit are read and refused politely; beyond that the
     // socket is closed by the protocol layer.
     let hard_cap = limit.saturating_mul(4).max(4 * 1024 * 1024);
+    // Small per-connection buffers (128 KiB each by default) keep an idle socket
+    // cheap; larger frames still arrive, the buffer just reads them in pieces.
     ws.max_message_size(hard_cap)
         .max_frame_size(hard_cap)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| {
             let tracker = state.tracker.clone();
             tracker.track_future(run(socket, state, peer, agent))

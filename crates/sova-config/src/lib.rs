@@ -28,6 +28,7 @@ pub const ENV_VARS: &[&str] = &[
     "ACCESS_TOKEN_TTL_SECS",
     "REFRESH_TOKEN_TTL_SECS",
     "OUTBOUND_QUEUE",
+    "MAX_IN_FLIGHT",
     "SHUTDOWN_GRACE_SECS",
     "MAX_GROUP_MEMBERS",
     "RECEIPTS_MAX_MEMBERS",
@@ -144,6 +145,8 @@ pub struct Config {
     pub refresh_token_ttl_secs: u64,
     /// Pushes buffered per connection before it is dropped as a slow consumer.
     pub outbound_queue: usize,
+    /// Requests one socket connection may have in flight at once (pipelining).
+    pub max_in_flight: usize,
     /// How long shutdown waits for in-flight work.
     pub shutdown_grace_secs: u64,
     /// Most members of a group (channels are unlimited).
@@ -210,6 +213,7 @@ impl Default for Config {
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             outbound_queue: 1024,
+            max_in_flight: 256,
             shutdown_grace_secs: 10,
             max_group_members: 10_000,
             receipts_max_members: 100,
@@ -287,6 +291,9 @@ impl Config {
         }
         if self.outbound_queue == 0 {
             return bad("OUTBOUND_QUEUE must be at least 1");
+        }
+        if !(1..=4096).contains(&self.max_in_flight) {
+            return bad("MAX_IN_FLIGHT must be 1-4096");
         }
         if let Some(url) = &self.database_url {
             let u = url.expose();

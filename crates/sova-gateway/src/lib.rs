@@ -4,8 +4,13 @@
 //! happens here, so both transports behave identically.
 //!
 //! Invariants of one connection:
-//! - requests are handled one at a time, answered in order; pushes keep flowing
-//!   while a request is in flight (except during a replay);
+//! - up to `MAX_IN_FLIGHT` requests are handled concurrently and each answer carries
+//!   its request's `re`; writes (messages, edits, reactions, …) reach the writer in
+//!   the order they were received (see `sova_service::order`), so they are stored,
+//!   acknowledged and delivered in send order. `auth`, `auth_2fa` and `sync` (and
+//!   anything before authentication) run alone: they wait for the requests in
+//!   flight and nothing further is read until they finish. Pushes keep flowing while
+//!   requests are in flight (except during a replay);
 //! - a push is written only if its `seq` is above the last one written, so replay and
 //!   live pushes never duplicate or reorder;
 //! - the push queue is bounded; on overflow the connection is closed with its last
@@ -15,6 +20,7 @@ pub mod hub;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, Stream, StreamExt};
 use hub::{Hub, Push};
 use serde::Deserialize;
@@ -85,6 +91,7 @@ pub struct Gateway {
     queue_len: usize,
     max_frame: usize,
     frames_per_sec: u32,
+    max_in_flight: usize,
 }
 
 impl Gateway {
@@ -97,6 +104,7 @@ impl Gateway {
             queue_len: services.config.outbound_queue,
             max_frame: services.config.max_frame_bytes,
             frames_per_sec: services.config.rate_limit_frames_per_sec,
+            max_in_flight: services.config.max_in_flight.max(1),
             services,
             hub,
             next_conn: AtomicU64::new(1),
@@ -195,6 +203,7 @@ impl Gateway {
             agent,
             revoked: false,
             frames: (Instant::now(), 0, 0),
+            lane: sova_service::order::Lane::new(),
         };
         tracing::debug!(conn = id, %peer, "connection opened");
         let sink = TimedSink {
@@ -256,7 +265,12 @@ struct Conn {
     revoked: bool,
     /// Per-second frame counter: (window start, previous count, current count).
     frames: (Instant, u64, u64),
+    /// Keeps this connection's writes in the order its frames arrived.
+    lane: Arc<sova_service::order::Lane>,
 }
+
+/// Requests of one connection being handled.
+type InFlight = FuturesUnordered<BoxFuture<'static, Outcome>>;
 
 #[derive(Deserialize)]
 struct IdProbe {
@@ -275,29 +289,56 @@ impl Conn {
         S: Stream<Item = Inbound> + Unpin + Send,
         K: FrameSink,
     {
-        let mut pending: Option<BoxFuture<'static, Outcome>> = None;
+        let mut in_flight = InFlight::new();
+        // A request that must run alone is in flight (auth, sync, a replay page).
+        let mut exclusive = false;
+        // A request that must run alone, waiting for the ones in flight to finish.
+        let mut deferred: Option<(ClientFrame, Option<String>)> = None;
+        let max_in_flight = self.gw.max_in_flight;
         let auth_deadline = tokio::time::sleep(AUTH_TIMEOUT);
         tokio::pin!(auth_deadline);
         let (final_frame, reason): (Option<ServerFrame>, CloseReason) = loop {
             let authed = self.user.is_some();
-            if self.resync && authed && pending.is_none() && !self.replaying {
-                // Catch up on events the bus may have missed; no `synced` for this one.
-                self.resync = false;
-                self.replaying = true;
-                self.silent_replay = true;
-                pending = Some(self.replay_page(self.last_sent, None));
+            if in_flight.is_empty() {
+                exclusive = false;
+                if let Some((frame, re)) = deferred.take() {
+                    exclusive = true;
+                    match self.dispatch(frame, re) {
+                        Ok(fut) => in_flight.push(fut),
+                        Err((err, re)) => {
+                            exclusive = false;
+                            if send_frame(&mut sink, &ServerFrame::error(err, re)).await.is_err() {
+                                break (None, CloseReason::Normal);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if self.resync && authed && !self.replaying {
+                    // Catch up on events the bus may have missed; no `synced` for this one.
+                    self.resync = false;
+                    self.replaying = true;
+                    self.silent_replay = true;
+                    exclusive = true;
+                    in_flight.push(self.replay_page(self.last_sent, None));
+                }
             }
             let live = authed && !self.replaying;
+            let readable = !exclusive && deferred.is_none() && in_flight.len() < max_in_flight;
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    // Finish the request in flight so its answer is not lost.
-                    if pending.is_some()
-                        && let Ok(outcome) = tokio::time::timeout(WRITE_TIMEOUT, poll_pending(&mut pending)).await
-                    {
-                        let mut ignored = None;
-                        let _ = self.apply(outcome, &mut sink, &mut ignored).await;
-                    }
+                    // Finish the requests in flight so their answers are not lost.
+                    let drain = async {
+                        let mut ignored = InFlight::new();
+                        while let Some(outcome) = in_flight.next().await {
+                            if self.apply(outcome, &mut sink, &mut ignored).await.is_err() {
+                                break;
+                            }
+                        }
+                        sink.flush().await
+                    };
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, drain).await;
                     break (
                         Some(ServerFrame::error(ApiError::unavailable("server is shutting down"), None)),
                         CloseReason::GoingAway,
@@ -333,17 +374,41 @@ impl Conn {
                         );
                     }
                 }
-                outcome = poll_pending(&mut pending), if pending.is_some() => {
-                    pending = None;
-                    if self.apply(outcome, &mut sink, &mut pending).await.is_err() {
+                Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                    // Answer this one and every other request already finished, then
+                    // flush once.
+                    let mut written = self.apply(outcome, &mut sink, &mut in_flight).await;
+                    let mut n = 1;
+                    while written.is_ok() && n < WRITE_BATCH {
+                        let Some(Some(outcome)) = in_flight.next().now_or_never() else { break };
+                        written = self.apply(outcome, &mut sink, &mut in_flight).await;
+                        n += 1;
+                    }
+                    if written.is_err() || sink.flush().await.is_err() {
                         break (None, CloseReason::Normal);
                     }
                 }
-                inbound = incoming.next(), if pending.is_none() => {
+                inbound = incoming.next(), if readable => {
                     let Some(inbound) = inbound else { break (None, CloseReason::Normal) };
-                    match self.on_inbound(inbound) {
-                        Ok(fut) => pending = Some(fut),
+                    let decoded = self.on_inbound(inbound).and_then(|(frame, re)| {
+                        if self.runs_alone(&frame) {
+                            if in_flight.is_empty() {
+                                exclusive = true;
+                                self.dispatch(frame, re).map(Some)
+                            } else {
+                                deferred = Some((frame, re));
+                                Ok(None)
+                            }
+                        } else {
+                            let turn = self.lane.ticket();
+                            self.dispatch(frame, re).map(|fut| Some(turn.scope(fut).boxed()))
+                        }
+                    });
+                    match decoded {
+                        Ok(Some(fut)) => in_flight.push(fut),
+                        Ok(None) => {}
                         Err((err, re)) => {
+                            exclusive = exclusive && !in_flight.is_empty();
                             let fatal = self.note_abuse();
                             if send_frame(&mut sink, &ServerFrame::error(err, re)).await.is_err() {
                                 break (None, CloseReason::Normal);
@@ -369,6 +434,16 @@ impl Conn {
             let _ = send_frame(&mut sink, &frame).await;
         }
         sink.close(reason).await;
+    }
+
+    /// Whether `frame` must run with nothing else in flight: it changes who the
+    /// connection is or what it has seen, so later frames depend on its outcome.
+    fn runs_alone(&self, frame: &ClientFrame) -> bool {
+        match frame {
+            ClientFrame::Auth { .. } | ClientFrame::Auth2fa { .. } | ClientFrame::Sync { .. } => true,
+            ClientFrame::Message { token: Some(t), .. } => self.token.as_deref() != Some(t.as_str()),
+            _ => self.user.is_none(),
+        }
     }
 
     /// Writes `first` and whatever else is queued (up to a batch), then flushes once.
@@ -427,7 +502,6 @@ impl Conn {
         self.abuse.1 > ABUSE_LIMIT
     }
 
-    /// Decodes a frame and starts handling it.
     /// Session metadata for a login on this connection.
     fn client(
         &self,
@@ -466,7 +540,8 @@ impl Conn {
         allowed
     }
 
-    fn on_inbound(&mut self, inbound: Inbound) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
+    /// Decodes a frame (after the frame-rate and size checks).
+    fn on_inbound(&mut self, inbound: Inbound) -> Result<(ClientFrame, Option<String>), (ApiError, Option<String>)> {
         if !self.frame_allowed() {
             // Only refused frames pay for finding their id, so the client can match the refusal.
             let re = match &inbound {
@@ -512,7 +587,7 @@ impl Conn {
                 None,
             ));
         }
-        self.dispatch(frame, re)
+        Ok((frame, re))
     }
 
     fn dispatch(
@@ -725,20 +800,22 @@ impl Conn {
         .boxed()
     }
 
+    /// Writes a finished request's answer (without flushing) and starts whatever
+    /// it leads to (the next replay page, a frame that waited for authentication).
     async fn apply<K: FrameSink>(
         &mut self,
         outcome: Outcome,
         sink: &mut K,
-        pending: &mut Option<BoxFuture<'static, Outcome>>,
+        in_flight: &mut InFlight,
     ) -> std::io::Result<()> {
         match outcome {
-            Outcome::Reply(Some(frame)) => send_frame(sink, &frame).await?,
+            Outcome::Reply(Some(frame)) => feed_frame(sink, &frame).await?,
             Outcome::Reply(None) => {}
             Outcome::Error(err, re) => {
                 if err.code == ErrorCode::Internal {
                     tracing::warn!(conn = self.id, "request failed with an internal error");
                 }
-                send_frame(sink, &ServerFrame::error(err, re)).await?;
+                feed_frame(sink, &ServerFrame::error(err, re)).await?;
             }
             Outcome::Authed {
                 user,
@@ -760,16 +837,16 @@ impl Conn {
                 }
                 self.user = Some(user);
                 self.token = Some(token);
-                send_frame(sink, &reply).await?;
+                feed_frame(sink, &reply).await?;
                 if let Some(frame) = then {
                     let re = frame.request_id().map(str::to_owned);
                     match self.dispatch(*frame, re) {
-                        Ok(fut) => *pending = Some(fut),
-                        Err((e, re)) => send_frame(sink, &ServerFrame::error(e, re)).await?,
+                        Ok(fut) => in_flight.push(fut),
+                        Err((e, re)) => feed_frame(sink, &ServerFrame::error(e, re)).await?,
                     }
                 } else if let Some(since) = since.filter(|s| *s >= 0) {
                     self.replaying = true;
-                    *pending = Some(self.replay_page(since, None));
+                    in_flight.push(self.replay_page(since, None));
                 }
             }
             Outcome::Replay {
@@ -783,16 +860,15 @@ impl Conn {
                     self.last_sent = self.last_sent.max(push.seq);
                 }
                 if more {
-                    *pending = Some(self.replay_page(until, re));
+                    in_flight.push(self.replay_page(until, re));
                 } else {
                     self.replaying = false;
                     let seq = self.last_sent.max(until);
                     self.last_sent = seq;
                     if !std::mem::take(&mut self.silent_replay) {
-                        send_frame(sink, &ServerFrame::Synced { re, seq }).await?;
+                        feed_frame(sink, &ServerFrame::Synced { re, seq }).await?;
                     }
                 }
-                sink.flush().await?;
             }
         }
         Ok(())
@@ -839,11 +915,9 @@ impl<K: FrameSink> FrameSink for TimedSink<K> {
     }
 }
 
-async fn poll_pending(pending: &mut Option<BoxFuture<'static, Outcome>>) -> Outcome {
-    match pending.as_mut() {
-        Some(fut) => fut.await,
-        None => std::future::pending().await,
-    }
+/// Queues one frame; the caller flushes.
+async fn feed_frame<K: FrameSink>(sink: &mut K, frame: &ServerFrame) -> std::io::Result<()> {
+    sink.feed(Bytes::from(frame.to_json())).await
 }
 
 async fn send_frame<K: FrameSink>(sink: &mut K, frame: &ServerFrame) -> std::io::Result<()> {

@@ -322,7 +322,92 @@ async fn history_frame(backend: Backend) {
     server.stop().await;
 }
 
+/// One connection sends a burst without waiting (right behind its `auth`): every
+/// frame is answered with its `re`, messages are acknowledged and delivered in send
+/// order, and a failing request in the middle fails alone.
+async fn pipelined_burst_keeps_send_order(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.rate_limit_frames_per_sec = 100_000;
+        c.rate_limit_messages_per_min = 100_000;
+    })
+    .await
+    else {
+        return;
+    };
+    const N: usize = 300;
+    for transport in ["ws", "tcp"] {
+        let (_, a) = user(&server, &format!("pa{transport}")).await;
+        let (_, b) = user(&server, &format!("pb{transport}")).await;
+        let mut listener = server.realtime(transport).await;
+        listener.auth_token(&b.token, None).await.unwrap();
+        let mut rt = server.realtime(transport).await;
+        rt.send(&json!({"type": "auth", "id": "a", "token": a.token}))
+            .await
+            .unwrap();
+        let g = rt
+            .request(json!({"type": "create_chat", "chat_type": "group", "name": "burst", "members": [b.user_id]}))
+            .await
+            .unwrap();
+        let chat = g["data"]["id"].as_i64().unwrap();
+        // Nothing below waits for an answer.
+        for i in 0..N {
+            if i == N / 2 {
+                rt.send(&json!({"type": "message", "id": "bad", "chat_id": 999_999, "text": "nowhere"}))
+                    .await
+                    .unwrap();
+                rt.send(&json!({"type": "ping", "id": "ping"})).await.unwrap();
+            }
+            rt.send(&json!({"type": "message", "id": format!("m{i}"), "chat_id": chat, "text": format!("burst {i}")}))
+                .await
+                .unwrap();
+        }
+        let (mut acks, mut bad, mut pong) = (Vec::new(), None, false);
+        while acks.len() < N || bad.is_none() || !pong {
+            let f = rt.recv().await.unwrap();
+            match (f["type"].as_str().unwrap(), f["re"].as_str()) {
+                ("ack", Some(re)) => acks.push((
+                    re.to_owned(),
+                    f["seq"].as_i64().unwrap(),
+                    f["chat_seq"].as_i64().unwrap(),
+                )),
+                ("error", Some("bad")) => bad = Some(f),
+                ("pong", Some("ping")) => pong = true,
+                ("auth_success", Some("a")) => {}
+                ("new_message", None) | ("chat_added", None) | ("chat_updated", None) => {}
+                other => panic!("unexpected {other:?}: {f}"),
+            }
+        }
+        assert_error(&bad.unwrap(), "not_found");
+        let order: Vec<String> = acks.iter().map(|a| a.0.clone()).collect();
+        assert_eq!(
+            order,
+            (0..N).map(|i| format!("m{i}")).collect::<Vec<_>>(),
+            "acks out of send order"
+        );
+        assert!(
+            acks.windows(2).all(|w| w[0].1 < w[1].1 && w[0].2 + 1 == w[1].2),
+            "seq/chat_seq not increasing"
+        );
+        let mut got = Vec::new();
+        while got.len() < N {
+            let f = listener.recv_type("new_message").await.unwrap();
+            if f["chat_id"] == chat && f["text"].as_str().unwrap().starts_with("burst ") {
+                got.push(f["text"].as_str().unwrap().to_owned());
+            }
+        }
+        assert_eq!(
+            got,
+            (0..N).map(|i| format!("burst {i}")).collect::<Vec<_>>(),
+            "delivered out of order"
+        );
+        rt.close().await;
+        listener.close().await;
+    }
+    server.stop().await;
+}
+
 both_backends!(
+    pipelined_burst_keeps_send_order,
     password_auth_and_message,
     cross_transport_delivery,
     seed_token_on_message,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chats;
 pub mod messages;
 pub mod ops;
+pub mod order;
 pub mod presence;
 pub mod sessions;
 pub mod telemetry;

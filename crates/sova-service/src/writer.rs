@@ -36,8 +36,8 @@ impl Writer {
     /// Commits one op (batched with concurrent ones) and returns what it did.
     pub async fn submit(&self, op: WriteOp) -> Result<Committed, ApiError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(WriteReq { op, reply })
+        // A pipelined connection's writes are queued in the order it sent them.
+        crate::order::in_turn(self.tx.send(WriteReq { op, reply }))
             .await
             .map_err(|_| ApiError::unavailable("server is shutting down"))?;
         rx.await.map_err(|_| ApiError::unavailable("server is shutting down"))?
