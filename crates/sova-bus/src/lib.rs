@@ -1,10 +1,10 @@
-//! The event bus port. Services publish each committed event once, already
-//! serialized, and the bus hands the same bytes to every subscriber (the gateway's
-//! fan-out hub). `LocalBus` delivers in-process, synchronously and in publish order;
+//! The event bus port. Services publish each committed event once, typed and
+//! shared (`SharedEvent`: its wire encoding is computed at most once), and the bus
+//! hands the same `Arc` to every subscriber (the gateway's fan-out hub). `LocalBus` delivers in-process, synchronously and in publish order;
 //! a Redis-backed bus (many instances) implements the same trait.
 
-use bytes::Bytes;
 use parking_lot::RwLock;
+pub use sova_types::event::{Event, Membership, Shared, SharedEvent};
 use sova_types::{ChatId, UserId};
 use std::sync::Arc;
 
@@ -17,24 +17,35 @@ pub enum Audience {
     User(UserId),
 }
 
-/// A subscription change carried by a user-targeted event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MembershipChange {
-    Joined(ChatId),
-    Left(ChatId),
-}
-
-/// One event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One event and who may see it.
+#[derive(Clone, Debug)]
 pub struct BusEvent {
     pub audience: Audience,
-    /// Server-wide event sequence, increasing in publish order; 0 for ephemeral
-    /// events (typing), which are neither stored nor replayed.
-    pub seq: i64,
-    /// The push frame as JSON, serialized once and shared by every recipient.
-    pub frame: Bytes,
-    /// For `Audience::User`: subscribe/unsubscribe that user's connections.
-    pub membership: Option<MembershipChange>,
+    pub event: SharedEvent,
+}
+
+impl BusEvent {
+    /// Wraps `event` for `audience`.
+    pub fn new(audience: Audience, event: Event) -> BusEvent {
+        BusEvent {
+            audience,
+            event: Shared::new(event),
+        }
+    }
+
+    /// Server-wide sequence, increasing in publish order; 0 for ephemeral and
+    /// internal events, which are neither stored nor replayed.
+    pub fn seq(&self) -> i64 {
+        self.event.seq()
+    }
+
+    /// For `Audience::User`: the subscription change for that user's connections.
+    pub fn membership(&self) -> Option<Membership> {
+        match self.audience {
+            Audience::User(_) => self.event.event().membership(),
+            Audience::Chat(_) => None,
+        }
+    }
 }
 
 /// Receives published events. Must not block: it runs on the publisher's task.
@@ -103,17 +114,18 @@ mod tests {
     struct Collect(Mutex<Vec<i64>>);
     impl EventSink for Collect {
         fn deliver(&self, e: &BusEvent) {
-            self.0.lock().push(e.seq);
+            self.0.lock().push(e.seq());
         }
     }
 
     fn ev(seq: i64) -> BusEvent {
-        BusEvent {
-            audience: Audience::Chat(ChatId(1)),
-            seq,
-            frame: Bytes::from_static(b"{}"),
-            membership: None,
-        }
+        BusEvent::new(
+            Audience::Chat(ChatId(1)),
+            Event::ChatRemoved {
+                seq,
+                chat_id: ChatId(1),
+            },
+        )
     }
 
     #[test]

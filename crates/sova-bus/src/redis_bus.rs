@@ -7,7 +7,7 @@
 //! becomes active, or the subscriber reconnects, local recipients are told to resync
 //! from storage, so nothing published meanwhile is lost.
 
-use crate::{Audience, BusEvent, EventBus, EventSink, MembershipChange};
+use crate::{Audience, BusEvent, EventBus, EventSink};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -66,41 +66,28 @@ fn audience_of(prefix: &str, channel: &str) -> Option<Audience> {
     }
 }
 
-/// Wire form: instance(8) seq(8) membership(1 tag + 8 chat) frame(rest).
+/// Wire form: instance(8) then the event's JSON (its shared encoding, so a
+/// publisher encodes each event once for Redis and its own clients together).
 fn encode(instance: u64, e: &BusEvent) -> Vec<u8> {
-    let mut v = Vec::with_capacity(25 + e.frame.len());
+    let json = e.event.json();
+    let mut v = Vec::with_capacity(8 + json.len());
     v.extend_from_slice(&instance.to_be_bytes());
-    v.extend_from_slice(&e.seq.to_be_bytes());
-    let (tag, chat) = match e.membership {
-        None => (0u8, 0i64),
-        Some(MembershipChange::Joined(c)) => (1, c.0),
-        Some(MembershipChange::Left(c)) => (2, c.0),
-    };
-    v.push(tag);
-    v.extend_from_slice(&chat.to_be_bytes());
-    v.extend_from_slice(&e.frame);
+    v.extend_from_slice(json);
     v
 }
 
 fn decode(audience: Audience, b: &[u8]) -> Option<(u64, BusEvent)> {
-    if b.len() < 25 {
+    if b.len() < 9 {
         return None;
     }
     let instance = u64::from_be_bytes(b[0..8].try_into().ok()?);
-    let seq = i64::from_be_bytes(b[8..16].try_into().ok()?);
-    let chat = ChatId(i64::from_be_bytes(b[17..25].try_into().ok()?));
-    let membership = match b[16] {
-        1 => Some(MembershipChange::Joined(chat)),
-        2 => Some(MembershipChange::Left(chat)),
-        _ => None,
-    };
+    let json = Bytes::copy_from_slice(&b[8..]);
+    let event: crate::Event = serde_json::from_slice(&json).ok()?;
     Some((
         instance,
         BusEvent {
             audience,
-            seq,
-            frame: Bytes::copy_from_slice(&b[25..]),
-            membership,
+            event: crate::Shared::with_json(event, json),
         },
     ))
 }
@@ -139,7 +126,7 @@ impl EventBus for RedisBus {
         // Sequenced events reach local connections through Redis too, so every
         // connection on every instance sees one order: Redis's, which the
         // publication lock makes seq order. Only ephemeral ones take the shortcut.
-        if event.seq == 0 {
+        if event.seq() == 0 {
             for sink in &self.shared.sinks() {
                 sink.deliver(&event);
             }
@@ -289,7 +276,7 @@ async fn subscribe_loop(client: redis::Client, mut ctl: mpsc::UnboundedReceiver<
                     let Some(msg) = msg else { break };
                     let Some(audience) = audience_of(&shared.prefix, msg.get_channel_name()) else { continue };
                     let Some((instance, event)) = decode(audience, msg.get_payload_bytes()) else { continue };
-                    if instance == shared.instance && event.seq == 0 {
+                    if instance == shared.instance && event.seq() == 0 {
                         continue; // ephemeral: delivered locally at publish time
                     }
                     for s in shared.sinks() {
@@ -309,14 +296,20 @@ mod tests {
 
     #[test]
     fn wire_roundtrip() {
-        let e = BusEvent {
-            audience: Audience::User(UserId(9)),
-            seq: 42,
-            frame: Bytes::from_static(b"{\"type\":\"x\"}"),
-            membership: Some(MembershipChange::Left(ChatId(7))),
-        };
+        let e = BusEvent::new(
+            Audience::User(UserId(9)),
+            crate::Event::ChatRemoved {
+                seq: 42,
+                chat_id: ChatId(7),
+            },
+        );
         let (inst, back) = decode(Audience::User(UserId(9)), &encode(5, &e)).unwrap();
-        assert_eq!((inst, back), (5, e));
+        assert_eq!(inst, 5);
+        assert_eq!(back.audience, e.audience);
+        assert_eq!(back.event.event(), e.event.event());
+        assert_eq!(back.seq(), 42);
+        assert_eq!(back.membership(), Some(crate::Membership::Left(ChatId(7))));
+        assert_eq!(back.event.json(), e.event.json());
         assert_eq!(
             audience_of("p", &channel("p", Audience::Chat(ChatId(3)))),
             Some(Audience::Chat(ChatId(3)))

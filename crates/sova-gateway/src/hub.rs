@@ -1,13 +1,13 @@
 //! Local fan-out: which connections of this process watch which chat and user. The
 //! bus hands each committed event here once; the hub gives every recipient
-//! connection a clone of the same serialized bytes. Delivery never blocks: a
+//! connection a clone of the same `SharedEvent` (a reference count: the event is
+//! encoded at most once, whatever the number of recipients). Delivery never blocks: a
 //! connection whose bounded queue is full is flagged as a slow consumer and closed
 //! by its own task. The hub also tells the bus which audiences this process needs
 //! (so a Redis-backed bus subscribes only to those) and relays resync requests.
 
-use bytes::Bytes;
 use parking_lot::RwLock;
-use sova_bus::{Audience, BusEvent, EventBus, EventSink, MembershipChange};
+use sova_bus::{Audience, BusEvent, Event, EventBus, EventSink, Membership, Shared, SharedEvent};
 use sova_types::{ChatId, UserId};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -16,14 +16,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 
 /// One pushed event as a connection receives it.
-#[derive(Clone, Debug)]
-pub struct Push {
-    pub seq: i64,
-    pub frame: Bytes,
-}
-
-/// `seq` of the control push that asks a connection to catch up from storage.
-pub const RESYNC: i64 = -1;
+pub type Push = SharedEvent;
 
 #[derive(Clone)]
 struct Subscriber {
@@ -154,14 +147,14 @@ impl Hub {
         self.inner.read().chats.contains_key(&chat)
     }
 
-    fn apply_membership(&self, user: UserId, change: MembershipChange) {
+    fn apply_membership(&self, user: UserId, change: Membership) {
         let mut changes = Vec::new();
         {
             let mut inner = self.inner.write();
             let subs = inner.users.get(&user).cloned().unwrap_or_default();
             for sub in subs {
                 match change {
-                    MembershipChange::Joined(chat) => {
+                    Membership::Joined(chat) => {
                         if let Some((_, chats)) = inner.conns.get_mut(&sub.conn)
                             && chats.insert(chat)
                             && add_sub(&mut inner.chats, chat, &sub)
@@ -169,7 +162,7 @@ impl Hub {
                             changes.push((Audience::Chat(chat), true));
                         }
                     }
-                    MembershipChange::Left(chat) => {
+                    Membership::Left(chat) => {
                         if let Some((_, chats)) = inner.conns.get_mut(&sub.conn) {
                             chats.remove(&chat);
                         }
@@ -193,18 +186,14 @@ impl EventSink for Hub {
                 Audience::User(u) => inner.users.get(&u),
             };
             for s in subs.into_iter().flatten() {
-                let push = Push {
-                    seq: event.seq,
-                    frame: event.frame.clone(),
-                };
-                match s.tx.try_send(push) {
+                match s.tx.try_send(event.event.clone()) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => s.overflow.cancel(),
                     Err(TrySendError::Closed(_)) => {}
                 }
             }
         }
-        if let (Audience::User(user), Some(change)) = (event.audience, event.membership) {
+        if let (Audience::User(user), Some(change)) = (event.audience, event.membership()) {
             self.apply_membership(user, change);
         }
     }
@@ -216,11 +205,9 @@ impl EventSink for Hub {
             Some(Audience::User(u)) => inner.users.get(&u).into_iter().flatten().collect(),
             None => inner.users.values().flatten().collect(),
         };
+        let resync = Shared::new(Event::Resync);
         for s in targets {
-            if let Err(TrySendError::Full(_)) = s.tx.try_send(Push {
-                seq: RESYNC,
-                frame: Bytes::new(),
-            }) {
+            if let Err(TrySendError::Full(_)) = s.tx.try_send(resync.clone()) {
                 s.overflow.cancel();
             }
         }
@@ -231,13 +218,33 @@ impl EventSink for Hub {
 mod tests {
     use super::*;
 
-    fn ev(audience: Audience, seq: i64, membership: Option<MembershipChange>) -> BusEvent {
-        BusEvent {
-            audience,
-            seq,
-            frame: Bytes::from(format!("{{\"seq\":{seq}}}")),
-            membership,
-        }
+    fn ev(audience: Audience, seq: i64, membership: Option<Membership>) -> BusEvent {
+        let event = match membership {
+            Some(Membership::Joined(chat)) => Event::ChatAdded {
+                seq,
+                chat: sova_types::models::Chat {
+                    id: chat,
+                    kind: sova_types::models::ChatKind::Group,
+                    name: "g".into(),
+                    member_count: 1,
+                    last_seq: 0,
+                    created_at: "2026-01-01T00:00:00Z".into(),
+                    role: None,
+                    unread: None,
+                    last_read_seq: None,
+                    muted: false,
+                    last_message: None,
+                },
+            },
+            Some(Membership::Left(chat_id)) => Event::ChatRemoved { seq, chat_id },
+            None => Event::MessageDeleted {
+                seq,
+                chat_id: ChatId(0),
+                message_id: sova_types::MessageId(seq),
+                deleted_by: UserId(0),
+            },
+        };
+        BusEvent::new(audience, event)
     }
 
     #[test]
@@ -250,9 +257,9 @@ mod tests {
         hub.register(2, UserId(2), &[ChatId(11)], &tx2, &o2);
         hub.deliver(&ev(Audience::Chat(ChatId(10)), 1, None));
         hub.deliver(&ev(Audience::Chat(ChatId(11)), 2, None));
-        assert_eq!(rx1.try_recv().unwrap().seq, 1);
-        assert_eq!(rx1.try_recv().unwrap().seq, 2);
-        assert_eq!(rx2.try_recv().unwrap().seq, 2);
+        assert_eq!(rx1.try_recv().unwrap().seq(), 1);
+        assert_eq!(rx1.try_recv().unwrap().seq(), 2);
+        assert_eq!(rx2.try_recv().unwrap().seq(), 2);
         assert!(rx2.try_recv().is_err(), "conn 2 is not in chat 10");
         for seq in 3..6 {
             hub.deliver(&ev(Audience::Chat(ChatId(10)), seq, None));
@@ -272,22 +279,14 @@ mod tests {
         hub.register(7, UserId(3), &[], &tx, &o);
         hub.deliver(&ev(Audience::Chat(ChatId(5)), 1, None));
         assert!(rx.try_recv().is_err());
-        hub.deliver(&ev(
-            Audience::User(UserId(3)),
-            2,
-            Some(MembershipChange::Joined(ChatId(5))),
-        ));
+        hub.deliver(&ev(Audience::User(UserId(3)), 2, Some(Membership::Joined(ChatId(5)))));
         hub.deliver(&ev(Audience::Chat(ChatId(5)), 3, None));
-        assert_eq!(rx.try_recv().unwrap().seq, 2);
-        assert_eq!(rx.try_recv().unwrap().seq, 3);
+        assert_eq!(rx.try_recv().unwrap().seq(), 2);
+        assert_eq!(rx.try_recv().unwrap().seq(), 3);
         assert!(hub.watches(ChatId(5)));
-        hub.deliver(&ev(
-            Audience::User(UserId(3)),
-            4,
-            Some(MembershipChange::Left(ChatId(5))),
-        ));
+        hub.deliver(&ev(Audience::User(UserId(3)), 4, Some(Membership::Left(ChatId(5)))));
         hub.deliver(&ev(Audience::Chat(ChatId(5)), 5, None));
-        assert_eq!(rx.try_recv().unwrap().seq, 4, "the removal itself is delivered");
+        assert_eq!(rx.try_recv().unwrap().seq(), 4, "the removal itself is delivered");
         assert!(rx.try_recv().is_err(), "nothing after leaving");
         assert!(!hub.watches(ChatId(5)));
     }

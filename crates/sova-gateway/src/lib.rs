@@ -27,6 +27,7 @@ use serde::Deserialize;
 use sova_service::auth::LoginResult;
 use sova_service::messages::SendParams;
 use sova_service::{AuthUser, Services};
+use sova_types::event::{Event, Shared};
 use sova_types::frames::{CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_LEN, OpFrame, ServerFrame};
 use sova_types::{ApiError, ChatId, ErrorCode};
 use std::future::Future;
@@ -456,25 +457,29 @@ impl Conn {
         let mut next = Some(first);
         let mut n = 0;
         while let Some(push) = next.take() {
-            if push.seq == hub::RESYNC {
-                self.resync = true;
-            } else if push.seq == sova_service::sessions::SESSION_REVOKED {
-                if self
-                    .user
-                    .as_ref()
-                    .is_some_and(|u| !u.session.is_empty() && push.frame == u.session.as_bytes())
+            match push.event() {
+                Event::Resync => self.resync = true,
+                Event::SessionRevoked { session, .. }
+                    if self
+                        .user
+                        .as_ref()
+                        .is_some_and(|u| !u.session.is_empty() && *session == u.session) =>
                 {
                     self.revoked = true;
                     return Ok(());
                 }
-            } else if push.seq == 0 {
-                // Ephemeral (typing): not sequenced, never replayed.
-                sink.feed(push.frame).await?;
-                n += 1;
-            } else if push.seq > self.last_sent {
-                sink.feed(push.frame).await?;
-                self.last_sent = push.seq;
-                n += 1;
+                Event::SessionRevoked { .. } => {}
+                // Ephemeral (typing, presence, alerts): not sequenced, never replayed.
+                _ if push.seq() == 0 => {
+                    sink.feed(push.json().clone()).await?;
+                    n += 1;
+                }
+                _ if push.seq() > self.last_sent => {
+                    sink.feed(push.json().clone()).await?;
+                    self.last_sent = push.seq();
+                    n += 1;
+                }
+                _ => {}
             }
             if n < WRITE_BATCH {
                 next = rx.try_recv().ok();
@@ -772,7 +777,7 @@ impl Conn {
                 Ok(events) => {
                     let more = events.len() as i64 >= page;
                     let until = match events.last() {
-                        Some(e) => e.0,
+                        Some(e) => e.seq(),
                         // Never report a position beyond what exists: a too-high `since`
                         // must not make later pushes look already delivered.
                         None => match services.messages.last_seq().await {
@@ -780,13 +785,7 @@ impl Conn {
                             Err(e) => return Outcome::Error(e, re),
                         },
                     };
-                    let frames = events
-                        .into_iter()
-                        .map(|(seq, frame)| Push {
-                            seq,
-                            frame: Bytes::from(frame),
-                        })
-                        .collect();
+                    let frames = events.into_iter().map(Shared::new).collect();
                     Outcome::Replay {
                         re,
                         frames,
@@ -856,8 +855,8 @@ impl Conn {
                 until,
             } => {
                 for push in frames {
-                    sink.feed(push.frame).await?;
-                    self.last_sent = self.last_sent.max(push.seq);
+                    sink.feed(push.json().clone()).await?;
+                    self.last_sent = self.last_sent.max(push.seq());
                 }
                 if more {
                     in_flight.push(self.replay_page(until, re));

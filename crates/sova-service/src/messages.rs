@@ -5,11 +5,10 @@
 
 use crate::chats::ChatService;
 use crate::{AuthUser, Writer, outcome_err, store_err};
-use bytes::Bytes;
 use sova_bus::{Audience, BusEvent, EventBus};
 use sova_config::Config;
 use sova_store::{MessageKind, MessageRow, NewMessage, Outcome, Stores, WriteOp, dto};
-use sova_types::frames::ServerFrame;
+use sova_types::Event;
 use sova_types::models::{Attachment, Message, MessageVersion, ReactionCount};
 use sova_types::time::{now_micros, rfc3339};
 use sova_types::{ApiError, ChatId, MessageId};
@@ -468,18 +467,15 @@ impl MessageService {
     /// Announces that `user` is typing in `chat` (ephemeral: neither stored nor replayed).
     pub async fn typing(&self, user: &AuthUser, chat: ChatId) -> Result<(), ApiError> {
         self.chats.require_member(chat, user.user_id).await?;
-        let frame = ServerFrame::Typing {
-            chat_id: chat,
-            user_id: user.user_id,
-            user: user.username.clone(),
-            expires_in: TYPING_SECS,
-        };
-        self.bus.publish(BusEvent {
-            audience: Audience::Chat(chat),
-            seq: 0,
-            frame: Bytes::from(frame.to_json()),
-            membership: None,
-        });
+        self.bus.publish(BusEvent::new(
+            Audience::Chat(chat),
+            Event::Typing {
+                chat_id: chat,
+                user_id: user.user_id,
+                user: user.username.clone(),
+                expires_in: TYPING_SECS,
+            },
+        ));
         Ok(())
     }
 
@@ -488,10 +484,10 @@ impl MessageService {
         self.stores.messages.last_message_id().await.map_err(store_err)
     }
 
-    /// Every event visible to `user` after `since`, oldest first, at most `limit`:
-    /// (seq, push frame). New messages and stored events are merged by seq; when one
+    /// Every event visible to `user` after `since`, oldest first, at most `limit`.
+    /// New messages and stored events are merged by seq; when one
     /// source fills the page, the other is cut at the same point so nothing is skipped.
-    pub async fn since(&self, user: &AuthUser, since: i64, limit: i64) -> Result<Vec<(i64, String)>, ApiError> {
+    pub async fn since(&self, user: &AuthUser, since: i64, limit: i64) -> Result<Vec<Event>, ApiError> {
         let limit = limit.clamp(1, REPLAY_PAGE);
         let since = since.max(0);
         let msgs = self
@@ -510,14 +506,14 @@ impl MessageService {
             if full { last.unwrap_or(i64::MAX) } else { i64::MAX }
         };
         let bound = cut(msgs.len() as i64 >= limit, msgs.last().map(|m| m.id.0))
-            .min(cut(events.len() as i64 >= limit, events.last().map(|e| e.0)));
-        let mut out: Vec<(i64, String)> = msgs
+            .min(cut(events.len() as i64 >= limit, events.last().map(Event::seq)));
+        let mut out: Vec<Event> = msgs
             .into_iter()
             .filter(|m| m.id.0 <= bound)
-            .map(|m| (m.id.0, ServerFrame::NewMessage(to_dto(m)).to_json()))
-            .chain(events.into_iter().filter(|e| e.0 <= bound))
+            .map(|m| Event::NewMessage(to_dto(m)))
+            .chain(events.into_iter().filter(|e| e.seq() <= bound))
             .collect();
-        out.sort_by_key(|e| e.0);
+        out.sort_by_key(Event::seq);
         out.truncate(limit as usize);
         Ok(out)
     }

@@ -4,11 +4,9 @@
 //! ephemerally, to the user's private chats and small groups.
 
 use crate::store_err;
-use bytes::Bytes;
 use sova_bus::presence::PresenceStore;
 use sova_bus::{Audience, BusEvent, EventBus};
 use sova_store::Stores;
-use sova_types::frames::ServerFrame;
 use sova_types::models::Presence;
 use sova_types::time::{now_micros, rfc3339};
 use sova_types::{ApiError, UserId};
@@ -42,13 +40,12 @@ impl PresenceService {
                 return;
             }
         };
-        let frame = Bytes::from(ServerFrame::Presence(p).to_json());
+        // One shared event (encoded once) for every chat it goes to.
+        let event = sova_bus::Shared::new(sova_types::Event::Presence(p));
         for chat in chats {
             self.bus.publish(BusEvent {
                 audience: Audience::Chat(chat),
-                seq: 0,
-                frame: frame.clone(),
-                membership: None,
+                event: event.clone(),
             });
         }
     }

@@ -7,17 +7,12 @@
 
 use crate::auth::{AuthService, AuthUser, Client};
 use crate::store_err;
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sova_bus::{Audience, BusEvent};
 use sova_store::AuditRow;
 use sova_types::time::{now_micros, rfc3339};
 use sova_types::{ApiError, UserId};
 use std::net::IpAddr;
-
-/// `seq` of the control push that closes a revoked session's sockets; the frame
-/// carries the session id.
-pub const SESSION_REVOKED: i64 = -2;
 
 /// The session id of a refresh-token family.
 pub fn session_id(family: &[u8]) -> String {
@@ -106,20 +101,16 @@ impl AuthService {
             .await;
         tracing::warn!(user_id = %user, ip = %client.ip, kind, "security alert");
         crate::telemetry::security_event("new_device");
-        let frame = serde_json::json!({
-            "type": "security_alert",
-            "kind": kind,
-            "ip": client.ip.to_string(),
-            "device_id": client.device_id,
-            "user_agent": client.user_agent,
-            "at": rfc3339(now_micros()),
-        });
-        self.bus.publish(BusEvent {
-            audience: Audience::User(user),
-            seq: 0,
-            frame: Bytes::from(frame.to_string()),
-            membership: None,
-        });
+        self.bus.publish(BusEvent::new(
+            Audience::User(user),
+            sova_types::Event::SecurityAlert {
+                kind: kind.to_owned(),
+                ip: client.ip.to_string(),
+                device_id: client.device_id.clone(),
+                user_agent: client.user_agent.clone(),
+                at: rfc3339(now_micros()),
+            },
+        ));
     }
 
     /// Tells every instance to close the sockets of these sessions.
@@ -131,12 +122,13 @@ impl AuthService {
             self.limits.cache_del(&format!("session:{sid}")).await;
         }
         for sid in sessions {
-            self.bus.publish(BusEvent {
-                audience: Audience::User(user),
-                seq: SESSION_REVOKED,
-                frame: Bytes::from(sid.clone()),
-                membership: None,
-            });
+            self.bus.publish(BusEvent::new(
+                Audience::User(user),
+                sova_types::Event::SessionRevoked {
+                    user_id: user,
+                    session: sid.clone(),
+                },
+            ));
         }
     }
 

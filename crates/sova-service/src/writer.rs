@@ -1,12 +1,11 @@
 //! The one ordered writer of this process. Every state change that emits events is
 //! queued here and committed in batches (group commit: one transaction, one fsync
-//! for many ops); after each commit the events are published in seq order, each
-//! serialized once. A change is acknowledged only after its batch committed.
+//! for many ops); after each commit the typed events are published in seq order
+//! (each encoded at most once, when the first recipient needs it). A change is acknowledged only after its batch committed.
 
 use crate::store_err;
-use bytes::Bytes;
-use sova_bus::{Audience, BusEvent, EventBus, MembershipChange};
-use sova_store::{Committed, Membership, Stores, WriteOp};
+use sova_bus::{Audience, BusEvent, EventBus};
+use sova_store::{Committed, Stores, WriteOp};
 use sova_types::ApiError;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -51,15 +50,7 @@ pub fn bus_event(e: &sova_store::StoredEvent) -> Option<BusEvent> {
         (None, Some(u)) => Audience::User(u),
         (None, None) => return None,
     };
-    Some(BusEvent {
-        audience,
-        seq: e.seq,
-        frame: Bytes::from(e.frame.clone()),
-        membership: e.membership.map(|m| match m {
-            Membership::Joined(c) => MembershipChange::Joined(c),
-            Membership::Left(c) => MembershipChange::Left(c),
-        }),
-    })
+    Some(BusEvent::new(audience, e.event.clone()))
 }
 
 /// Publishes events another process committed but did not live to publish.
@@ -123,7 +114,7 @@ async fn run(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn Even
                     matches!(r.outcome, sova_store::Outcome::Message(_))
                         && r.events
                             .first()
-                            .is_some_and(|e| e.frame.starts_with("{\"type\":\"new_message\""))
+                            .is_some_and(|e| matches!(e.event, sova_types::Event::NewMessage(_)))
                 })
                 .count();
             crate::telemetry::messages(sent as u64);

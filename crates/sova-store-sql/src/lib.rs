@@ -36,18 +36,6 @@ pub fn parse_ids(s: &str) -> Vec<sova_types::UserId> {
         .collect()
 }
 
-/// The subscription change a stored user-targeted event implies (from its frame).
-pub fn membership_of(payload: &str) -> Option<sova_store::Membership> {
-    let v: serde_json::Value = serde_json::from_str(payload).ok()?;
-    match v["type"].as_str()? {
-        "chat_added" => Some(sova_store::Membership::Joined(sova_types::ChatId(
-            v["chat"]["id"].as_i64()?,
-        ))),
-        "chat_removed" => Some(sova_store::Membership::Left(sova_types::ChatId(v["chat_id"].as_i64()?))),
-        _ => None,
-    }
-}
-
 /// Lower-case hex of `bytes` (session ids are the hex of refresh-token families).
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -927,7 +915,7 @@ macro_rules! impl_sql_store {
                     self.open_msgs(rows(found, message_row)?)
                 }
 
-                async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<(i64, String)>> {
+                async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<sova_types::Event>> {
                     let found = sqlx::query(
                         "SELECT id, payload FROM events WHERE id > $1 AND \
                          (target_user = $2 OR chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $2)) \
@@ -941,7 +929,7 @@ macro_rules! impl_sql_store {
                     .map_err(map_err)?;
                     found
                         .iter()
-                        .map(|r| Ok((r.try_get(0).map_err(map_err)?, self.open_text(&r.try_get::<String, _>(1).map_err(map_err)?)?)))
+                        .map(|r| sova_store::event_from_rest(&self.open_text(&r.try_get::<String, _>(1).map_err(map_err)?)?))
                         .collect()
                 }
 
@@ -1028,8 +1016,7 @@ macro_rules! impl_sql_store {
                             seq: row.id.0,
                             chat_id: Some(row.chat_id),
                             target_user: None,
-                            frame: sova_types::frames::ServerFrame::NewMessage(sova_store::dto::message(row)).to_json(),
-                            membership: None,
+                            event: sova_types::Event::NewMessage(sova_store::dto::message(row)),
                         });
                     }
                     for r in &evs {
@@ -1039,8 +1026,7 @@ macro_rules! impl_sql_store {
                             seq: r.try_get(0).map_err(map_err)?,
                             chat_id: r.try_get::<Option<i64>, _>(1).map_err(map_err)?.map(ChatId),
                             target_user: target.map(UserId),
-                            membership: target.and_then(|_| $crate::membership_of(&payload)),
-                            frame: payload,
+                            event: sova_store::event_from_rest(&payload)?,
                         });
                     }
                     out.sort_by_key(|e| e.seq);

@@ -10,8 +10,8 @@ macro_rules! impl_writer {
     ($store:ty, $db:ty) => {
         pub(crate) mod writer {
             use super::*;
-            use sova_store::{rules, dto, Membership, Outcome, StoredEvent};
-            use sova_types::frames::ServerFrame;
+            use sova_store::{rules, dto, Outcome, StoredEvent};
+            use sova_types::Event;
             use sova_types::models::ForwardOrigin;
             use sova_types::ApiError;
             use std::collections::{HashMap, HashSet};
@@ -82,16 +82,16 @@ macro_rules! impl_writer {
                 }
 
                 /// Records a stored event (written at the end) and returns it.
-                fn event(&mut self, chat: Option<ChatId>, target: Option<UserId>, membership: Option<Membership>, f: impl FnOnce(i64) -> ServerFrame) -> StoredEvent {
+                fn event(&mut self, chat: Option<ChatId>, target: Option<UserId>, f: impl FnOnce(i64) -> Event) -> StoredEvent {
                     let seq = self.take_id();
-                    let ev = StoredEvent { seq, chat_id: chat, target_user: target, frame: f(seq).to_json(), membership };
+                    let ev = StoredEvent { seq, chat_id: chat, target_user: target, event: f(seq) };
                     self.stored.push((ev.clone(), None));
                     ev
                 }
 
                 /// An event carrying `message`'s text: deleted with the message.
-                fn text_event(&mut self, message: MessageId, chat: Option<ChatId>, target: Option<UserId>, f: impl FnOnce(i64) -> ServerFrame) -> StoredEvent {
-                    let ev = self.event(chat, target, None, f);
+                fn text_event(&mut self, message: MessageId, chat: Option<ChatId>, target: Option<UserId>, f: impl FnOnce(i64) -> Event) -> StoredEvent {
+                    let ev = self.event(chat, target, f);
                     if let Some(last) = self.stored.last_mut() {
                         last.1 = Some(message.0);
                     }
@@ -220,8 +220,7 @@ macro_rules! impl_writer {
                         seq: row.id.0,
                         chat_id: Some(row.chat_id),
                         target_user: None,
-                        frame: ServerFrame::NewMessage(dto::message(row.clone())).to_json(),
-                        membership: None,
+                        event: Event::NewMessage(dto::message(row.clone())),
                     }
                 }
 
@@ -413,7 +412,7 @@ macro_rules! impl_writer {
                     let mut events = vec![Self::new_message_event(&row)];
                     for user in mentioned {
                         let (chat_id, message_id, by, name, text) = (row.chat_id, row.id, row.sender_id, row.sender_name.clone(), row.text.clone());
-                        events.push(self.text_event(message_id, None, Some(user), |seq| ServerFrame::Mention { seq, chat_id, message_id, by, user: name, text }));
+                        events.push(self.text_event(message_id, None, Some(user), |seq| Event::Mention { seq, chat_id, message_id, by, user: name, text }));
                     }
                     if let Some(cmid) = &m.client_msg_id {
                         self.cmids.insert((m.sender_id.0, cmid.clone()), row.clone());
@@ -453,7 +452,7 @@ macro_rules! impl_writer {
                     row.text = text.to_owned();
                     row.edited_at = Some(at);
                     let t = text.to_owned();
-                    let ev = self.text_event(id, Some(chat), None, |seq| ServerFrame::MessageEdited {
+                    let ev = self.text_event(id, Some(chat), None, |seq| Event::MessageEdited {
                         seq,
                         chat_id: chat,
                         message_id: id,
@@ -498,7 +497,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     row.mentions.clear();
                     row.forward = None;
                     row.attachment = None;
-                    let ev = self.event(Some(chat), None, None, |seq| ServerFrame::MessageDeleted { seq, chat_id: chat, message_id: id, deleted_by: user });
+                    let ev = self.event(Some(chat), None, |seq| Event::MessageDeleted { seq, chat_id: chat, message_id: id, deleted_by: user });
                     Ok(Committed { outcome: Outcome::Message(row), events: vec![ev] })
                 }
 
@@ -539,11 +538,11 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         .await
                         .map_err(map_err)?;
                     let e = emoji.to_owned();
-                    let ev = self.event(Some(chat), None, None, |seq| {
+                    let ev = self.event(Some(chat), None, |seq| {
                         if add {
-                            ServerFrame::ReactionAdded { seq, chat_id: chat, message_id: id, user_id: user, emoji: e, count }
+                            Event::ReactionAdded { seq, chat_id: chat, message_id: id, user_id: user, emoji: e, count }
                         } else {
-                            ServerFrame::ReactionRemoved { seq, chat_id: chat, message_id: id, user_id: user, emoji: e, count }
+                            Event::ReactionRemoved { seq, chat_id: chat, message_id: id, user_id: user, emoji: e, count }
                         }
                     });
                     Ok(Committed { outcome: Outcome::Message(row), events: vec![ev] })
@@ -570,7 +569,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         .await
                         .map_err(map_err)?;
                     row.pinned_at = when;
-                    let ev = self.event(Some(chat), None, None, |seq| ServerFrame::MessagePinned { seq, chat_id: chat, message_id: id, pinned: pin, by: user });
+                    let ev = self.event(Some(chat), None, |seq| Event::MessagePinned { seq, chat_id: chat, message_id: id, pinned: pin, by: user });
                     Ok(Committed { outcome: Outcome::Message(row), events: vec![ev] })
                 }
 
@@ -588,9 +587,9 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     // Receipts for chats up to the configured size; otherwise only the
                     // reader's own devices learn the new position.
                     let ev = if members <= receipts_max {
-                        self.event(Some(chat), None, None, |seq| ServerFrame::Read { seq, chat_id: chat, user_id: user, up_to })
+                        self.event(Some(chat), None, |seq| Event::Read { seq, chat_id: chat, user_id: user, up_to })
                     } else {
-                        self.event(None, Some(user), None, |seq| ServerFrame::Read { seq, chat_id: chat, user_id: user, up_to })
+                        self.event(None, Some(user), |seq| Event::Read { seq, chat_id: chat, user_id: user, up_to })
                     };
                     Ok(Committed { outcome: Outcome::Done, events: vec![ev] })
                 }
@@ -600,7 +599,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     dto.role = Some(role);
                     dto.last_read_seq = Some(read);
                     dto.unread = Some((row.last_seq - read).max(0));
-                    Ok(self.event(None, Some(user), Some(Membership::Joined(row.id)), |seq| ServerFrame::ChatAdded { seq, chat: dto }))
+                    Ok(self.event(None, Some(user), |seq| Event::ChatAdded { seq, chat: dto }))
                 }
 
                 /// Adds a member whose read position starts at the chat's current end.
@@ -761,7 +760,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
                     if !new.is_empty() {
                         let dto = dto::chat(row.clone());
-                        events.push(self.event(Some(chat), None, None, |seq| ServerFrame::ChatUpdated { seq, chat: dto }));
+                        events.push(self.event(Some(chat), None, |seq| Event::ChatUpdated { seq, chat: dto }));
                     }
                     Ok(Committed { outcome: Outcome::Chat(row), events })
                 }
@@ -802,9 +801,9 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         self.mark_deleted(chat, at).await?;
                     } else if let Some(row) = self.chat(chat).await?.map(|c| c.row.clone()) {
                         let dto = dto::chat(row);
-                        events.push(self.event(Some(chat), None, None, |seq| ServerFrame::ChatUpdated { seq, chat: dto }));
+                        events.push(self.event(Some(chat), None, |seq| Event::ChatUpdated { seq, chat: dto }));
                     }
-                    events.push(self.event(None, Some(user), Some(Membership::Left(chat)), |seq| ServerFrame::ChatRemoved { seq, chat_id: chat }));
+                    events.push(self.event(None, Some(user), |seq| Event::ChatRemoved { seq, chat_id: chat }));
                     Ok(Committed { outcome: Outcome::Done, events })
                 }
 
@@ -838,7 +837,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                             .await
                             .map_err(map_err)?;
                         self.members.insert((chat.0, u.0), Some(MemberState { role: r, ..current }));
-                        events.push(self.event(Some(chat), None, None, |seq| ServerFrame::MemberUpdated { seq, chat_id: chat, user_id: u, role: r }));
+                        events.push(self.event(Some(chat), None, |seq| Event::MemberUpdated { seq, chat_id: chat, user_id: u, role: r }));
                     }
                     Ok(Committed { outcome: Outcome::Done, events })
                 }
@@ -857,7 +856,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     let mut events = vec![self.system(chat, by, format!("{by_name} renamed the chat to «{name}»"), at).await?];
                     let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
                     let dto = dto::chat(row.clone());
-                    events.push(self.event(Some(chat), None, None, |seq| ServerFrame::ChatUpdated { seq, chat: dto }));
+                    events.push(self.event(Some(chat), None, |seq| Event::ChatUpdated { seq, chat: dto }));
                     Ok(Committed { outcome: Outcome::Chat(row), events })
                 }
 
@@ -899,7 +898,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     for u in users {
                         self.members.insert((chat.0, u), None);
                         self.dirty_members.remove(&(chat.0, u));
-                        events.push(self.event(None, Some(UserId(u)), Some(Membership::Left(chat)), |seq| ServerFrame::ChatRemoved { seq, chat_id: chat }));
+                        events.push(self.event(None, Some(UserId(u)), |seq| Event::ChatRemoved { seq, chat_id: chat }));
                     }
                     if let Some(state) = self.chat(chat).await? {
                         state.row.member_count = 0;
@@ -915,11 +914,12 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO events (id, chat_id, target_user, payload, created_at, message_id) ");
                         let now = sova_types::time::now_micros();
                         let cipher = self.cipher.clone();
-                        qb.push_values(chunk, |mut b, (e, about)| {
+                        let sealed: Vec<String> = chunk.iter().map(|(e, _)| cipher.seal(&sova_store::event_at_rest(&e.event))).collect();
+                        qb.push_values(chunk.iter().zip(sealed), |mut b, ((e, about), sealed)| {
                             b.push_bind(e.seq)
                                 .push_bind(e.chat_id.map(|c| c.0))
                                 .push_bind(e.target_user.map(|u| u.0))
-                                .push_bind(cipher.seal(&e.frame))
+                                .push_bind(sealed)
                                 .push_bind(now)
                                 .push_bind(*about);
                         });

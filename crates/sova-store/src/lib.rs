@@ -309,26 +309,37 @@ pub enum Outcome {
 }
 
 /// An event written (or, for new messages, represented by the message row).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StoredEvent {
     pub seq: i64,
     /// Visible to the chat's members…
     pub chat_id: Option<ChatId>,
     /// …or to this one user only.
     pub target_user: Option<UserId>,
-    /// The push frame, serialized once (includes `seq`).
-    pub frame: String,
-    /// Subscription change this event implies for `target_user`.
-    pub membership: Option<Membership>,
+    /// The event itself (its `seq` equals `self.seq`).
+    pub event: sova_types::Event,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Membership {
-    Joined(ChatId),
-    Left(ChatId),
+pub use sova_types::event::Membership;
+
+/// The at-rest form of an event (its JSON; the store seals it before writing).
+pub fn event_at_rest(event: &sova_types::Event) -> String {
+    serde_json::to_string(event).unwrap_or_default()
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Reads an event's at-rest form back (after unsealing).
+pub fn event_from_rest(text: &str) -> StoreResult<sova_types::Event> {
+    serde_json::from_str(text).map_err(|e| StoreError::Other(format!("stored event does not decode: {e}")))
+}
+
+impl StoredEvent {
+    /// The subscription change this event implies for `target_user`.
+    pub fn membership(&self) -> Option<Membership> {
+        self.target_user.and_then(|_| self.event.membership())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub struct Committed {
     pub outcome: Outcome,
     pub events: Vec<StoredEvent>,
@@ -469,8 +480,8 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Vec<MessageRow>>;
     /// Up to `limit` messages with id > `since` in the chats `user` belongs to, oldest first.
     async fn messages_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<MessageRow>>;
-    /// Up to `limit` stored events visible to `user` with seq > `since`: (seq, frame).
-    async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<(i64, String)>>;
+    /// Up to `limit` stored events visible to `user` with seq > `since`, oldest first.
+    async fn events_since(&self, user: UserId, since: i64, limit: i64) -> StoreResult<Vec<sova_types::Event>>;
     /// Reaction counts for these messages, with whether `user` reacted: (message, emoji, count, me).
     async fn reactions(&self, messages: &[MessageId], user: UserId)
     -> StoreResult<Vec<(MessageId, String, i64, bool)>>;

@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ChatId, MessageId, UserId};
-use crate::models::{Chat, Message, Role};
+use crate::models::{Message, Role};
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted request `id`.
@@ -303,7 +303,8 @@ impl ClientFrame {
     }
 }
 
-/// A frame sent by the server: a direct answer (with `re`) or a push (with `seq`).
+/// A frame sent by the server as the direct answer to a request (with `re`), or an
+/// error. Pushes are `crate::event::Event`s.
 // Frames live only long enough to be serialized once; boxing would cost more than it saves.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -327,8 +328,6 @@ pub enum ServerFrame {
         re: Option<String>,
         ticket: String,
     },
-    /// A message pushed to every member of its chat.
-    NewMessage(Message),
     /// The direct answer to a `message` request that carried `id` or `client_msg_id`.
     Ack {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,82 +361,6 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         re: Option<String>,
         data: serde_json::Value,
-    },
-    MessageEdited {
-        seq: i64,
-        chat_id: ChatId,
-        message_id: MessageId,
-        user_id: UserId,
-        text: String,
-        edited_at: String,
-    },
-    MessageDeleted {
-        seq: i64,
-        chat_id: ChatId,
-        message_id: MessageId,
-        deleted_by: UserId,
-    },
-    ReactionAdded {
-        seq: i64,
-        chat_id: ChatId,
-        message_id: MessageId,
-        user_id: UserId,
-        emoji: String,
-        /// Users now reacting with this emoji.
-        count: i64,
-    },
-    ReactionRemoved {
-        seq: i64,
-        chat_id: ChatId,
-        message_id: MessageId,
-        user_id: UserId,
-        emoji: String,
-        count: i64,
-    },
-    MessagePinned {
-        seq: i64,
-        chat_id: ChatId,
-        message_id: MessageId,
-        pinned: bool,
-        by: UserId,
-    },
-    /// A member's read position moved (receipts, and the reader's other devices).
-    Read {
-        seq: i64,
-        chat_id: ChatId,
-        user_id: UserId,
-        up_to: i64,
-    },
-    /// You were mentioned (sent even when the chat is muted).
-    Mention {
-        seq: i64,
-        chat_id: ChatId,
-        message_id: MessageId,
-        by: UserId,
-        user: String,
-        text: String,
-    },
-    /// You joined or were added to a chat (or it was created with you in it).
-    ChatAdded { seq: i64, chat: Chat },
-    /// The chat changed (name, members, roles).
-    ChatUpdated { seq: i64, chat: Chat },
-    /// You left or were removed, or the chat was deleted.
-    ChatRemoved { seq: i64, chat_id: ChatId },
-    /// A member's role changed.
-    MemberUpdated {
-        seq: i64,
-        chat_id: ChatId,
-        user_id: UserId,
-        role: Role,
-    },
-    /// Ephemeral: a user's presence changed (sent to their private chats and small groups).
-    Presence(crate::models::Presence),
-    /// Ephemeral: a member is typing (expires after `expires_in` seconds).
-    Typing {
-        chat_id: ChatId,
-        user_id: UserId,
-        user: String,
-        expires_in: u64,
     },
     Error {
         code: ErrorCode,
@@ -491,35 +414,6 @@ mod tests {
             serde_json::from_str(r#"{"type":"create_chat","chat_type":"group","name":"g","members":["a",2]}"#).unwrap();
         assert!(matches!(f, ClientFrame::Op(_)));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"message"}"#).is_err());
-    }
-
-    #[test]
-    fn new_message_is_flat() {
-        let m = Message {
-            id: MessageId(5),
-            chat_id: ChatId(1),
-            chat_seq: 2,
-            user_id: UserId(3),
-            user: "u".into(),
-            text: "hi".into(),
-            timestamp: "2023-12-01T10:00:00Z".into(),
-            seq: 5,
-            client_msg_id: None,
-            kind: Default::default(),
-            reply_to: None,
-            forward: None,
-            attachment: None,
-            mentions: Vec::new(),
-            edited_at: None,
-            deleted: false,
-            pinned: false,
-            reactions: Vec::new(),
-        };
-        let v: serde_json::Value = serde_json::from_str(&ServerFrame::NewMessage(m).to_json()).unwrap();
-        assert_eq!(v["type"], "new_message");
-        assert_eq!(v["user"], "u");
-        assert_eq!(v["seq"], 5);
-        assert!(v.get("client_msg_id").is_none());
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! the SDK) can depend on it cheaply.
 
 pub mod error;
+pub mod event;
 pub mod frames;
 pub mod ids;
 pub mod models;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};
+pub use event::{Event, SharedEvent};
 pub use ids::{ChatId, MessageId, UserId};

@@ -268,14 +268,10 @@ pub async fn sync(
     let events = s.messages.since(&u, since, limit).await?;
     let more = events.len() as i64 >= limit;
     let seq = match events.last() {
-        Some(e) => e.0,
+        Some(e) => e.seq(),
         None => since.min(s.messages.last_seq().await?),
     };
-    let frames: Vec<serde_json::Value> = events
-        .into_iter()
-        .filter_map(|(_, f)| serde_json::from_str(&f).ok())
-        .collect();
-    Ok(Json(serde_json::json!({"events": frames, "seq": seq, "more": more})))
+    Ok(Json(serde_json::json!({"events": events, "seq": seq, "more": more})))
 }
 
 #[derive(Deserialize)]
