@@ -4,6 +4,7 @@
 //! queued writes → close the database).
 
 mod http;
+pub mod keys;
 
 use anyhow::Context;
 use sova_bus::{EventBus, LocalBus};
@@ -165,6 +166,7 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     let config = Arc::new(config);
     let db = Database::open(&config).await?.with_cipher(&config)?;
     db.migrate().await?;
+    let presence = keys::verify(&config, &db.stores()).await?;
     let bus: Arc<dyn EventBus> = match &config.redis_url {
         Some(url) => {
             if matches!(db, Database::Sqlite(_)) {
@@ -235,6 +237,7 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         )));
     }
     let purge = tokio::spawn(purge_loop(services.clone(), shutdown.clone()));
+    let heartbeat = tokio::spawn(key_heartbeat(services.clone(), presence, shutdown.clone()));
     tracing::info!(
         %http_addr,
         %tcp_addr,
@@ -262,6 +265,7 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
             tracing::warn!("connections still open after the grace period");
         }
         let _ = purge.await;
+        let _ = heartbeat.await;
         // Dropping the last service handles closes the writer queue; it commits
         // what is queued and stops.
         drop(gateway);
@@ -280,6 +284,24 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         shutdown,
         done,
     })
+}
+
+/// Keeps this instance's JWT fingerprint fresh while it runs and removes it when it
+/// stops (see `keys`).
+async fn key_heartbeat(services: Arc<Services>, presence: Option<keys::KeyPresence>, shutdown: CancellationToken) {
+    let Some(presence) = presence else { return };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(keys::HEARTBEAT) => {}
+        }
+        if let Err(e) = presence.heartbeat(&services.stores).await {
+            tracing::warn!(error = %e, "key heartbeat failed");
+        }
+    }
+    if let Err(e) = presence.release(&services.stores).await {
+        tracing::warn!(error = %e, "could not remove this instance's key record");
+    }
 }
 
 async fn purge_loop(services: Arc<Services>, shutdown: CancellationToken) {

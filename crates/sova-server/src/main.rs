@@ -45,6 +45,8 @@ fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, never in files or collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
@@ -55,6 +57,9 @@ fn init_logs(format: LogFormat) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Signal handlers first: a SIGTERM that arrives while the server starts is
+    // queued and answered with a graceful stop, never by the default action.
+    let signals = matches!(cli.command, None | Some(Command::Serve)).then(Signals::install);
     let config = Config::load()?;
     init_logs(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -74,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config, signals.unwrap_or_else(Signals::install)).await,
         Command::Admin(Admin::RotateKeys { batch, restart }) => {
             rotate_keys(config, batch.clamp(1, 100_000), restart).await
         }
@@ -112,35 +117,51 @@ async fn rotate_keys(mut config: Config, batch: i64, restart: bool) -> anyhow::R
         }
         m.set_checkpoint(&key, 0).await?;
     }
+    sova_server::keys::forget_retired(&config, &stores).await?;
     println!("done: every stored message is sealed with the newest key");
     db.close().await;
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, signal: Signals) -> anyhow::Result<()> {
     let listeners = Listeners::bind(&config).await?;
     let shutdown = CancellationToken::new();
     let running = launch(config, listeners, shutdown.clone()).await?;
-    wait_for_signal().await;
+    signal.wait().await;
     running.stop().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT, installed before anything listens.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+                (Ok(term), Ok(int)) => Some((term, int)),
+                _ => None,
+            };
+            Signals { streams }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.streams {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

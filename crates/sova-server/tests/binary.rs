@@ -170,3 +170,32 @@ fn json_logs_request_ids_and_graceful_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
 }
+
+#[test]
+fn sigterm_right_after_start_is_graceful_and_logs_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = sova(dir.path())
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Killer(child);
+    // Well before the server is listening (it still opens and migrates its database).
+    std::thread::sleep(Duration::from_millis(30));
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(exit.success(), "exit status {exit:?}; log: {log}");
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!log.contains('\u{1b}'), "ANSI codes in a non-terminal log: {log:?}");
+}

@@ -189,7 +189,99 @@ async fn forged_tokens_are_refused(backend: Backend) {
     server.stop().await;
 }
 
+/// Starts another instance on `server`'s database with its own data directory; the
+/// error if it refuses.
+async fn second_instance(
+    server: &TestServer,
+    tweak: impl FnOnce(&mut sova_config::Config),
+) -> Result<sova_server::Running, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server.config.clone();
+    config.database_url = Some(sova_config::Secret::new(server.config.database_url()));
+    config.data_dir = dir.path().join("data");
+    tweak(&mut config);
+    let listeners = sova_server::Listeners::bind(&config).await.unwrap();
+    match sova_server::launch(config, listeners, tokio_util::sync::CancellationToken::new()).await {
+        Ok(running) => Ok(running),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// Two development instances with their own data directories on one database: the
+/// second generated other keys and must refuse to start, saying what to do, instead
+/// of answering 500 on the first message it cannot decrypt.
+async fn instances_with_other_keys_refuse_to_start(backend: Backend) {
+    let Some(mut server) = TestServer::start(backend).await else {
+        return;
+    };
+    let (_, a) = user(&server, "keys").await;
+    server.rest().send(&a.token, "sealed at rest").await.unwrap();
+    let mut first = server.config.clone();
+    first.prepare_secrets().unwrap();
+    let (jwt, key) = (
+        first.jwt_secret.clone().unwrap(),
+        first.message_encryption_key.clone().unwrap(),
+    );
+
+    let err = second_instance(&server, |_| {})
+        .await
+        .err()
+        .expect("other generated keys must be refused");
+    assert!(
+        err.contains("MESSAGE_ENCRYPTION_KEY") && err.contains("secrets.toml"),
+        "{err}"
+    );
+
+    // The same encryption key but another JWT secret, while the first instance runs.
+    let other_jwt = |c: &mut sova_config::Config| {
+        c.message_encryption_key = Some(key.clone());
+        c.jwt_secret = Some(sova_config::Secret::new("another-jwt-secret-".repeat(3)));
+    };
+    let err = second_instance(&server, other_jwt)
+        .await
+        .err()
+        .expect("another JWT secret must be refused");
+    assert!(err.contains("JWT_SECRET"), "{err}");
+
+    // The same keys: a sibling starts and reads the first one's messages.
+    let sibling = second_instance(&server, |c| {
+        c.message_encryption_key = Some(key.clone());
+        c.jwt_secret = Some(jwt.clone());
+    })
+    .await
+    .unwrap();
+    let rest = sova_client::RestClient::new(format!("http://{}", sibling.http_addr)).unwrap();
+    let history = rest.history(&a.token, Some(50), None).await.unwrap();
+    assert!(history.iter().any(|m| m.text == "sealed at rest"));
+    sibling.stop().await;
+
+    // Once the first instance stopped gracefully, rotating the JWT secret is allowed.
+    server.stop_keep().await;
+    let rotated = second_instance(&server, other_jwt).await.unwrap();
+    rotated.stop().await;
+
+    // A database from before fingerprints were recorded: the newest data is probed.
+    let db = sova_server::Database::open(&{
+        let mut c = server.config.clone();
+        c.database_url = Some(sova_config::Secret::new(server.config.database_url()));
+        c
+    })
+    .await
+    .unwrap();
+    let stores = db.stores();
+    for (name, _) in stores.messages.checkpoints_with_prefix("keyfp:").await.unwrap() {
+        stores.messages.delete_checkpoint(&name).await.unwrap();
+    }
+    db.close().await;
+    let err = second_instance(&server, |_| {})
+        .await
+        .err()
+        .expect("unreadable data must be refused");
+    assert!(err.contains("cannot read the messages"), "{err}");
+}
+
 both_backends!(
+    instances_with_other_keys_refuse_to_start,
     restart_keeps_everything,
     access_token_expires,
     refresh_rotation_and_reuse,

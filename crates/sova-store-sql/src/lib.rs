@@ -1116,6 +1116,41 @@ macro_rules! impl_sql_store {
                     Ok(())
                 }
 
+                async fn checkpoints_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>> {
+                    // Prefixes are ours (no LIKE wildcards in them), but escape anyway.
+                    let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+                    let found = sqlx::query("SELECT name, value FROM counters WHERE name LIKE $1 ESCAPE '\\' ORDER BY name")
+                        .bind(pattern)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    found.iter().map(|r| Ok((r.try_get(0).map_err(map_err)?, r.try_get(1).map_err(map_err)?))).collect()
+                }
+
+                async fn delete_checkpoint(&self, name: &str) -> StoreResult<()> {
+                    sqlx::query("DELETE FROM counters WHERE name = $1")
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    Ok(())
+                }
+
+                async fn probe_sealed(&self) -> StoreResult<()> {
+                    let text: Option<String> = sqlx::query_scalar("SELECT text FROM messages WHERE text <> '' ORDER BY id DESC LIMIT 1")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    let payload: Option<String> = sqlx::query_scalar("SELECT payload FROM events ORDER BY id DESC LIMIT 1")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map_err)?;
+                    for sealed in text.iter().chain(payload.iter()) {
+                        self.open_text(sealed)?;
+                    }
+                    Ok(())
+                }
+
                 async fn mark_published(&self, seq: i64) -> StoreResult<()> {
                     sqlx::query("UPDATE counters SET value = $1 WHERE name = 'published' AND value < $1")
                         .bind(seq)

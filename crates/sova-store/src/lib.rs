@@ -506,6 +506,13 @@ pub trait MessageStore: Send + Sync {
     /// A named resumable position (0 when unset).
     async fn checkpoint(&self, name: &str) -> StoreResult<i64>;
     async fn set_checkpoint(&self, name: &str, value: i64) -> StoreResult<()>;
+    /// Every named value whose name starts with `prefix`: (name, value).
+    async fn checkpoints_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Removes a named value (no error when absent).
+    async fn delete_checkpoint(&self, name: &str) -> StoreResult<()>;
+    /// Unseals the newest stored message text and event, if any: an error means the
+    /// configured keys cannot read what the database holds.
+    async fn probe_sealed(&self) -> StoreResult<()>;
 }
 
 /// All stores of one backend, shared by the services.
