@@ -343,7 +343,7 @@ impl ChatService {
     ) -> Result<Invite, ApiError> {
         let role = self.require_member(chat, user).await?;
         let row = self.live_chat(chat).await?;
-        sova_store::rules::can_add(row.kind, role)?;
+        sova_core::rules::can_add(row.kind, role).map_err(|r| crate::rejection_err(&r))?;
         if expires_in_secs.is_some_and(|s| !(60..=365 * 86_400).contains(&s)) {
             return Err(ApiError::bad_request("expires_in must be 60 s to 365 days"));
         }

@@ -17,6 +17,7 @@ pub mod writer;
 
 use sova_bus::EventBus;
 use sova_config::Config;
+use sova_core::{Rejection, RejectionKind};
 use sova_store::{StoreError, Stores};
 use sova_types::ApiError;
 use std::sync::Arc;
@@ -109,8 +110,47 @@ impl Services {
 /// Turns a rejected op into its error.
 pub(crate) fn outcome_err(outcome: &sova_store::Outcome) -> Option<ApiError> {
     match outcome {
-        sova_store::Outcome::Rejected(e) => Some(e.clone()),
+        sova_store::Outcome::Rejected(r) => Some(rejection_err(r)),
         _ => None,
+    }
+}
+
+/// The client-facing error for a domain rejection: the one place that gives
+/// each `sova_core::Rejection` its code and text.
+pub(crate) fn rejection_err(r: &Rejection) -> ApiError {
+    let message = match r {
+        Rejection::NoSuchChat => "no such chat".to_owned(),
+        Rejection::NoSuchMessage => "no such message".to_owned(),
+        Rejection::NoSuchForwardSource => "no such message to forward".to_owned(),
+        Rejection::NoSuchUser(u) => format!("no such user: {u}"),
+        Rejection::NotAMember => "not a member of this chat".to_owned(),
+        Rejection::InvalidInvite => "invite is invalid, expired, revoked or used up".to_owned(),
+        Rejection::ChannelPostersOnly => "only the owner and admins post in a channel".to_owned(),
+        Rejection::DeleteNotAllowed => "only the author or a chat admin can delete this message".to_owned(),
+        Rejection::EditNotAllowed => "only the author can edit a message".to_owned(),
+        Rejection::PinNotAllowed => "only chat admins can pin messages".to_owned(),
+        Rejection::MembersFixed => "members of this chat cannot be changed".to_owned(),
+        Rejection::AddNotAllowed => "only the owner and admins add members".to_owned(),
+        Rejection::RemoveNotAllowed => "you can only remove members below your role".to_owned(),
+        Rejection::PublicChatStays => "everyone stays in the public chat".to_owned(),
+        Rejection::PrivateChatStays => "a private chat cannot be left".to_owned(),
+        Rejection::OwnerMustTransfer => "transfer ownership before leaving".to_owned(),
+        Rejection::RolesFixed => "roles cannot change in this chat".to_owned(),
+        Rejection::RoleChangeNotAllowed => "only the owner changes roles".to_owned(),
+        Rejection::OwnRoleChange => "transfer ownership to another member instead".to_owned(),
+        Rejection::ChatFixed => "this chat cannot be renamed or deleted".to_owned(),
+        Rejection::OwnerOnly => "only the owner can do this".to_owned(),
+        Rejection::ManagersOnly => "only the owner and admins can do this".to_owned(),
+        Rejection::ReplyOutsideChat => "reply_to must be a message of this chat".to_owned(),
+        Rejection::PrivateChatPair => "a private chat has exactly one other member".to_owned(),
+        Rejection::UncreatableKind => "type must be private, group or channel".to_owned(),
+        Rejection::GroupFull { max } => format!("a group holds at most {max} members"),
+    };
+    match r.kind() {
+        RejectionKind::NotFound => ApiError::not_found(message),
+        RejectionKind::Forbidden => ApiError::forbidden(message),
+        RejectionKind::Conflict => ApiError::conflict(message),
+        RejectionKind::BadRequest => ApiError::bad_request(message),
     }
 }
 

@@ -10,10 +10,10 @@ macro_rules! impl_writer {
     ($store:ty, $db:ty) => {
         pub(crate) mod writer {
             use super::*;
-            use sova_store::{rules, dto, Outcome, StoredEvent};
+            use sova_store::{dto, Outcome, StoredEvent};
+            use sova_core::{rules, Lang, Rejection, SystemEvent};
             use sova_types::Event;
             use sova_types::models::ForwardOrigin;
-            use sova_types::ApiError;
             use std::collections::{HashMap, HashSet};
 
             const MAX_MENTIONS: usize = 50;
@@ -45,12 +45,16 @@ macro_rules! impl_writer {
                 cipher: std::sync::Arc<sova_store::cipher::Cipher>,
             }
 
-            fn reject(e: ApiError) -> Committed {
+            fn reject(e: Rejection) -> Committed {
                 Committed { outcome: Outcome::Rejected(e), events: Vec::new() }
             }
 
             fn not_found(what: &str) -> Committed {
-                reject(ApiError::not_found(format!("no such {what}")))
+                reject(match what {
+                    "chat" => Rejection::NoSuchChat,
+                    "message" => Rejection::NoSuchMessage,
+                    _ => Rejection::NoSuchForwardSource,
+                })
             }
 
             impl Writer {
@@ -354,7 +358,7 @@ macro_rules! impl_writer {
                     if let Some(reply) = m.reply_to {
                         let in_batch = self.pending.iter().any(|p| p.id == reply && p.chat_id == m.chat_id);
                         if !in_batch && self.load_message(m.chat_id, reply).await?.is_none() {
-                            return Ok(reject(ApiError::bad_request("reply_to must be a message of this chat")));
+                            return Ok(reject(Rejection::ReplyOutsideChat));
                         }
                     }
                     let mut text = m.text.clone();
@@ -429,8 +433,8 @@ macro_rules! impl_writer {
                     if row.deleted_at.is_some() {
                         return Ok(not_found("message"));
                     }
-                    if row.sender_id != user || row.kind == MessageKind::System {
-                        return Ok(reject(ApiError::forbidden("only the author can edit a message")));
+                    if let Err(e) = rules::can_edit(row.sender_id == user, row.kind) {
+                        return Ok(reject(e));
                     }
                     sqlx::query(
                         "INSERT INTO message_versions (message_id, version, text, replaced_at) \
@@ -634,14 +638,14 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     }
                     for m in &others {
                         if self.name(*m).await?.is_none() {
-                            return Ok(reject(ApiError::not_found(format!("no such user: {m}"))));
+                            return Ok(reject(Rejection::NoSuchUser(*m)));
                         }
                     }
                     let creator_name = self.name(creator).await?.unwrap_or_default();
                     let (private_key, chat_name) = match kind {
                         ChatKind::Private => {
                             let [other] = others.as_slice() else {
-                                return Ok(reject(ApiError::bad_request("a private chat has exactly one other member")));
+                                return Ok(reject(Rejection::PrivateChatPair));
                             };
                             let key = $crate::private_key(creator, *other);
                             let r = sqlx::query(concat!("SELECT ", $crate::chat_columns!(), " FROM chats c WHERE c.private_key = $1 AND c.deleted_at IS NULL"))
@@ -657,10 +661,10 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                             pair.sort();
                             (Some(key), pair.join(" & "))
                         }
-                        ChatKind::Public => return Ok(reject(ApiError::bad_request("type must be private, group or channel"))),
+                        ChatKind::Public => return Ok(reject(Rejection::UncreatableKind)),
                         ChatKind::Group | ChatKind::Channel => {
                             if kind == ChatKind::Group && others.len() as i64 + 1 > max_members {
-                                return Ok(reject(ApiError::conflict(format!("a group holds at most {max_members} members"))));
+                                return Ok(reject(Rejection::GroupFull { max: max_members }));
                             }
                             (None, name.to_owned())
                         }
@@ -691,8 +695,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         events.push(self.chat_added(&row, *m, Role::Member, 0)?);
                     }
                     if kind != ChatKind::Private {
-                        let what = if kind == ChatKind::Channel { "channel" } else { "group" };
-                        events.push(self.system(chat, creator, format!("{creator_name} created the {what} «{chat_name}»"), at).await?);
+                        events.push(self.system(chat, creator, SystemEvent::ChatCreated { by: creator_name, kind, name: chat_name }.text(Lang::En), at).await?);
                     }
                     let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
                     Ok(Committed { outcome: Outcome::Chat(row), events })
@@ -720,7 +723,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         .map_err(map_err)?
                         .rows_affected();
                         if used == 0 {
-                            return Ok(reject(ApiError::not_found("invite is invalid, expired, revoked or used up")));
+                            return Ok(reject(Rejection::InvalidInvite));
                         }
                     } else {
                         let Some(m) = by_member else { return Ok(not_found("chat")) };
@@ -734,12 +737,12 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                             continue;
                         }
                         if self.name(*u).await?.is_none() {
-                            return Ok(reject(ApiError::not_found(format!("no such user: {u}"))));
+                            return Ok(reject(Rejection::NoSuchUser(*u)));
                         }
                         new.push(*u);
                     }
                     if kind == ChatKind::Group && count + new.len() as i64 > max_members {
-                        return Ok(reject(ApiError::conflict(format!("a group holds at most {max_members} members"))));
+                        return Ok(reject(Rejection::GroupFull { max: max_members }));
                     }
                     let by_name = self.name(by).await?.unwrap_or_default();
                     let mut events = Vec::new();
@@ -754,7 +757,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     }
                     for u in &new {
                         let name = self.name(*u).await?.unwrap_or_default();
-                        let text = if invite.is_some() { format!("{name} joined") } else { format!("{by_name} added {name}") };
+                        let text = if invite.is_some() { SystemEvent::MemberJoined { name } } else { SystemEvent::MemberAdded { by: by_name.clone(), name } }.text(Lang::En);
                         events.push(self.system(chat, if invite.is_some() { *u } else { by }, text, at).await?);
                     }
                     let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
@@ -771,7 +774,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     };
                     let Some(by_m) = self.member(chat, by).await? else { return Ok(not_found("chat")) };
                     let Some(target) = self.member(chat, user).await? else {
-                        return Ok(reject(ApiError::not_found("not a member of this chat")));
+                        return Ok(reject(Rejection::NotAMember));
                     };
                     let check = if by == user { rules::can_leave(kind, by_m.role, count) } else { rules::can_remove(kind, by_m.role, target.role) };
                     if let Err(e) = check {
@@ -779,7 +782,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                     }
                     let mut events = Vec::new();
                     let (by_name, name) = (self.name(by).await?.unwrap_or_default(), self.name(user).await?.unwrap_or_default());
-                    let text = if by == user { format!("{name} left") } else { format!("{by_name} removed {name}") };
+                    let text = if by == user { SystemEvent::MemberLeft { name } } else { SystemEvent::MemberRemoved { by: by_name, name } }.text(Lang::En);
                     events.push(self.system(chat, by, text, at).await?);
                     sqlx::query("DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2")
                         .bind(chat.0)
@@ -814,10 +817,10 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         return Ok(reject(e));
                     }
                     let Some(target) = self.member(chat, user).await? else {
-                        return Ok(reject(ApiError::not_found("not a member of this chat")));
+                        return Ok(reject(Rejection::NotAMember));
                     };
                     if user == by {
-                        return Ok(reject(ApiError::bad_request("transfer ownership to another member instead")));
+                        return Ok(reject(Rejection::OwnRoleChange));
                     }
                     let mut changes = vec![(user, role)];
                     if role == Role::Owner {
@@ -853,7 +856,7 @@ forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachme
                         state.row.name = name.to_owned();
                         state.dirty = true;
                     }
-                    let mut events = vec![self.system(chat, by, format!("{by_name} renamed the chat to «{name}»"), at).await?];
+                    let mut events = vec![self.system(chat, by, SystemEvent::ChatRenamed { by: by_name, name: name.to_owned() }.text(Lang::En), at).await?];
                     let row = self.chat(chat).await?.map(|c| c.row.clone()).ok_or(StoreError::NotFound)?;
                     let dto = dto::chat(row.clone());
                     events.push(self.event(Some(chat), None, |seq| Event::ChatUpdated { seq, chat: dto }));

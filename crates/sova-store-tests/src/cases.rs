@@ -1,5 +1,6 @@
 //! The conformance cases. Each takes a freshly migrated, empty backend.
 
+use sova_core::RejectionKind;
 use sova_store::{
     ChatKind, Committed, NewMessage, NewRefreshToken, NewUser, Outcome, RotateOutcome, StoreError, Stores, UserRow,
     WriteOp,
@@ -434,9 +435,9 @@ fn chat_of(c: &Committed) -> sova_store::ChatRow {
     }
 }
 
-fn rejected(c: &Committed) -> sova_types::ErrorCode {
+fn rejected(c: &Committed) -> RejectionKind {
     match &c.outcome {
-        Outcome::Rejected(e) => e.code,
+        Outcome::Rejected(e) => e.kind(),
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
@@ -483,8 +484,8 @@ pub async fn private_chat_is_unique_per_pair(s: &Stores) {
         ],
     )
     .await;
-    assert_eq!(rejected(&bad[0]), sova_types::ErrorCode::BadRequest);
-    assert_eq!(rejected(&bad[1]), sova_types::ErrorCode::NotFound);
+    assert_eq!(rejected(&bad[0]), RejectionKind::BadRequest);
+    assert_eq!(rejected(&bad[1]), RejectionKind::NotFound);
     // Nobody leaves a private chat (it stays one per pair).
     let leave = commit(
         s,
@@ -496,7 +497,7 @@ pub async fn private_chat_is_unique_per_pair(s: &Stores) {
         }],
     )
     .await;
-    assert_eq!(rejected(&leave[0]), sova_types::ErrorCode::Forbidden);
+    assert_eq!(rejected(&leave[0]), RejectionKind::Forbidden);
     // Members of a private chat cannot change.
     let c = commit(
         s,
@@ -510,7 +511,7 @@ pub async fn private_chat_is_unique_per_pair(s: &Stores) {
         }],
     )
     .await;
-    assert_eq!(rejected(&c[0]), sova_types::ErrorCode::Forbidden);
+    assert_eq!(rejected(&c[0]), RejectionKind::Forbidden);
 }
 
 pub async fn group_roles_and_membership_rules(s: &Stores) {
@@ -530,10 +531,7 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
         at: T0,
         max_members: 3,
     };
-    assert_eq!(
-        rejected(&commit(s, vec![add(m.id)]).await[0]),
-        sova_types::ErrorCode::Forbidden
-    );
+    assert_eq!(rejected(&commit(s, vec![add(m.id)]).await[0]), RejectionKind::Forbidden);
     let added = commit(s, vec![add(o.id)]).await;
     assert_eq!(chat_of(&added[0]).member_count, 3);
     let f = frames(&added[0]);
@@ -568,7 +566,7 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
         }],
     )
     .await;
-    assert_eq!(rejected(&over[0]), sova_types::ErrorCode::Conflict);
+    assert_eq!(rejected(&over[0]), RejectionKind::Conflict);
     // Member cannot remove; owner promotes m to admin; admin removes x; admin cannot remove owner.
     let rm = |by: UserId, user: UserId| WriteOp::RemoveMember {
         chat: g.id,
@@ -578,7 +576,7 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
     };
     assert_eq!(
         rejected(&commit(s, vec![rm(m.id, x.id)]).await[0]),
-        sova_types::ErrorCode::Forbidden
+        RejectionKind::Forbidden
     );
     let promote = commit(
         s,
@@ -600,12 +598,12 @@ pub async fn group_roles_and_membership_rules(s: &Stores) {
             .iter()
             .any(|e| e.target_user == Some(x.id) && e.membership() == Some(sova_store::Membership::Left(g.id)))
     );
-    assert_eq!(rejected(&removed[1]), sova_types::ErrorCode::Forbidden);
+    assert_eq!(rejected(&removed[1]), RejectionKind::Forbidden);
     assert!(!s.chats.is_member(g.id, x.id).await.unwrap());
     // The owner cannot leave while others remain; after transferring, they can.
     assert_eq!(
         rejected(&commit(s, vec![rm(o.id, o.id)]).await[0]),
-        sova_types::ErrorCode::Conflict
+        RejectionKind::Conflict
     );
     commit(
         s,
@@ -670,7 +668,7 @@ pub async fn channel_only_admins_post(s: &Stores) {
         ],
     )
     .await;
-    assert!(matches!(&out[0], Outcome::Rejected(e) if e.code == sova_types::ErrorCode::Forbidden));
+    assert!(matches!(&out[0], Outcome::Rejected(e) if e.kind() == RejectionKind::Forbidden));
     assert_eq!(new_row(&out[1]).text, "owner posts");
 }
 
@@ -687,7 +685,7 @@ pub async fn edit_delete_and_versions(s: &Stores) {
         at: T0 + 5,
     };
     let out = commit(s, vec![edit(b.id, "hijack"), edit(a.id, "second"), edit(a.id, "third")]).await;
-    assert_eq!(rejected(&out[0]), sova_types::ErrorCode::Forbidden);
+    assert_eq!(rejected(&out[0]), RejectionKind::Forbidden);
     assert_eq!(new_row(&out[2].outcome).text, "third");
     let f = frames(&out[1]);
     assert_eq!(f[0]["type"], "message_edited");
@@ -708,7 +706,7 @@ pub async fn edit_delete_and_versions(s: &Stores) {
         at: T0 + 9,
     };
     let out = commit(s, vec![del(b.id), del(a.id), del(a.id)]).await;
-    assert_eq!(rejected(&out[0]), sova_types::ErrorCode::Forbidden);
+    assert_eq!(rejected(&out[0]), RejectionKind::Forbidden);
     assert_eq!(frames(&out[1])[0]["type"], "message_deleted");
     assert!(out[2].events.is_empty(), "deleting twice emits nothing");
     let stored = s.messages.message(c, m.id).await.unwrap().unwrap();
@@ -732,7 +730,7 @@ pub async fn edit_delete_and_versions(s: &Stores) {
     );
     assert_eq!(
         rejected(&commit(s, vec![edit(a.id, "zombie")]).await[0]),
-        sova_types::ErrorCode::NotFound
+        RejectionKind::NotFound
     );
 }
 
@@ -763,7 +761,7 @@ pub async fn reactions_and_pins(s: &Stores) {
     .await;
     assert_eq!(frames(&out[1])[0]["count"], 2);
     assert!(out[2].events.is_empty(), "one per user per emoji");
-    assert_eq!(rejected(&out[4]), sova_types::ErrorCode::NotFound);
+    assert_eq!(rejected(&out[4]), RejectionKind::NotFound);
     let counts = s.messages.reactions(&[msg_row.id], m.id).await.unwrap();
     // Same time: ordered by bytes (👍 U+1F44D sorts after 🎉 U+1F389).
     assert_eq!(
@@ -788,7 +786,7 @@ pub async fn reactions_and_pins(s: &Stores) {
         at: T0 + 1,
     };
     let out = commit(s, vec![pin(m.id, true), pin(o.id, true), pin(o.id, true)]).await;
-    assert_eq!(rejected(&out[0]), sova_types::ErrorCode::Forbidden);
+    assert_eq!(rejected(&out[0]), RejectionKind::Forbidden);
     assert_eq!(frames(&out[1])[0]["pinned"], true);
     assert!(out[2].events.is_empty());
     assert_eq!(
@@ -938,7 +936,7 @@ pub async fn invites_and_join(s: &Stores) {
             .any(|f| f["kind"] == "system" && f["text"].as_str().unwrap().ends_with("joined"))
     );
     for c in &out[1..] {
-        assert_eq!(rejected(c), sova_types::ErrorCode::NotFound);
+        assert_eq!(rejected(c), RejectionKind::NotFound);
     }
     assert_eq!(s.chats.invite("once").await.unwrap().unwrap().uses, 1);
     assert!(s.chats.revoke_invite(g, "old", T0).await.unwrap());
@@ -970,7 +968,7 @@ pub async fn mentions_replies_and_forwards(s: &Stores) {
     let mut bad = msg(other, a.id, "x", None);
     bad.reply_to = Some(first.id);
     let out = append(s, &[bad]).await;
-    assert!(matches!(&out[0], Outcome::Rejected(e) if e.code == sova_types::ErrorCode::BadRequest));
+    assert!(matches!(&out[0], Outcome::Rejected(e) if e.kind() == RejectionKind::BadRequest));
     // Forward into `other`: the origin is kept; an outsider cannot forward what they cannot see.
     let mut fwd = NewMessage::text(other, a.id, "", T0);
     fwd.forward_of = Some(first.id);
@@ -984,7 +982,7 @@ pub async fn mentions_replies_and_forwards(s: &Stores) {
         (origin.chat_id, origin.message_id, origin.user.as_str()),
         (c, first.id, "mr_b")
     );
-    assert!(matches!(&out[1], Outcome::Rejected(e) if e.code == sova_types::ErrorCode::NotFound));
+    assert!(matches!(&out[1], Outcome::Rejected(e) if e.kind() == RejectionKind::NotFound));
     let stored = s.messages.message(other, f.id).await.unwrap().unwrap();
     assert_eq!(stored.forward, f.forward);
 }

@@ -207,7 +207,7 @@ pub struct InviteRow {
 
 /// A state change that emits events; applied by `MessageStore::commit` in one
 /// transaction per batch, in order, with event ids assigned in commit order.
-/// Permission rules are checked inside the transaction (see `rules`).
+/// Domain rules (`sova_core::rules`) are checked inside the transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteOp {
     Send(NewMessage),
@@ -304,8 +304,8 @@ pub enum Outcome {
     /// `CreateChat` of a private chat that already existed.
     ExistingChat(ChatRow),
     Done,
-    /// Refused by a rule; nothing was written for this op.
-    Rejected(sova_types::ApiError),
+    /// Refused by a domain rule; nothing was written for this op.
+    Rejected(sova_core::Rejection),
 }
 
 /// An event written (or, for new messages, represented by the message row).
@@ -544,4 +544,3 @@ impl Stores {
 
 pub mod cipher;
 pub mod dto;
-pub mod rules;
