@@ -1,35 +1,40 @@
 //! The production store on PostgreSQL. Event ids come from one counter row locked
 //! (`FOR UPDATE`) for the whole write transaction, so ids become visible in commit
 //! order across every instance sharing the database: a client resuming from `seq`
-//! can never miss a lower id that commits later. The queries themselves are shared
-//! with SQLite (`sova_store_sql`).
+//! can never miss a lower id that commits later. Transactions the database aborts
+//! to stay consistent (serialization failures, deadlocks) are retried a few times.
+//! The queries themselves are shared with SQLite (`sova_store_sql`); this crate
+//! supplies the `Backend` pieces and the migrations.
 
-use sova_store::{MessageRow, StoreError, StoreResult, Stores};
-use sqlx::Postgres;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sova_store::{MessageRow, PublicationGuard, StoreError, StoreResult, Stores};
+use sova_store_sql::{Backend, SqlStore};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/0001_init.sql")),
-    (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
-    (3, "presence", include_str!("../migrations/0003_presence.sql")),
-    (4, "mute", include_str!("../migrations/0004_mute.sql")),
-    (5, "published", include_str!("../migrations/0005_published.sql")),
-    (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
-    (7, "totp", include_str!("../migrations/0007_totp.sql")),
-    (8, "sessions", include_str!("../migrations/0008_sessions.sql")),
-];
+mod migrate;
+
+/// The PostgreSQL `Backend` of the shared store code.
+pub struct Pg;
 
 /// PostgreSQL implementation of every store trait.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
-    /// Seals message contents at rest.
-    cipher: Arc<sova_store::cipher::Cipher>,
+    sql: SqlStore<Pg>,
 }
 
+/// SQLSTATEs after which running the whole transaction again may succeed:
+/// serialization failure and deadlock.
+const RETRYABLE: [&str; 2] = ["40001", "40P01"];
+
+/// Whether `e` aborted a transaction that may succeed when run again.
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| RETRYABLE.contains(&c.as_ref())))
+}
+
+/// Maps a PostgreSQL error to a store error.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
@@ -50,108 +55,41 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-impl PgStore {
-    const SELECT_REFRESH_FOR_UPDATE: &'static str = "SELECT user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE";
+impl Backend for Pg {
+    type Db = Postgres;
 
-    /// Connects to `url`; with `schema`, every connection uses that search path (tests).
-    pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<PgStore> {
-        let mut opts = PgConnectOptions::from_str(url).map_err(map_err)?;
-        if let Some(schema) = schema {
-            opts = opts.options([("search_path", schema)]);
-        }
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(15))
-            .connect_with(opts)
-            .await
-            .map_err(map_err)?;
-        Ok(PgStore {
-            pool,
-            cipher: Arc::new(sova_store::cipher::Cipher::plain()),
-        })
-    }
+    const NAME: &'static str = "postgres";
 
-    /// Applies pending migrations under an advisory lock, so instances starting
-    /// together migrate once.
-    pub async fn migrate(&self) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(7370617)")
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        for (version, name, sql) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(map_err)?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version)
-                .bind(*name)
-                .bind(sova_types::time::now_micros())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            tracing::info!(version, name, "applied postgres migration");
-        }
-        tx.commit().await.map_err(map_err)
-    }
+    const SELECT_REFRESH_FOR_UPDATE: &'static str = "SELECT user_id, family_id, expires_at, used_at, revoked_at \
+         FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE";
 
-    /// Runs one administrative statement (test schemas, operations); the caller
-    /// vouches that `sql` holds no untrusted input.
-    pub async fn execute_admin(&self, sql: &str) -> StoreResult<()> {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    /// Names of schemas starting with `prefix`.
-    pub async fn list_schemas(&self, prefix: &str) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT nspname::TEXT FROM pg_namespace WHERE starts_with(nspname, $1)")
-            .bind(prefix)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)
-    }
-
-    /// A write transaction holding the event-counter row lock, with the counter.
-    async fn begin_write(&self) -> StoreResult<(sqlx::Transaction<'static, Postgres>, i64)> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+    async fn begin_write(pool: &PgPool) -> Result<(Transaction<'static, Postgres>, i64), sqlx::Error> {
+        let mut tx = pool.begin().await?;
         let last: i64 = sqlx::query_scalar("SELECT value FROM counters WHERE name = 'event' FOR UPDATE")
             .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            .await?;
         Ok((tx, last))
     }
 
-    async fn begin_token_write(&self) -> StoreResult<sqlx::Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(map_err)
+    async fn begin_plain(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        pool.begin().await
     }
 
-    async fn insert_message_rows(
-        tx: &mut sqlx::Transaction<'static, Postgres>,
-        rows: &[MessageRow],
-    ) -> StoreResult<()> {
+    /// One `INSERT … SELECT FROM UNNEST(…)` with one array per column, whatever
+    /// the number of rows.
+    async fn insert_messages<'a>(
+        tx: &'a mut Transaction<'static, Postgres>,
+        rows: &'a [MessageRow],
+    ) -> Result<(), sqlx::Error> {
         fn col<T>(rows: &[MessageRow], f: impl Fn(&MessageRow) -> T) -> Vec<T> {
             rows.iter().map(f).collect()
         }
         sqlx::query(
             "INSERT INTO messages (id, chat_id, chat_seq, sender_id, kind, text, reply_to, forward_chat_id, \
-forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment) \
+             forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment) \
              SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
-$7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BIGINT[], $15::TEXT[])",
+             $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], \
+             $14::BIGINT[], $15::TEXT[])",
         )
         .bind(col(rows, |r| r.id.0))
         .bind(col(rows, |r| r.chat_id.0))
@@ -167,44 +105,107 @@ $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[
         .bind(col(rows, |r| sova_store_sql::format_ids(&r.mentions)))
         .bind(col(rows, |r| r.client_msg_id.clone()))
         .bind(col(rows, |r| r.created_at))
-        .bind(col(rows, |r| r.attachment.as_ref().and_then(|a| serde_json::to_string(a).ok())))
+        .bind(col(rows, |r| {
+            r.attachment.as_ref().and_then(|a| serde_json::to_string(a).ok())
+        }))
         .execute(&mut **tx)
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn classify(e: sqlx::Error) -> StoreError {
+        map_err(e)
+    }
+
+    fn retryable(e: &sqlx::Error) -> bool {
+        is_retryable(e)
     }
 
     /// A session advisory lock on a dedicated connection; PostgreSQL releases it
     /// if this process dies.
-    async fn publication_lock(&self) -> StoreResult<Option<Box<dyn sova_store::PublicationGuard>>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+    async fn publication_lock(pool: &PgPool) -> Result<Option<Box<dyn PublicationGuard>>, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
         sqlx::query("SELECT pg_advisory_lock(7370618)")
             .execute(&mut *conn)
+            .await?;
+        Ok(Some(Box::new(PgPublicationGuard(conn))))
+    }
+}
+
+impl PgStore {
+    /// Connects to `url`; with `schema`, every connection uses that search path (tests).
+    pub async fn connect(url: &str, schema: Option<&str>) -> StoreResult<PgStore> {
+        let mut opts = PgConnectOptions::from_str(url).map_err(map_err)?;
+        if let Some(schema) = schema {
+            opts = opts.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(opts)
             .await
             .map_err(map_err)?;
-        Ok(Some(Box::new(PgPublicationGuard(conn))))
+        Ok(PgStore {
+            sql: SqlStore::new(pool),
+        })
+    }
+
+    /// Applies pending migrations (see `migrate`).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        migrate::run(self.sql.pool()).await
+    }
+
+    /// Runs one administrative statement (test schemas, operations); the caller
+    /// vouches that `sql` holds no untrusted input.
+    pub async fn execute_admin(&self, sql: &str) -> StoreResult<()> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(self.sql.pool())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Names of schemas starting with `prefix`.
+    pub async fn list_schemas(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT nspname::TEXT FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(prefix)
+            .fetch_all(self.sql.pool())
+            .await
+            .map_err(map_err)
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        self.sql.pool()
     }
 
     /// Encrypts message contents at rest with `cipher` from now on.
-    pub fn with_cipher(mut self, cipher: sova_store::cipher::Cipher) -> Self {
-        self.cipher = Arc::new(cipher);
-        self
+    pub fn with_cipher(self, cipher: sova_store::cipher::Cipher) -> Self {
+        PgStore {
+            sql: self.sql.with_cipher(cipher),
+        }
     }
 
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {
-        Stores::from_backend(Arc::new(self), "postgres")
+        Stores::from_backend(Arc::new(self.sql), Pg::NAME)
     }
 
+    /// Closes the pool.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.sql.close().await;
     }
 }
 
 struct PgPublicationGuard(sqlx::pool::PoolConnection<Postgres>);
 
 #[async_trait::async_trait]
-impl sova_store::PublicationGuard for PgPublicationGuard {
+impl PublicationGuard for PgPublicationGuard {
     async fn release(self: Box<Self>) {
         let mut conn = self.0;
         if sqlx::query("SELECT pg_advisory_unlock(7370618)")
@@ -217,5 +218,3 @@ impl sova_store::PublicationGuard for PgPublicationGuard {
         }
     }
 }
-
-sova_store_sql::impl_sql_store!(PgStore, sqlx::Postgres);
