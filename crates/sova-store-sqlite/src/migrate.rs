@@ -1,47 +1,75 @@
-//! Schema migrations: the SQL files in `migrations/`, applied in order, each
-//! recorded in `schema_migrations`.
+//! Schema migrations: the SQL files in `migrations/`, embedded by
+//! `sqlx::migrate!` and applied in order, each recorded in `_sqlx_migrations`.
+//!
+//! Databases created before the switch to sqlx recorded their versions in
+//! `schema_migrations` instead. `adopt_legacy` copies those versions into
+//! `_sqlx_migrations` (with the checksums sqlx computes for the same files) so
+//! the migrator sees them as applied and only runs what is new.
 
 use crate::map_err;
-use sova_store::StoreResult;
+use sova_store::{StoreError, StoreResult};
 use sqlx::SqlitePool;
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../migrations/0001_init.sql")),
-    (2, "messaging", include_str!("../migrations/0002_messaging.sql")),
-    (3, "presence", include_str!("../migrations/0003_presence.sql")),
-    (4, "mute", include_str!("../migrations/0004_mute.sql")),
-    (5, "published", include_str!("../migrations/0005_published.sql")),
-    (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
-    (7, "totp", include_str!("../migrations/0007_totp.sql")),
-    (8, "sessions", include_str!("../migrations/0008_sessions.sql")),
-];
+/// Every migration of this backend, embedded at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!();
 
-/// Applies pending migrations in one immediate transaction.
+/// The table sqlx records applied migrations in.
+const SQLX_TABLE: &str = "_sqlx_migrations";
+
+fn migrate_err(e: MigrateError) -> StoreError {
+    match e {
+        MigrateError::Execute(e) => map_err(e),
+        other => StoreError::Other(format!("migration failed: {other}")),
+    }
+}
+
+/// Applies pending migrations (after adopting a legacy migration record).
 pub(crate) async fn run(pool: &SqlitePool) -> StoreResult<()> {
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-    )
-    .execute(pool)
-    .await
-    .map_err(map_err)?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
+    adopt_legacy(pool).await?;
+    MIGRATOR.run(pool).await.map_err(migrate_err)
+}
+
+/// Marks the versions the hand-rolled migrator applied as applied for sqlx.
+/// Idempotent; does nothing on databases without `schema_migrations`.
+async fn adopt_legacy(pool: &SqlitePool) -> StoreResult<()> {
+    let mut conn = pool.acquire().await.map_err(map_err)?;
+    let legacy: Option<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    if legacy.is_none() {
+        return Ok(());
+    }
+    conn.ensure_migrations_table(SQLX_TABLE).await.map_err(migrate_err)?;
+    let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
+        .await
+        .map_err(map_err)?;
     let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
-    for (version, name, sql) in MIGRATIONS {
-        if applied.contains(version) {
-            continue;
-        }
-        sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(map_err)?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(version)
-            .bind(*name)
-            .bind(sova_types::time::now_micros())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        tracing::info!(version, name, "applied sqlite migration");
+    let mut adopted = 0;
+    for m in MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && applied.contains(&m.version))
+    {
+        let done = sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, TRUE, $3, 0) ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(m.version)
+        .bind(m.description.as_ref())
+        .bind(m.checksum.as_ref())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        adopted += done.rows_affected();
     }
-    tx.commit().await.map_err(map_err)
+    tx.commit().await.map_err(map_err)?;
+    if adopted > 0 {
+        tracing::info!(adopted, "adopted sqlite migrations recorded by the previous migrator");
+    }
+    Ok(())
 }
