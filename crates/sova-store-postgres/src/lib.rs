@@ -34,8 +34,9 @@ pub fn is_retryable(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| RETRYABLE.contains(&c.as_ref())))
 }
 
-/// Maps a PostgreSQL error to a store error.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+/// Maps a PostgreSQL error to a store error (serialization failures, deadlocks,
+/// overload and lost connections become `Unavailable`).
+pub fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
         // serialization failure, deadlock, too many connections, shutting down
