@@ -406,9 +406,112 @@ async fn a_local_enqueue_wakes_the_runner(backend: Backend) {
     db.cleanup().await;
 }
 
+/// Instance B keeps stealing jobs from A's runner (claiming as if every lease had
+/// expired) while A's handlers commit their effects with `done`: each job's effect
+/// is committed once, by the worker that finished it, never by both.
+async fn stolen_jobs_are_finished_by_one_worker_only(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else { return };
+    let (a, b) = (db.instance().await, db.instance().await);
+    let lost = Arc::new(AtomicUsize::new(0));
+    let l = lost.clone();
+    let running = JobRunner::new(JobQueue::new(a.store.clone()), fast("A"))
+        .handler("race", move |ctx: JobContext, payload| {
+            let l = l.clone();
+            async move {
+                let key = payload["n"].to_string();
+                let mut tx = ctx.begin().await?;
+                record_effect(&mut tx, &key, "A", ctx.attempt()).await?;
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                let r = ctx.commit_done(tx).await;
+                if r == Err(JobError::LeaseLost) {
+                    l.fetch_add(1, Ordering::SeqCst);
+                }
+                r
+            }
+        })
+        .start();
+    const N: i64 = 100;
+    for n in 0..N {
+        within(
+            10,
+            running
+                .queue()
+                .enqueue(&NewJob::new("race", json!({ "n": n })).key(format!("n{n}"))),
+        )
+        .await
+        .unwrap();
+    }
+    let (mut stolen, mut conflicts) = (0, 0);
+    let kinds = vec!["race".to_owned()];
+    loop {
+        let done = a
+            .scalar(
+                "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state = 'done'",
+                Some("race"),
+            )
+            .await;
+        if done == N {
+            break;
+        }
+        let far = now_micros() + 3_600_000_000;
+        let c = within(30, b.store.claim(&kinds, "B", 3, Duration::from_secs(30), 50, far))
+            .await
+            .unwrap();
+        for job in c.jobs {
+            stolen += 1;
+            let key = serde_json::from_str::<serde_json::Value>(&job.payload).unwrap()["n"].to_string();
+            const SQL: &str = "INSERT INTO job_effects (job_key, finisher, attempt) VALUES ($1, 'B', $2) ON CONFLICT (job_key) DO NOTHING";
+            let mut tx = within(30, b.store.begin()).await.unwrap();
+            let inserted = within(30, async {
+                match &mut tx {
+                    JobTx::Sqlite(t) => sqlx::query(SQL)
+                        .bind(&key)
+                        .bind(i64::from(job.attempts))
+                        .execute(&mut **t)
+                        .await
+                        .map(|r| r.rows_affected()),
+                    JobTx::Postgres(t) => sqlx::query(SQL)
+                        .bind(&key)
+                        .bind(i64::from(job.attempts))
+                        .execute(&mut **t)
+                        .await
+                        .map(|r| r.rows_affected()),
+                }
+            })
+            .await
+            .unwrap();
+            within(30, tx.commit()).await.unwrap();
+            if inserted == 0 {
+                conflicts += 1;
+            }
+            assert!(within(30, b.store.complete(&job.lease, now_micros())).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(4)).await;
+    }
+    within(30, running.shutdown(Duration::from_secs(5))).await;
+    assert_eq!(conflicts, 0, "A committed an effect for a job B had taken over");
+    assert!(stolen > 0, "the race never happened");
+    assert_eq!(a.scalar("SELECT COUNT(*) FROM job_effects", None).await, N);
+    let mismatched = a
+        .pairs(
+            "SELECT e.finisher, COALESCE(j.lease_owner, '') FROM job_effects e \
+             JOIN jobs j ON j.idempotency_key = 'n' || e.job_key WHERE e.finisher <> COALESCE(j.lease_owner, '')",
+        )
+        .await;
+    assert!(mismatched.is_empty(), "{mismatched:?}");
+    let by_b = a
+        .scalar("SELECT COUNT(*) FROM job_effects WHERE finisher = $1", Some("B"))
+        .await;
+    assert_eq!(by_b, stolen, "every stolen job was finished by B");
+    a.close().await;
+    b.close().await;
+    db.cleanup().await;
+}
+
 both_backends!(
     retries_with_backoff_then_dead,
     two_instances_finish_each_job_once,
+    stolen_jobs_are_finished_by_one_worker_only,
     a_worker_that_lost_its_lease_is_stopped_and_fenced,
     graceful_shutdown_releases_unfinished_jobs,
     recurring_jobs_run_once_per_period_across_instances,
