@@ -5,9 +5,13 @@
 
 use crate::model::{JobState, JobStats};
 
-/// Sets `sova_jobs_depth{state}` and `sova_jobs_oldest_age_seconds` from `stats`.
+/// Sets `sova_jobs_depth{state}` (unfinished and dead jobs; done jobs are not
+/// counted every few seconds) and `sova_jobs_oldest_age_seconds` from `stats`.
 pub(crate) fn record_stats(stats: &JobStats, now: i64) {
     for state in JobState::ALL {
+        if state == JobState::Done {
+            continue;
+        }
         metrics::gauge!("sova_jobs_depth", "state" => state.as_str()).set(stats.in_state(state) as f64);
     }
     let age = stats

@@ -422,7 +422,7 @@ async fn schedule(shared: Arc<Shared>, recurring: Vec<Recurring>) {
 async fn report(shared: Arc<Shared>) {
     loop {
         let now = now_micros();
-        match shared.store().stats(now).await {
+        match shared.store().stats(now, false).await {
             Ok(stats) => crate::metrics::record_stats(&stats, now),
             Err(e) => tracing::debug!(error = %e, "job stats failed"),
         }

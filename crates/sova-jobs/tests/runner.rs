@@ -17,6 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+#[derive(serde::Deserialize)]
+struct Typed {
+    n: i64,
+}
+
 fn fast(owner: &str) -> RunnerConfig {
     RunnerConfig {
         owner: owner.to_owned(),
@@ -76,7 +81,29 @@ async fn retries_with_backoff_then_dead(backend: Backend) {
             Err(JobError::Permanent("bad address".into()))
         })
         .handler("panics", |_, _| async { panic!("handler bug") })
+        .typed_handler("typed", |_, p: Typed| async move {
+            if p.n == 7 {
+                Ok(())
+            } else {
+                Err(JobError::Permanent("not seven".into()))
+            }
+        })
         .start();
+    let typed_ok = within(10, queue.enqueue(&NewJob::new("typed", json!({"n": 7}))))
+        .await
+        .unwrap()
+        .id();
+    let typed_bad = within(10, queue.enqueue(&NewJob::new("typed", json!({"m": "x"}))))
+        .await
+        .unwrap()
+        .id();
+    wait_until(20, "typed jobs finished", || async {
+        state(&i, typed_ok).await == JobState::Done && state(&i, typed_bad).await == JobState::Dead
+    })
+    .await;
+    let bad = i.job(typed_bad).await;
+    assert_eq!(bad.attempts, 1, "a payload that does not fit is never retried");
+    assert!(bad.last_error.unwrap().contains("bad payload"));
     let flaky = within(10, queue.enqueue(&NewJob::new("flaky", json!({})).max_attempts(3)))
         .await
         .unwrap()

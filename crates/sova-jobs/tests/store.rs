@@ -69,9 +69,15 @@ async fn enqueue_claim_complete(backend: Backend) {
     assert_eq!(info.lease_owner.as_deref(), Some("w1"), "the finisher stays visible");
     // Done once: a second completion is refused.
     assert!(!within(10, s.complete(&job.lease, now_micros())).await.unwrap());
-    let stats = within(10, s.stats(now_micros())).await.unwrap();
+    let stats = within(10, s.stats(now_micros(), true)).await.unwrap();
     assert_eq!(stats.in_state(JobState::Done), 1);
     assert_eq!(stats.in_state(JobState::Queued), 0);
+    let light = within(10, s.stats(now_micros(), false)).await.unwrap();
+    assert_eq!(
+        light.in_state(JobState::Done),
+        0,
+        "done jobs are skipped when not asked for"
+    );
     i.close().await;
     db.cleanup().await;
 }
@@ -307,7 +313,7 @@ async fn retry_then_dead_then_operator_retry(backend: Backend) {
         2
     );
     assert_eq!(
-        within(10, s.stats(now_micros()))
+        within(10, s.stats(now_micros(), true))
             .await
             .unwrap()
             .in_state(JobState::Queued),
@@ -432,7 +438,7 @@ async fn purge_keeps_recent_and_unfinished_jobs(backend: Backend) {
     // Done past retention, dead not yet (its retention is longer).
     assert_eq!(within(10, s.purge_finished(t + 1, t - 1)).await.unwrap(), 1);
     assert_eq!(within(10, s.purge_finished(t + 1, t + 1)).await.unwrap(), 1);
-    let stats = within(10, s.stats(now_micros())).await.unwrap();
+    let stats = within(10, s.stats(now_micros(), true)).await.unwrap();
     assert_eq!(stats.in_state(JobState::Queued), 1, "unfinished jobs are never purged");
     assert!(stats.oldest_due_run_at.is_some());
     i.close().await;

@@ -120,7 +120,7 @@ pub async fn report(store: &dyn JobStore, req: &ReportRequest) -> anyhow::Result
         table(&mut out, &jobs);
         return Ok(out);
     }
-    let stats = store.stats(now).await?;
+    let stats = store.stats(now, true).await?;
     let list = |state, order| ListFilter {
         state: Some(state),
         kind: req.kind.clone(),

@@ -81,8 +81,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// handlers that commit their effect together with `done`.
     async fn begin(&self) -> QueueResult<JobTx>;
 
-    /// Counts by state and kind, and the oldest due job's `run_at`.
-    async fn stats(&self, now: i64) -> QueueResult<JobStats>;
+    /// Counts by state and kind (`done` jobs only `with_done`: they are the bulk of
+    /// the table, and the metrics loop skips them), and the oldest due job's `run_at`.
+    async fn stats(&self, now: i64, with_done: bool) -> QueueResult<JobStats>;
 
     /// Job rows matching `filter`.
     async fn list(&self, filter: &ListFilter) -> QueueResult<Vec<JobInfo>>;
@@ -125,6 +126,9 @@ pub(crate) const RELEASE: &str = "UPDATE jobs SET state = 'queued', run_at = $3,
 
 pub(crate) const STATS_COUNTS: &str =
     "SELECT state, kind, COUNT(*) FROM jobs GROUP BY state, kind ORDER BY state, kind";
+
+pub(crate) const STATS_COUNTS_UNFINISHED: &str = "SELECT state, kind, COUNT(*) FROM jobs \
+     WHERE state IN ('queued', 'running', 'retry', 'dead') GROUP BY state, kind ORDER BY state, kind";
 
 pub(crate) const STATS_OLDEST: &str =
     "SELECT MIN(run_at) FROM jobs WHERE state IN ('queued', 'retry') AND run_at <= $1";

@@ -5,7 +5,7 @@
 use super::{
     BURY, COMPLETE, Claimed, EXPIRED_LAST_ATTEMPT, GET, INSERT, JobStore, LIST_NEWEST, LIST_OLDEST_DUE, PURGE_FINISHED,
     QueueError, QueueResult, RELEASE, RENEW, RETRY_ALL_DEAD, RETRY_AT, RETRY_ONE, SELECT_BY_KEY, STATS_COUNTS,
-    STATS_OLDEST, claimed_row, clamp_limit, clip, count_row, info_row, map_err, new_token,
+    STATS_COUNTS_UNFINISHED, STATS_OLDEST, claimed_row, clamp_limit, clip, count_row, info_row, map_err, new_token,
 };
 use crate::context::JobTx;
 use crate::model::{Enqueued, JobInfo, JobStats, Lease, ListFilter, ListOrder, NewJob, RetryTarget};
@@ -219,8 +219,13 @@ impl JobStore for PgJobs {
         Ok(JobTx::Postgres(tx))
     }
 
-    async fn stats(&self, now: i64) -> QueueResult<JobStats> {
-        let rows = sqlx::query(STATS_COUNTS).fetch_all(&self.pool).await.map_err(map_err)?;
+    async fn stats(&self, now: i64, with_done: bool) -> QueueResult<JobStats> {
+        let sql = if with_done {
+            STATS_COUNTS
+        } else {
+            STATS_COUNTS_UNFINISHED
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(map_err)?;
         let counts = rows
             .iter()
             .map(count_row)

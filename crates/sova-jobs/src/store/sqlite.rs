@@ -5,7 +5,7 @@
 use super::{
     BURY, COMPLETE, Claimed, EXPIRED_LAST_ATTEMPT, GET, INSERT, JobStore, LIST_NEWEST, LIST_OLDEST_DUE, PURGE_FINISHED,
     QueueError, QueueResult, RELEASE, RENEW, RETRY_ALL_DEAD, RETRY_AT, RETRY_ONE, SELECT_BY_KEY, STATS_COUNTS,
-    STATS_OLDEST, claimed_row, clamp_limit, clip, count_row, info_row, map_err, new_token,
+    STATS_COUNTS_UNFINISHED, STATS_OLDEST, claimed_row, clamp_limit, clip, count_row, info_row, map_err, new_token,
 };
 use crate::context::JobTx;
 use crate::model::{Enqueued, JobInfo, JobStats, Lease, ListFilter, ListOrder, NewJob, RetryTarget};
@@ -25,6 +25,11 @@ const CLAIM: &str = "UPDATE jobs SET state = 'running', attempts = attempts + 1,
        AND ((state IN ('queued', 'retry') AND run_at <= $4) OR (state = 'running' AND lease_until <= $4)) \
        ORDER BY run_at, id LIMIT $6) \
      RETURNING id, kind, payload, idempotency_key, attempts, max_attempts, created_at";
+
+/// Whether any job of the kinds is due or has an expired lease: a plain read, so an
+/// idle poll never takes the write lock the message writer needs.
+const ANY_DUE: &str = "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind IN (SELECT value FROM json_each($2)) \
+     AND ((state IN ('queued', 'retry') AND run_at <= $1) OR (state = 'running' AND lease_until <= $1)))";
 
 /// The job store on an SQLite pool (usually the main store's, `SqliteStore::pool`).
 #[derive(Clone)]
@@ -145,6 +150,15 @@ impl JobStore for SqliteJobs {
             return Ok(Claimed::default());
         }
         let kinds_json = serde_json::to_string(kinds).map_err(|e| QueueError::Other(e.to_string()))?;
+        let due: bool = sqlx::query_scalar(ANY_DUE)
+            .bind(now)
+            .bind(&kinds_json)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        if !due {
+            return Ok(Claimed::default());
+        }
         let token = new_token();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
         let expired_dead: Vec<String> = sqlx::query_scalar(REAP)
@@ -216,8 +230,13 @@ impl JobStore for SqliteJobs {
         Ok(JobTx::Sqlite(tx))
     }
 
-    async fn stats(&self, now: i64) -> QueueResult<JobStats> {
-        let rows = sqlx::query(STATS_COUNTS).fetch_all(&self.pool).await.map_err(map_err)?;
+    async fn stats(&self, now: i64, with_done: bool) -> QueueResult<JobStats> {
+        let sql = if with_done {
+            STATS_COUNTS
+        } else {
+            STATS_COUNTS_UNFINISHED
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(map_err)?;
         let counts = rows
             .iter()
             .map(count_row)
