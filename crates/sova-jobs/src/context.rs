@@ -44,6 +44,15 @@ impl JobTx {
         Ok(n)
     }
 
+    /// Enqueues `job` in this transaction (a handler chaining a follow-up job that
+    /// must exist if and only if its own effect commits).
+    pub async fn enqueue(&mut self, job: &crate::NewJob) -> QueueResult<crate::Enqueued> {
+        match self {
+            JobTx::Sqlite(tx) => crate::store::sqlite::enqueue_in(tx, job).await,
+            JobTx::Postgres(tx) => crate::store::postgres::enqueue_in(tx, job).await,
+        }
+    }
+
     /// Commits (without touching any job).
     pub async fn commit(self) -> QueueResult<()> {
         match self {

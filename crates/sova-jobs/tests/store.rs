@@ -415,6 +415,24 @@ async fn rolled_back_enqueue_leaves_nothing(backend: Backend) {
         i.scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1", Some("tx")).await,
         1
     );
+    // The same through a job transaction (a handler chaining a follow-up job).
+    let follow = NewJob::new("follow_up", json!({}));
+    let mut tx = within(10, i.store.begin()).await.unwrap();
+    assert!(within(10, tx.enqueue(&follow)).await.unwrap().is_new());
+    drop(tx); // rolled back
+    assert_eq!(
+        i.scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1", Some("follow_up"))
+            .await,
+        0
+    );
+    let mut tx = within(10, i.store.begin()).await.unwrap();
+    within(10, tx.enqueue(&follow)).await.unwrap();
+    within(10, tx.commit()).await.unwrap();
+    assert_eq!(
+        i.scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1", Some("follow_up"))
+            .await,
+        1
+    );
     i.close().await;
     db.cleanup().await;
 }

@@ -152,23 +152,73 @@ async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
     ] {
         assert!(metrics.contains(needle), "{needle} missing from /metrics:\n{metrics}");
     }
+    if backend == Backend::Postgres {
+        // A second instance on the same database schedules the same periods: the
+        // idempotency keys keep one job per kind and period.
+        let sibling = server.sibling().await;
+        let rest = sibling.rest();
+        assert!(rest.raw("GET", "/health", None, None).await.unwrap().status == 200);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let per_period = names(
+            &db,
+            "SELECT kind FROM jobs WHERE idempotency_key LIKE 'period:%' GROUP BY kind, idempotency_key \
+             HAVING COUNT(*) > 1",
+        )
+        .await;
+        assert!(per_period.is_empty(), "{per_period:?}");
+        let scheduled = names(
+            &db,
+            "SELECT kind FROM jobs WHERE kind = 'tokens.purge_expired' AND idempotency_key LIKE 'period:%'",
+        )
+        .await;
+        assert!(!scheduled.is_empty() && scheduled.len() <= 2, "{scheduled:?}");
+        sibling.stop().await;
+    }
     db.close().await;
     server.stop().await;
 }
 
 both_backends!(maintenance_jobs_purge_only_old_rows);
 
-/// `sova admin jobs` on the server's SQLite file: the summary shows a dead job and
-/// its error, `--state dead --json` lists it, `retry` re-queues it, a job that is
-/// not dead is refused.
 #[test]
-fn admin_jobs_lists_and_retries_dead_jobs() {
+fn admin_jobs_lists_and_retries_dead_jobs_sqlite() {
+    admin_jobs_lists_and_retries_dead_jobs(Backend::Sqlite);
+}
+
+#[test]
+fn admin_jobs_lists_and_retries_dead_jobs_postgres() {
+    admin_jobs_lists_and_retries_dead_jobs(Backend::Postgres);
+}
+
+/// `sova admin jobs` on the server's database: the summary shows a dead job and its
+/// error, `--state dead --json` lists it, `retry` re-queues it, a job that is not
+/// dead is refused.
+fn admin_jobs_lists_and_retries_dead_jobs(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut config = sova_config::Config {
+        data_dir: dir.path().join("data"),
+        ..sova_config::Config::default()
+    };
+    let mut schema = None;
+    if backend == Backend::Postgres {
+        let Some(s) = rt.block_on(sova_store_tests::fresh_pg_schema()) else {
+            return;
+        };
+        let base = sova_store_tests::pg_url();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        config.database_url = Some(sova_config::Secret::new(format!(
+            "{base}{sep}options=-c%20search_path%3D{s}"
+        )));
+        schema = Some(s);
+    }
+    let url = config.database_url();
     let sova = |args: &[&str]| {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_sova"))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("SOVA_DATA_DIR", dir.path().join("data"))
+            .env("DATABASE_URL", &url)
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -192,13 +242,9 @@ fn admin_jobs_lists_and_retries_dead_jobs() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    assert!(sova(&["migrate"]).0);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (ok, _, err) = sova(&["migrate"]);
+    assert!(ok, "{err}");
     let (dead, live) = rt.block_on(async {
-        let config = sova_config::Config {
-            data_dir: dir.path().join("data"),
-            ..sova_config::Config::default()
-        };
         let db = Database::open(&config).await.unwrap();
         let store = db.job_store();
         let dead = store
@@ -258,4 +304,7 @@ fn admin_jobs_lists_and_retries_dead_jobs() {
     assert_eq!(summary["waiting"].as_array().unwrap().len(), 2, "{summary}");
     let (ok, text, _) = sova(&["admin", "jobs", "retry", "--all-dead"]);
     assert!(ok && text.contains("re-queued 0"), "{text}");
+    if let Some(s) = schema {
+        rt.block_on(sova_store_tests::drop_schema(&s));
+    }
 }
