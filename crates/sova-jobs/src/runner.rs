@@ -301,9 +301,14 @@ impl RunningJobs {
     pub async fn shutdown(mut self, grace: Duration) -> usize {
         self.shared.stop.cancel();
         self.shared.soft.cancel();
-        for h in self.loops.drain(..) {
+        for mut h in self.loops.drain(..) {
             // The dispatcher may be inside a claim; it spawns what it claimed first.
-            let _ = tokio::time::timeout(grace.max(Duration::from_secs(1)), h).await;
+            if tokio::time::timeout(grace.max(Duration::from_secs(1)), &mut h)
+                .await
+                .is_err()
+            {
+                h.abort();
+            }
         }
         self.tracker.close();
         if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {

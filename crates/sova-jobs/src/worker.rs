@@ -102,11 +102,13 @@ async fn settle(shared: &Shared, ctx: &JobContext, outcome: Outcome) {
     let store = shared.store();
     let (id, kind) = (ctx.id, ctx.kind.as_str());
     let now = now_micros();
+    if ctx.is_finished() {
+        // `commit_done` committed; whatever happened after (a heartbeat finding the
+        // lease gone with the job, a stop at shutdown) changes nothing.
+        crate::metrics::completed(kind);
+        return;
+    }
     let write = match outcome {
-        Outcome::Returned(Ok(())) if ctx.is_finished() => {
-            crate::metrics::completed(kind);
-            return;
-        }
         Outcome::Returned(Ok(())) => match store.complete(&ctx.lease, now).await {
             Ok(true) => {
                 crate::metrics::completed(kind);
