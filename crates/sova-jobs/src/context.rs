@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 pub enum JobTx {
     /// Began with `BEGIN IMMEDIATE`: it holds SQLite's write lock, so keep it short.
     Sqlite(Transaction<'static, Sqlite>),
+    /// A read-committed PostgreSQL transaction.
     Postgres(Transaction<'static, Postgres>),
 }
 

@@ -24,6 +24,8 @@
 //! `max_attempts` used up), `dead → queued` (an operator's retry), and
 //! `running → queued` (released at graceful shutdown, attempt refunded).
 
+#![warn(missing_docs)]
+
 mod backoff;
 mod context;
 mod metrics;

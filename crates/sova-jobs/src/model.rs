@@ -133,6 +133,7 @@ impl Enqueued {
 /// Proof of ownership of a running job: finishing it requires the same token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
+    /// The leased job.
     pub job_id: i64,
     /// Fresh for every claim.
     pub token: String,
@@ -141,45 +142,65 @@ pub struct Lease {
 /// A job a worker has claimed.
 #[derive(Clone, Debug)]
 pub struct ClaimedJob {
+    /// Stable across attempts.
     pub id: i64,
+    /// Selects the handler.
     pub kind: String,
     /// JSON text as enqueued.
     pub payload: String,
+    /// As enqueued.
     pub idempotency_key: Option<String>,
     /// 1 on the first run; counts every claim, including ones whose worker died.
     pub attempts: u32,
     /// `None`: the runner's default.
     pub max_attempts: Option<u32>,
+    /// When it was enqueued (Unix microseconds).
     pub created_at: i64,
+    /// Required to finish it.
     pub lease: Lease,
 }
 
 /// One job row, for listings and the CLI.
 #[derive(Clone, Debug, Serialize)]
 pub struct JobInfo {
+    /// Job id.
     pub id: i64,
+    /// Handler kind.
     pub kind: String,
+    /// Current state.
     pub state: JobState,
+    /// JSON text as enqueued.
     pub payload: String,
+    /// Unique per kind while the row is kept.
     pub idempotency_key: Option<String>,
+    /// Claims so far (reset by an operator's retry).
     pub attempts: i64,
+    /// `None`: the runner's `JOB_MAX_ATTEMPTS`.
     pub max_attempts: Option<i64>,
     /// Unix microseconds.
     pub run_at: i64,
     /// Who holds (or last held) the lease.
     pub lease_owner: Option<String>,
+    /// While running: when the lease expires (Unix microseconds).
     pub lease_until: Option<i64>,
+    /// The latest failure, kept after an operator's retry.
     pub last_error: Option<String>,
+    /// Unix microseconds.
     pub created_at: i64,
+    /// Unix microseconds.
     pub updated_at: i64,
+    /// When it became done or dead (Unix microseconds).
     pub finished_at: Option<i64>,
 }
 
 /// Which jobs to list.
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
+    /// Only this state.
     pub state: Option<JobState>,
+    /// Only this kind.
     pub kind: Option<String>,
+    /// Row order.
     pub order: ListOrder,
     /// At most this many rows (clamped to 1..=10 000).
     pub limit: i64,

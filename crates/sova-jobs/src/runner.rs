@@ -93,8 +93,11 @@ fn default_owner() -> String {
 /// key `period:<secs>:<period start>` makes all instances together enqueue it once.
 #[derive(Clone, Debug)]
 pub struct Recurring {
+    /// The job kind (needs a handler).
     pub kind: String,
+    /// Period length; periods start at multiples of it since the Unix epoch.
     pub every: Duration,
+    /// Payload of each period's job.
     pub payload: serde_json::Value,
     /// Attempts per period (a failing period does not pile up behind the next).
     pub max_attempts: u32,
