@@ -120,7 +120,10 @@ pub async fn report(store: &dyn JobStore, req: &ReportRequest) -> anyhow::Result
         table(&mut out, &jobs);
         return Ok(out);
     }
-    let stats = store.stats(now, true).await?;
+    let mut stats = store.stats(now, true).await?;
+    if let Some(kind) = &req.kind {
+        stats.counts.retain(|(_, k, _)| k == kind);
+    }
     let list = |state, order| ListFilter {
         state: Some(state),
         kind: req.kind.clone(),
@@ -183,8 +186,8 @@ fn table(out: &mut String, jobs: &[JobInfo]) {
     }
     let _ = writeln!(
         out,
-        "  {:>8} {:<28} {:<7} {:>8} {:<20} {:<24} LAST ERROR",
-        "ID", "KIND", "STATE", "ATTEMPTS", "RUN AT / FINISHED", "OWNER"
+        "  {:>8} {:<28} {:<7} {:>8} {:<25} {:<24} LAST ERROR",
+        "ID", "KIND", "STATE", "ATTEMPTS", "RUN AT / FINISHED (UTC)", "OWNER"
     );
     for j in jobs {
         let at = j.finished_at.unwrap_or(j.run_at);
@@ -198,7 +201,7 @@ fn table(out: &mut String, jobs: &[JobInfo]) {
         let error: String = error.chars().take(100).collect();
         let _ = writeln!(
             out,
-            "  {:>8} {:<28} {:<7} {:>8} {:<20} {:<24} {}",
+            "  {:>8} {:<28} {:<7} {:>8} {:<25} {:<24} {}",
             j.id,
             j.kind,
             j.state.as_str(),
