@@ -202,7 +202,12 @@ fn admin_jobs_lists_and_retries_dead_jobs(backend: Backend) {
     };
     let mut schema = None;
     if backend == Backend::Postgres {
-        let Some(s) = rt.block_on(sova_store_tests::fresh_pg_schema()) else {
+        let Some(s) = rt
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(60), sova_store_tests::fresh_pg_schema()).await
+            })
+            .expect("timed out")
+        else {
             return;
         };
         let base = sova_store_tests::pg_url();
@@ -244,7 +249,7 @@ fn admin_jobs_lists_and_retries_dead_jobs(backend: Backend) {
     };
     let (ok, _, err) = sova(&["migrate"]);
     assert!(ok, "{err}");
-    let (dead, live) = rt.block_on(async {
+    let seed = async {
         let db = Database::open(&config).await.unwrap();
         let store = db.job_store();
         let dead = store
@@ -276,7 +281,10 @@ fn admin_jobs_lists_and_retries_dead_jobs(backend: Backend) {
             .id();
         db.close().await;
         (dead, live)
-    });
+    };
+    let (dead, live) = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(60), seed).await })
+        .expect("seeding timed out");
     let (ok, text, err) = sova(&["admin", "jobs"]);
     assert!(ok, "{err}");
     assert!(text.contains("dead 1"), "{text}");
@@ -305,6 +313,7 @@ fn admin_jobs_lists_and_retries_dead_jobs(backend: Backend) {
     let (ok, text, _) = sova(&["admin", "jobs", "retry", "--all-dead"]);
     assert!(ok && text.contains("re-queued 0"), "{text}");
     if let Some(s) = schema {
-        rt.block_on(sova_store_tests::drop_schema(&s));
+        let _ = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(60), sova_store_tests::drop_schema(&s)).await });
     }
 }
