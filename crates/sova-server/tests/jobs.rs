@@ -73,7 +73,13 @@ async fn until_done(store: &dyn JobStore, id: i64) {
 }
 
 async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
-    let Some(server) = TestServer::start(backend).await else {
+    // Fixed secrets: the PostgreSQL case starts a sibling instance, which must share them.
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.jwt_secret = Some(sova_config::Secret::new("jobs-test-jwt-secret-0123456789abcdef"));
+        c.message_encryption_key = Some(sova_config::Secret::new(common::TEST_FERNET_KEY));
+    })
+    .await
+    else {
         return;
     };
     let (_, _a) = user(&server, "jobs").await;
