@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
     (7, "totp", include_str!("../migrations/0007_totp.sql")),
     (8, "sessions", include_str!("../migrations/0008_sessions.sql")),
+    (9, "jobs", include_str!("../migrations/0009_jobs.sql")),
 ];
 
 /// PostgreSQL implementation of every store trait.
@@ -194,6 +195,12 @@ $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {
         Stores::from_backend(Arc::new(self), "postgres")
+    }
+
+    /// The connection pool, for crates with their own SQL on this database (the
+    /// durable job queue, `sova-jobs`); it shares this store's connections.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     pub async fn close(&self) {

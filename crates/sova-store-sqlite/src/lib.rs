@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "attachments", include_str!("../migrations/0006_attachments.sql")),
     (7, "totp", include_str!("../migrations/0007_totp.sql")),
     (8, "sessions", include_str!("../migrations/0008_sessions.sql")),
+    (9, "jobs", include_str!("../migrations/0009_jobs.sql")),
 ];
 
 /// Rows per multi-row INSERT (14 parameters each, far below SQLite's limit).
@@ -162,6 +163,12 @@ impl SqliteStore {
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {
         Stores::from_backend(Arc::new(self), "sqlite")
+    }
+
+    /// The connection pool, for crates with their own SQL on this database (the
+    /// durable job queue, `sova-jobs`); it shares this store's connections.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn close(&self) {
