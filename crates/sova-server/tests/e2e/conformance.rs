@@ -3,7 +3,7 @@
 //! transports. A new operation without a case here fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestServer, user};
 use serde_json::{Map, Value, json};

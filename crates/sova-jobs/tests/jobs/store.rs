@@ -3,7 +3,7 @@
 //! operator retries, enqueue inside a rolled-back transaction, clean-up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, Pool, TestDb, within};
 use serde_json::json;

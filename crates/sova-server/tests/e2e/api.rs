@@ -1,7 +1,7 @@
 //! REST end to end: the seed endpoints, validation and every bad-input class.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, uname, user};
 use serde_json::json;

@@ -11,7 +11,7 @@
 //! build, and the child runs the real `JobRunner` against the real database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestDb, within};
 use serde_json::json;
@@ -129,13 +129,18 @@ impl Drop for Killer {
 
 fn spawn(db: &TestDb, job: i64, slow: bool) -> Killer {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["child_process_entry", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, if slow { "slow" } else { "fast" })
-        .env("SOVA_JOBS_TEST_BACKEND", db.backend.name())
-        .env("SOVA_JOBS_TEST_URL", &db.url)
-        .env("SOVA_JOBS_TEST_JOB", job.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "sigkill::child_process_entry",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD, if slow { "slow" } else { "fast" })
+    .env("SOVA_JOBS_TEST_BACKEND", db.backend.name())
+    .env("SOVA_JOBS_TEST_URL", &db.url)
+    .env("SOVA_JOBS_TEST_JOB", job.to_string())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     match &db.schema {
         Some(s) => cmd.env("SOVA_JOBS_TEST_SCHEMA", s),
         None => cmd.env_remove("SOVA_JOBS_TEST_SCHEMA"),

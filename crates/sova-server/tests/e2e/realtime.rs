@@ -2,7 +2,7 @@
 //! and every bad-frame class, on both transports and both databases.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, assert_error, user};
 use serde_json::{Value, json};

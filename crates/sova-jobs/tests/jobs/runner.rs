@@ -5,7 +5,7 @@
 //! instances, and a local enqueue wakes the runner at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, Instance, TestDb, wait_until, within};
 use serde_json::json;

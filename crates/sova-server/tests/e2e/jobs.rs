@@ -4,7 +4,7 @@
 //! `sova admin jobs` reports and retries dead jobs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestServer, user};
 use serde_json::json;
