@@ -1,11 +1,14 @@
-//! The REST transport (axum). Handlers decode a request, call one service method
-//! and encode the result; errors are `{"code","message"}` with the matching status.
-//! Bodies are parsed as JSON whatever their content type, so minimal clients work.
+//! The REST transport (axum). Routes come from the operation registry
+//! (`sova-ops`): a request is decoded into the operation's request object, the
+//! operation runs, and its result or typed error is encoded; errors are
+//! `{"code","message","details"?}` with the matching status. Bodies are parsed as
+//! JSON whatever their content type, so minimal clients work.
 
 mod extract;
+mod ops;
 mod routes;
 
-pub use extract::{ApiJson, ApiPath, ApiQuery, Bearer, HttpError};
+pub use extract::{Bearer, HttpError};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -52,6 +52,11 @@ pub const ENV_VARS: &[&str] = &[
     "MAX_CONNECTIONS_PER_IP",
     "HTTP_HEADER_TIMEOUT_SECS",
     "TRUSTED_PROXIES",
+    "JOB_WORKERS",
+    "JOB_LEASE_SECS",
+    "JOB_MAX_ATTEMPTS",
+    "JOB_RETENTION_DAYS",
+    "SECURITY_ALERT_RETENTION_DAYS",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -193,6 +198,17 @@ pub struct Config {
     pub http_header_timeout_secs: u64,
     /// Comma-separated proxy addresses whose `X-Forwarded-For` is believed.
     pub trusted_proxies: String,
+    /// Durable jobs this instance runs at once.
+    pub job_workers: usize,
+    /// How long a claimed job stays owned without a heartbeat (a dead instance's
+    /// jobs restart elsewhere after this).
+    pub job_lease_secs: u64,
+    /// Attempts before a failing job is dead (jobs may set their own limit).
+    pub job_max_attempts: u32,
+    /// Days finished jobs (and so their idempotency keys) are kept.
+    pub job_retention_days: u64,
+    /// Days security alerts (`alert_*` audit entries) are kept.
+    pub security_alert_retention_days: u64,
 }
 
 impl Default for Config {
@@ -237,6 +253,11 @@ impl Default for Config {
             max_connections_per_ip: 1000,
             http_header_timeout_secs: 10,
             trusted_proxies: String::new(),
+            job_workers: 2,
+            job_lease_secs: 30,
+            job_max_attempts: 10,
+            job_retention_days: 7,
+            security_alert_retention_days: 90,
         }
     }
 }
@@ -294,6 +315,18 @@ impl Config {
         }
         if !(1..=4096).contains(&self.max_in_flight) {
             return bad("MAX_IN_FLIGHT must be 1-4096");
+        }
+        if self.job_workers == 0 || self.job_workers > 1024 {
+            return bad("JOB_WORKERS must be between 1 and 1024");
+        }
+        if self.job_lease_secs < 3 {
+            return bad("JOB_LEASE_SECS must be at least 3 (the heartbeat renews every third)");
+        }
+        if self.job_max_attempts == 0 {
+            return bad("JOB_MAX_ATTEMPTS must be at least 1");
+        }
+        if self.job_retention_days == 0 || self.security_alert_retention_days == 0 {
+            return bad("JOB_RETENTION_DAYS and SECURITY_ALERT_RETENTION_DAYS must be at least 1");
         }
         if let Some(url) = &self.database_url {
             let u = url.expose();
@@ -470,6 +503,15 @@ mod tests {
             jail.set_env("HTTP_PORT", "80");
             jail.set_env("DATABASE_URL", "mysql://x");
             assert!(Config::load().is_err());
+            jail.set_env("DATABASE_URL", "sqlite::memory:");
+            jail.set_env("JOB_WORKERS", "0");
+            assert!(Config::load().is_err());
+            jail.set_env("JOB_WORKERS", "3");
+            jail.set_env("JOB_LEASE_SECS", "1");
+            assert!(Config::load().is_err());
+            jail.set_env("JOB_LEASE_SECS", "20");
+            let c = Config::load().expect("valid job settings");
+            assert_eq!((c.job_workers, c.job_lease_secs, c.job_max_attempts), (3, 20, 10));
             Ok(())
         });
     }

@@ -16,19 +16,22 @@
 //! - the push queue is bounded; on overflow the connection is closed with its last
 //!   `seq`, and the client resumes with `sync`.
 
+mod decode;
 pub mod hub;
+mod login;
+mod seed;
+mod sink;
 
 use bytes::Bytes;
+use decode::{OpFrame, Request};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, Stream, StreamExt};
 use hub::{Hub, Push};
-use serde::Deserialize;
-use sova_service::auth::LoginResult;
-use sova_service::messages::SendParams;
+use sink::{TimedSink, feed_frame, result_frame, send_frame};
 use sova_service::{AuthUser, Services};
-use sova_types::event::{Event, Shared};
-use sova_types::frames::{CLIENT_FRAME_TYPES, ClientFrame, MAX_REQUEST_ID_LEN, OpFrame, ServerFrame};
+use sova_types::event::Event;
+use sova_types::frames::{ClientFrame, ServerFrame};
 use sova_types::{ApiError, ChatId, ErrorCode};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -222,8 +225,10 @@ impl Gateway {
 }
 
 /// What a finished request does to the connection.
-enum Outcome {
+pub(crate) enum Outcome {
     Reply(Option<ServerFrame>),
+    /// An answer already encoded (an operation's `result` frame).
+    Raw(Bytes),
     Authed {
         user: AuthUser,
         token: String,
@@ -273,12 +278,6 @@ struct Conn {
 /// Requests of one connection being handled.
 type InFlight = FuturesUnordered<BoxFuture<'static, Outcome>>;
 
-#[derive(Deserialize)]
-struct IdProbe {
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-}
-
 impl Conn {
     async fn run<S, K>(
         &mut self,
@@ -294,7 +293,7 @@ impl Conn {
         // A request that must run alone is in flight (auth, sync, a replay page).
         let mut exclusive = false;
         // A request that must run alone, waiting for the ones in flight to finish.
-        let mut deferred: Option<(ClientFrame, Option<String>)> = None;
+        let mut deferred: Option<(Request, Option<String>)> = None;
         let max_in_flight = self.gw.max_in_flight;
         let auth_deadline = tokio::time::sleep(AUTH_TIMEOUT);
         tokio::pin!(auth_deadline);
@@ -304,7 +303,7 @@ impl Conn {
                 exclusive = false;
                 if let Some((frame, re)) = deferred.take() {
                     exclusive = true;
-                    match self.dispatch(frame, re) {
+                    match self.start(frame, re) {
                         Ok(fut) => in_flight.push(fut),
                         Err((err, re)) => {
                             exclusive = false;
@@ -353,6 +352,7 @@ impl Conn {
                             re: None,
                             seq: Some(self.last_sent),
                             retry_after: None,
+                            details: Some(serde_json::json!({ "seq": self.last_sent })),
                         }),
                         CloseReason::TryAgainLater,
                     );
@@ -395,14 +395,14 @@ impl Conn {
                         if self.runs_alone(&frame) {
                             if in_flight.is_empty() {
                                 exclusive = true;
-                                self.dispatch(frame, re).map(Some)
+                                self.start(frame, re).map(Some)
                             } else {
                                 deferred = Some((frame, re));
                                 Ok(None)
                             }
                         } else {
                             let turn = self.lane.ticket();
-                            self.dispatch(frame, re).map(|fut| Some(turn.scope(fut).boxed()))
+                            self.start(frame, re).map(|fut| Some(turn.scope(fut).boxed()))
                         }
                     });
                     match decoded {
@@ -439,12 +439,50 @@ impl Conn {
 
     /// Whether `frame` must run with nothing else in flight: it changes who the
     /// connection is or what it has seen, so later frames depend on its outcome.
-    fn runs_alone(&self, frame: &ClientFrame) -> bool {
+    fn runs_alone(&self, frame: &Request) -> bool {
         match frame {
-            ClientFrame::Auth { .. } | ClientFrame::Auth2fa { .. } | ClientFrame::Sync { .. } => true,
-            ClientFrame::Message { token: Some(t), .. } => self.token.as_deref() != Some(t.as_str()),
+            Request::Seed(ClientFrame::Auth { .. } | ClientFrame::Auth2fa { .. } | ClientFrame::Sync { .. }) => true,
+            Request::Seed(ClientFrame::Message { token: Some(t), .. }) => self.token.as_deref() != Some(t.as_str()),
             _ => self.user.is_none(),
         }
+    }
+
+    /// Starts handling a decoded frame.
+    fn start(
+        &mut self,
+        frame: Request,
+        re: Option<String>,
+    ) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
+        match frame {
+            Request::Seed(frame) => self.dispatch(frame, re),
+            Request::Op(entry, op) => self.dispatch_op(entry, op, re),
+        }
+    }
+
+    /// Runs a registry operation as the connection's user; the answer is `result`
+    /// with exactly the REST body as `data`.
+    fn dispatch_op(
+        &mut self,
+        entry: &'static sova_ops::Entry,
+        op: OpFrame,
+        re: Option<String>,
+    ) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
+        if self.user.is_none() {
+            return Err((ApiError::unauthorized("authenticate first with an auth frame"), re));
+        }
+        let caller = sova_ops::Caller {
+            user: self.user.clone(),
+            ip: self.peer.ip(),
+            agent: self.agent.clone(),
+        };
+        let services = self.gw.services.clone();
+        Ok(async move {
+            match entry.call(services, caller, op.params).await {
+                Ok(out) => Outcome::Raw(result_frame(re.as_deref(), out.body.as_ref())),
+                Err(e) => Outcome::Error(e, re),
+            }
+        }
+        .boxed())
     }
 
     /// Writes `first` and whatever else is queued (up to a batch), then flushes once.
@@ -546,15 +584,11 @@ impl Conn {
     }
 
     /// Decodes a frame (after the frame-rate and size checks).
-    fn on_inbound(&mut self, inbound: Inbound) -> Result<(ClientFrame, Option<String>), (ApiError, Option<String>)> {
+    fn on_inbound(&mut self, inbound: Inbound) -> Result<(Request, Option<String>), (ApiError, Option<String>)> {
         if !self.frame_allowed() {
             // Only refused frames pay for finding their id, so the client can match the refusal.
             let re = match &inbound {
-                Inbound::Frame(b) => serde_json::from_slice::<IdProbe>(b)
-                    .ok()
-                    .and_then(|p| p.id)
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .filter(|s| s.len() <= MAX_REQUEST_ID_LEN),
+                Inbound::Frame(b) => decode::probe_id(b),
                 Inbound::TooLarge => None,
             };
             return Err((ApiError::rate_limited("too many frames per second", 1), re));
@@ -563,240 +597,24 @@ impl Conn {
             Inbound::Frame(b) => b,
             Inbound::TooLarge => {
                 return Err((
-                    ApiError::too_large(format!("frame exceeds {} bytes", self.gw.max_frame)),
+                    ApiError::too_large_max(
+                        format!("frame exceeds {} bytes", self.gw.max_frame),
+                        self.gw.max_frame as u64,
+                    ),
                     None,
                 ));
             }
         };
         if bytes.len() > self.gw.max_frame {
             return Err((
-                ApiError::too_large(format!("frame exceeds {} bytes", self.gw.max_frame)),
+                ApiError::too_large_max(
+                    format!("frame exceeds {} bytes", self.gw.max_frame),
+                    self.gw.max_frame as u64,
+                ),
                 None,
             ));
         }
-        let frame: ClientFrame = match serde_json::from_slice(&bytes) {
-            Ok(f) => f,
-            Err(e) => {
-                let re = serde_json::from_slice::<IdProbe>(&bytes)
-                    .ok()
-                    .and_then(|p| p.id)
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .filter(|s| s.len() <= MAX_REQUEST_ID_LEN);
-                return Err((ApiError::bad_request(describe_decode_error(&bytes, &e)), re));
-            }
-        };
-        let re = frame.request_id().map(str::to_owned);
-        if re.as_ref().is_some_and(|r| r.len() > MAX_REQUEST_ID_LEN) {
-            return Err((
-                ApiError::bad_request(format!("id exceeds {MAX_REQUEST_ID_LEN} characters")),
-                None,
-            ));
-        }
-        Ok((frame, re))
-    }
-
-    fn dispatch(
-        &mut self,
-        frame: ClientFrame,
-        re: Option<String>,
-    ) -> Result<BoxFuture<'static, Outcome>, (ApiError, Option<String>)> {
-        let services = self.gw.services.clone();
-        match frame {
-            ClientFrame::Ping { .. } => Ok(async move { Outcome::Reply(Some(ServerFrame::Pong { re })) }.boxed()),
-            ClientFrame::Auth {
-                username,
-                password,
-                token,
-                since,
-                device_id,
-                captcha,
-                ..
-            } => {
-                let client = self.client(device_id, captcha);
-                let current = self.user.clone();
-                Ok(async move {
-                    match authenticate(&services, username, password, token, re.clone(), &client).await {
-                        Ok(Authn::Done(user, token, reply)) => {
-                            finish_auth(&services, current, user, token, *reply, since, re).await
-                        }
-                        Ok(Authn::SecondFactor(ticket)) => {
-                            Outcome::Reply(Some(ServerFrame::Auth2faRequired { re, ticket }))
-                        }
-                        Err(e) => Outcome::Error(e, re),
-                    }
-                }
-                .boxed())
-            }
-            ClientFrame::Auth2fa {
-                ticket,
-                code,
-                since,
-                device_id,
-                ..
-            } => {
-                let client = self.client(device_id, None);
-                let current = self.user.clone();
-                Ok(async move {
-                    let done = async {
-                        let pair = services.auth.login_2fa(&ticket, &code, &client).await?;
-                        let user = services.auth.authenticate(&pair.token).await?;
-                        Ok::<_, ApiError>((user, pair.token.clone(), session_reply(pair, re.clone())))
-                    };
-                    match done.await {
-                        Ok((user, token, reply)) => {
-                            finish_auth(&services, current, user, token, reply, since, re).await
-                        }
-                        Err(e) => Outcome::Error(e, re),
-                    }
-                }
-                .boxed())
-            }
-            ClientFrame::Message {
-                token: Some(ref token), ..
-            } if self.token.as_deref() != Some(token.as_str()) => {
-                // Seed style: the token rides on the message. Authenticate, then send.
-                let token = token.clone();
-                let current = self.user.clone();
-                let then = Box::new(frame);
-                Ok(async move {
-                    match services.auth.authenticate(&token).await {
-                        Ok(user) => {
-                            if let Some(cur) = current
-                                && cur.user_id != user.user_id
-                            {
-                                return Outcome::Error(ApiError::forbidden("token belongs to another user"), re);
-                            }
-                            let reply = auth_success(&user, token.clone(), None, None);
-                            match services.chats.chats_of(user.user_id).await {
-                                Ok(chats) => Outcome::Authed {
-                                    user,
-                                    token,
-                                    chats,
-                                    reply,
-                                    since: None,
-                                    then: Some(then),
-                                    baseline: services.messages.last_seq().await.unwrap_or(0),
-                                },
-                                Err(e) => Outcome::Error(e, re),
-                            }
-                        }
-                        Err(e) => Outcome::Error(e, re),
-                    }
-                }
-                .boxed())
-            }
-            _ if self.user.is_none() => Err((ApiError::unauthorized("authenticate first with an auth frame"), re)),
-            ClientFrame::Message {
-                chat_id,
-                text,
-                client_msg_id,
-                reply_to,
-                ..
-            } => {
-                let user = self.user.clone();
-                Ok(async move {
-                    let Some(user) = user else {
-                        return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
-                    };
-                    let ack = client_msg_id.is_some() || re.is_some();
-                    let params = SendParams {
-                        chat: chat_id,
-                        text,
-                        reply_to,
-                        forward_of: None,
-                        client_msg_id,
-                        ..SendParams::default()
-                    };
-                    match services.messages.send_with(&user, params).await {
-                        Ok(m) if ack => Outcome::Reply(Some(ServerFrame::Ack {
-                            re,
-                            message_id: m.id,
-                            chat_id: m.chat_id,
-                            chat_seq: m.chat_seq,
-                            seq: m.seq,
-                            timestamp: m.timestamp,
-                            client_msg_id: m.client_msg_id,
-                        })),
-                        Ok(_) => Outcome::Reply(None),
-                        Err(e) => Outcome::Error(e, re),
-                    }
-                }
-                .boxed())
-            }
-            ClientFrame::History {
-                chat_id, limit, before, ..
-            } => {
-                let user = self.user.clone();
-                Ok(async move {
-                    let Some(user) = user else {
-                        return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
-                    };
-                    match services
-                        .messages
-                        .history(&user, chat_id, before, limit.unwrap_or(50))
-                        .await
-                    {
-                        Ok((chat_id, messages)) => Outcome::Reply(Some(ServerFrame::History { re, chat_id, messages })),
-                        Err(e) => Outcome::Error(e, re),
-                    }
-                }
-                .boxed())
-            }
-            ClientFrame::Op(frame) => {
-                let user = self.user.clone();
-                Ok(async move {
-                    let Some(user) = user else {
-                        return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
-                    };
-                    match services.execute(&user, frame.op).await {
-                        Ok(data) => Outcome::Reply(Some(ServerFrame::Result { re, data })),
-                        Err(e) => Outcome::Error(e, re),
-                    }
-                }
-                .boxed())
-            }
-            ClientFrame::Sync { since, .. } => {
-                if since < 0 {
-                    return Err((ApiError::bad_request("since must be >= 0"), re));
-                }
-                self.replaying = true;
-                Ok(self.replay_page(since, re))
-            }
-        }
-    }
-
-    fn replay_page(&self, since: i64, re: Option<String>) -> BoxFuture<'static, Outcome> {
-        let services = self.gw.services.clone();
-        let user = self.user.clone();
-        async move {
-            let Some(user) = user else {
-                return Outcome::Error(ApiError::unauthorized("not authenticated"), re);
-            };
-            let page = sova_service::messages::REPLAY_PAGE;
-            match services.messages.since(&user, since, page).await {
-                Ok(events) => {
-                    let more = events.len() as i64 >= page;
-                    let until = match events.last() {
-                        Some(e) => e.seq(),
-                        // Never report a position beyond what exists: a too-high `since`
-                        // must not make later pushes look already delivered.
-                        None => match services.messages.last_seq().await {
-                            Ok(last) => since.min(last),
-                            Err(e) => return Outcome::Error(e, re),
-                        },
-                    };
-                    let frames = events.into_iter().map(Shared::new).collect();
-                    Outcome::Replay {
-                        re,
-                        frames,
-                        more,
-                        until,
-                    }
-                }
-                Err(e) => Outcome::Error(e, re),
-            }
-        }
-        .boxed()
+        decode::decode(&bytes)
     }
 
     /// Writes a finished request's answer (without flushing) and starts whatever
@@ -810,6 +628,7 @@ impl Conn {
         match outcome {
             Outcome::Reply(Some(frame)) => feed_frame(sink, &frame).await?,
             Outcome::Reply(None) => {}
+            Outcome::Raw(frame) => sink.feed(frame).await?,
             Outcome::Error(err, re) => {
                 if err.code == ErrorCode::Internal {
                     tracing::warn!(conn = self.id, "request failed with an internal error");
@@ -873,170 +692,3 @@ impl Conn {
         Ok(())
     }
 }
-
-/// Bounds every write by `WRITE_TIMEOUT`.
-struct TimedSink<K> {
-    inner: K,
-    /// While set, a write blocked on a peer that stopped reading gives up as soon as
-    /// the hub flags this connection as a slow consumer.
-    abort: Option<CancellationToken>,
-    limit: Duration,
-}
-
-fn timed_out(_: tokio::time::error::Elapsed) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::TimedOut, "peer is not reading")
-}
-
-async fn aborted(token: &Option<CancellationToken>) {
-    match token {
-        Some(t) => t.cancelled().await,
-        None => std::future::pending().await,
-    }
-}
-
-impl<K: FrameSink> FrameSink for TimedSink<K> {
-    async fn feed(&mut self, frame: Bytes) -> std::io::Result<()> {
-        tokio::select! {
-            r = tokio::time::timeout(self.limit, self.inner.feed(frame)) => r.map_err(timed_out)?,
-            _ = aborted(&self.abort) => Err(std::io::Error::other("slow consumer")),
-        }
-    }
-
-    async fn flush(&mut self) -> std::io::Result<()> {
-        tokio::select! {
-            r = tokio::time::timeout(self.limit, self.inner.flush()) => r.map_err(timed_out)?,
-            _ = aborted(&self.abort) => Err(std::io::Error::other("slow consumer")),
-        }
-    }
-
-    async fn close(&mut self, reason: CloseReason) {
-        let _ = tokio::time::timeout(self.limit, self.inner.close(reason)).await;
-    }
-}
-
-/// Queues one frame; the caller flushes.
-async fn feed_frame<K: FrameSink>(sink: &mut K, frame: &ServerFrame) -> std::io::Result<()> {
-    sink.feed(Bytes::from(frame.to_json())).await
-}
-
-async fn send_frame<K: FrameSink>(sink: &mut K, frame: &ServerFrame) -> std::io::Result<()> {
-    sink.feed(Bytes::from(frame.to_json())).await?;
-    sink.flush().await
-}
-
-fn auth_success(user: &AuthUser, token: String, refresh_token: Option<String>, re: Option<String>) -> ServerFrame {
-    ServerFrame::AuthSuccess {
-        re,
-        token,
-        refresh_token,
-        user_id: user.user_id,
-        username: user.username.clone(),
-        expires_in: user.expires_in(),
-    }
-}
-
-/// How an `auth` frame went.
-enum Authn {
-    Done(AuthUser, String, Box<ServerFrame>),
-    /// The password was right; a second factor is needed.
-    SecondFactor(String),
-}
-
-/// `auth_success` for a new session.
-fn session_reply(pair: sova_types::models::TokenPair, re: Option<String>) -> ServerFrame {
-    ServerFrame::AuthSuccess {
-        re,
-        token: pair.token,
-        refresh_token: Some(pair.refresh_token),
-        user_id: pair.user_id,
-        username: pair.username,
-        expires_in: pair.expires_in,
-    }
-}
-
-/// Binds an authenticated user to the connection (never switching users).
-async fn finish_auth(
-    services: &Services,
-    current: Option<AuthUser>,
-    user: AuthUser,
-    token: String,
-    reply: ServerFrame,
-    since: Option<i64>,
-    re: Option<String>,
-) -> Outcome {
-    if let Some(cur) = current
-        && cur.user_id != user.user_id
-    {
-        return Outcome::Error(ApiError::forbidden("connection is authenticated as another user"), re);
-    }
-    match services.chats.chats_of(user.user_id).await {
-        Ok(chats) => Outcome::Authed {
-            user,
-            token,
-            chats,
-            reply,
-            since,
-            then: None,
-            baseline: services.messages.last_seq().await.unwrap_or(0),
-        },
-        Err(e) => Outcome::Error(e, re),
-    }
-}
-
-async fn authenticate(
-    services: &Services,
-    username: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    re: Option<String>,
-    client: &sova_service::auth::Client,
-) -> Result<Authn, ApiError> {
-    match (username, password, token) {
-        (_, _, Some(token)) => {
-            let user = services.auth.authenticate(&token).await?;
-            let reply = auth_success(&user, token.clone(), None, re);
-            Ok(Authn::Done(user, token, Box::new(reply)))
-        }
-        (Some(username), Some(password), None) => match services.auth.login(&username, &password, client).await? {
-            LoginResult::Tokens(pair) => {
-                let user = services.auth.authenticate(&pair.token).await?;
-                let token = pair.token.clone();
-                Ok(Authn::Done(user, token, Box::new(session_reply(pair, re))))
-            }
-            LoginResult::SecondFactor { ticket } => Ok(Authn::SecondFactor(ticket)),
-        },
-        _ => Err(ApiError::bad_request("auth needs username and password, or token")),
-    }
-}
-
-/// A client-facing description of why a frame did not decode.
-fn describe_decode_error(bytes: &[u8], e: &serde_json::Error) -> String {
-    if std::str::from_utf8(bytes).is_err() {
-        return "frame is not valid UTF-8".into();
-    }
-    if e.is_syntax() || e.is_eof() {
-        return format!("malformed JSON: {e}");
-    }
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Object(map)) => match map.get("type") {
-            None => "frame has no \"type\"".into(),
-            Some(serde_json::Value::String(t)) if !CLIENT_FRAME_TYPES.contains(&t.as_str()) => {
-                let t: String = t.chars().take(40).collect();
-                format!("unknown frame type \"{t}\"")
-            }
-            // Operation frames: report the operation's own, specific complaint.
-            Some(serde_json::Value::String(t)) if !SEED_TYPES.contains(&t.as_str()) => {
-                match serde_json::from_slice::<OpFrame>(bytes) {
-                    Err(op_err) => format!("invalid frame: {op_err}"),
-                    Ok(_) => format!("invalid frame: {e}"),
-                }
-            }
-            _ => format!("invalid frame: {e}"),
-        },
-        Ok(_) => "a frame must be a JSON object".into(),
-        Err(_) => format!("malformed JSON: {e}"),
-    }
-}
-
-/// Frame types decoded directly by `ClientFrame` (the rest are `Op`s).
-const SEED_TYPES: &[&str] = &["auth", "auth_2fa", "message", "sync", "history", "ping"];

@@ -1,9 +1,11 @@
 //! Assembles a running server from a `Config`: opens and migrates the store, starts
-//! the services, the gateway and the three transports on the given listeners, and
-//! shuts everything down in order (stop accepting → close connections → commit
-//! queued writes → close the database).
+//! the services, the gateway, the durable job runner and the three transports on the
+//! given listeners, and shuts everything down in order (stop accepting → close
+//! connections → finish or release running jobs → commit queued writes → close the
+//! database).
 
 mod http;
+pub mod jobs;
 pub mod keys;
 
 use anyhow::Context;
@@ -22,7 +24,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// How often expired tokens and idle abuse counters are purged.
+/// How often idle in-process abuse counters are pruned (database clean-ups are
+/// durable jobs: see `jobs`).
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// The sockets a server serves on.
@@ -119,6 +122,14 @@ impl Database {
         match self {
             Database::Sqlite(s) => s.clone().stores(),
             Database::Postgres(s) => s.clone().stores(),
+        }
+    }
+
+    /// The durable job store on this database (sharing its connection pool).
+    pub fn job_store(&self) -> Arc<dyn sova_jobs::JobStore> {
+        match self {
+            Database::Sqlite(s) => Arc::new(sova_jobs::sqlite::SqliteJobs::new(s.pool().clone())),
+            Database::Postgres(s) => Arc::new(sova_jobs::postgres::PgJobs::new(s.pool().clone())),
         }
     }
 
@@ -238,6 +249,8 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     }
     let purge = tokio::spawn(purge_loop(services.clone(), shutdown.clone()));
     let heartbeat = tokio::spawn(key_heartbeat(services.clone(), presence, shutdown.clone()));
+    let job_queue = sova_jobs::JobQueue::new(db.job_store());
+    let jobs = jobs::runner(job_queue, &config, services.stores.clone()).start();
     tracing::info!(
         %http_addr,
         %tcp_addr,
@@ -266,6 +279,8 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         }
         let _ = purge.await;
         let _ = heartbeat.await;
+        // Running jobs finish within the grace or are released for another instance.
+        jobs.shutdown(grace).await;
         // Dropping the last service handles closes the writer queue; it commits
         // what is queued and stops.
         drop(gateway);
@@ -306,16 +321,6 @@ async fn key_heartbeat(services: Arc<Services>, presence: Option<keys::KeyPresen
 
 async fn purge_loop(services: Arc<Services>, shutdown: CancellationToken) {
     loop {
-        match services
-            .stores
-            .tokens
-            .purge_expired(sova_types::time::now_micros())
-            .await
-        {
-            Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired tokens"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "token purge failed"),
-        }
         services.limits.prune().await;
         tokio::select! {
             _ = shutdown.cancelled() => return,

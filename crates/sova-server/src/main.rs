@@ -1,9 +1,9 @@
 //! `sova`: the server binary. `serve` (default) runs the server, `migrate` applies
 //! database migrations and exits, `print-config` shows the effective configuration
-//! with secrets redacted.
+//! with secrets redacted, `admin` runs maintenance tasks (key rotation, durable jobs).
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use sova_config::{Config, LogFormat};
 use sova_server::{Database, Listeners, launch};
 use tokio_util::sync::CancellationToken;
@@ -39,6 +39,48 @@ enum Admin {
         #[arg(long)]
         restart: bool,
     },
+    /// Durable jobs: counts by state and kind, the dead and the longest-waiting jobs
+    /// with their last error; `--state dead` lists one state; `retry` re-queues dead jobs.
+    Jobs(JobsArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct JobsArgs {
+    #[command(subcommand)]
+    action: Option<JobsAction>,
+    /// List the jobs in this state: queued, running, retry, done or dead.
+    #[arg(long, value_parser = parse_state)]
+    state: Option<sova_jobs::JobState>,
+    /// Only jobs of this kind.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Most jobs per list.
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+    /// Print JSON (for scripts).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum JobsAction {
+    /// Re-queue a dead job, or every dead job, with its attempts reset.
+    Retry {
+        /// The dead job's id.
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<i64>,
+        /// Every dead job.
+        #[arg(long)]
+        all_dead: bool,
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_state(s: &str) -> Result<sova_jobs::JobState, String> {
+    sova_jobs::JobState::parse(s).ok_or_else(|| format!("unknown state {s} (queued, running, retry, done, dead)"))
 }
 
 fn init_logs(format: LogFormat) {
@@ -83,7 +125,39 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin(Admin::RotateKeys { batch, restart }) => {
             rotate_keys(config, batch.clamp(1, 100_000), restart).await
         }
+        Command::Admin(Admin::Jobs(args)) => admin_jobs(config, args).await,
     }
+}
+
+async fn admin_jobs(config: Config, args: JobsArgs) -> anyhow::Result<()> {
+    let db = Database::open(&config).await?;
+    db.migrate().await?;
+    let store = db.job_store();
+    let out = match args.action {
+        Some(JobsAction::Retry { id, all_dead, json }) => {
+            let target = match (id, all_dead) {
+                (Some(id), false) => sova_jobs::RetryTarget::One(id),
+                _ => sova_jobs::RetryTarget::AllDead,
+            };
+            sova_server::jobs::retry(store.as_ref(), target, json || args.json).await
+        }
+        None => {
+            let req = sova_server::jobs::ReportRequest {
+                state: args.state,
+                kind: args.kind,
+                limit: args.limit.clamp(1, 10_000),
+                json: args.json,
+            };
+            sova_server::jobs::report(store.as_ref(), &req).await
+        }
+    };
+    db.close().await;
+    let out = out?;
+    print!("{out}");
+    if !out.ends_with('\n') {
+        println!();
+    }
+    Ok(())
 }
 
 async fn rotate_keys(mut config: Config, batch: i64, restart: bool) -> anyhow::Result<()> {

@@ -29,7 +29,7 @@ pub mod points {
 
 /// A proof-of-work challenge: find `nonce` so that SHA-256(`challenge` ":" `nonce`)
 /// starts with `difficulty` zero bits.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Challenge {
     pub challenge: String,
     pub difficulty: u32,

@@ -19,7 +19,7 @@ pub const MAX_NAME: usize = 128;
 pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
 
 /// A user named by id or by username.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum UserRef {
     Id(UserId),
@@ -42,7 +42,10 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
         return Err(ApiError::bad_request("name must not be empty"));
     }
     if name.chars().count() > MAX_NAME {
-        return Err(ApiError::too_large(format!("name exceeds {MAX_NAME} characters")));
+        return Err(ApiError::too_large_max(
+            format!("name exceeds {MAX_NAME} characters"),
+            MAX_NAME as u64,
+        ));
     }
     if name.chars().any(char::is_control) {
         return Err(ApiError::bad_request("name must not contain control characters"));
@@ -103,9 +106,10 @@ impl ChatService {
 
     async fn resolve(&self, refs: &[UserRef]) -> Result<Vec<UserId>, ApiError> {
         if refs.len() > MAX_MEMBERS_PER_REQUEST {
-            return Err(ApiError::too_large(format!(
-                "at most {MAX_MEMBERS_PER_REQUEST} members per request"
-            )));
+            return Err(ApiError::too_large_max(
+                format!("at most {MAX_MEMBERS_PER_REQUEST} members per request"),
+                MAX_MEMBERS_PER_REQUEST as u64,
+            ));
         }
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {

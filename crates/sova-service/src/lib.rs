@@ -7,7 +7,6 @@ pub mod abuse;
 pub mod auth;
 pub mod chats;
 pub mod messages;
-pub mod ops;
 pub mod order;
 pub mod presence;
 pub mod sessions;

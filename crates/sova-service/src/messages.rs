@@ -36,9 +36,10 @@ pub fn validate_text(text: &str, max_chars: usize) -> Result<(), ApiError> {
         return Err(ApiError::bad_request("message text is empty"));
     }
     if text.len() > max_chars && text.chars().count() > max_chars {
-        return Err(ApiError::too_large(format!(
-            "message text exceeds {max_chars} characters"
-        )));
+        return Err(ApiError::too_large_max(
+            format!("message text exceeds {max_chars} characters"),
+            max_chars as u64,
+        ));
     }
     if text.contains('\0') {
         return Err(ApiError::bad_request("message text contains a NUL character"));

@@ -20,7 +20,7 @@ pub fn session_id(family: &[u8]) -> String {
 }
 
 /// A session as its owner sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Session {
     pub id: String,
     pub device_id: String,
@@ -35,7 +35,7 @@ pub struct Session {
 }
 
 /// One audit or security-alert entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: String,

@@ -21,7 +21,7 @@ pub const BACKUP_CODES: usize = 10;
 pub const TICKET_SECS: i64 = 300;
 
 /// What setup returns: the secret three ways.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Enrollment {
     pub secret: String,
     pub otpauth_uri: String,

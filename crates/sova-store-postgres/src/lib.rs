@@ -180,7 +180,8 @@ impl PgStore {
             .map_err(map_err)
     }
 
-    /// The connection pool.
+    /// The connection pool, for crates with their own SQL on this database (the
+    /// durable job queue, `sova-jobs`); it shares this store's connections.
     pub fn pool(&self) -> &PgPool {
         self.sql.pool()
     }

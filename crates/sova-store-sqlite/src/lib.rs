@@ -145,7 +145,8 @@ impl SqliteStore {
         migrate::run(self.sql.pool()).await
     }
 
-    /// The connection pool.
+    /// The connection pool, for crates with their own SQL on this database (the
+    /// durable job queue, `sova-jobs`); it shares this store's connections.
     pub fn pool(&self) -> &SqlitePool {
         self.sql.pool()
     }

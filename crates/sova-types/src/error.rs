@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Error codes shared by every transport.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -68,14 +68,19 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// A typed error as clients see it: `{"code","message"}` on REST, inside an `error` frame on sockets.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A typed error as clients see it: `{"code","message","details"?}` on REST, inside an
+/// `error` frame on sockets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     /// For `rate_limited`: seconds until a retry may succeed (also `Retry-After`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Machine-readable facts about the error a client can act on, e.g.
+    /// `{"max":4096}` on `too_large`, `{"retry_after":30}` on `rate_limited`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -84,13 +89,27 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            details: None,
         }
+    }
+
+    /// The same error with machine-readable `details` (an object).
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// `too_large` with the limit a client must stay within: `details.max`.
+    pub fn too_large_max(message: impl Into<String>, max: u64) -> Self {
+        Self::new(ErrorCode::TooLarge, message).with_details(serde_json::json!({ "max": max }))
     }
 
     /// `rate_limited`, retry after `secs` seconds.
     pub fn rate_limited(message: impl Into<String>, secs: u64) -> Self {
+        let secs = secs.max(1);
         ApiError {
-            retry_after: Some(secs.max(1)),
+            retry_after: Some(secs),
+            details: Some(serde_json::json!({ "retry_after": secs })),
             ..Self::new(ErrorCode::RateLimited, message)
         }
     }

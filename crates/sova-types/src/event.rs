@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 // Events mostly live behind one `Arc` (`Shared`); boxing the most common variant
 // (`NewMessage`) would cost an extra allocation per message.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A message pushed to every member of its chat.

@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{ChatId, MessageId, UserId};
-use crate::models::{Message, Role};
+use crate::models::Message;
 use serde::{Deserialize, Serialize};
 
 /// Longest accepted request `id`.
@@ -81,212 +81,10 @@ pub enum ClientFrame {
         #[serde(default)]
         id: Option<String>,
     },
-    /// Any other operation; its answer is `result` with the REST body as `data`.
-    #[serde(untagged)]
-    Op(Box<OpFrame>),
 }
 
-/// An operation frame: `{"type": <op>, "id"?, ...params}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OpFrame {
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(flatten)]
-    pub op: Op,
-}
-
-/// Operations mirroring the REST resources (same parameters, same answers).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Op {
-    /// `POST /api/chats`; `chat_type` is REST's `type`.
-    CreateChat {
-        chat_type: crate::models::ChatKind,
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default)]
-        members: Vec<serde_json::Value>,
-    },
-    /// `GET /api/chats`
-    Chats {
-        #[serde(default)]
-        limit: Option<i64>,
-        #[serde(default)]
-        cursor: Option<String>,
-    },
-    GetChat {
-        chat_id: ChatId,
-    },
-    Mute {
-        chat_id: ChatId,
-    },
-    Unmute {
-        chat_id: ChatId,
-    },
-    UpdateChat {
-        chat_id: ChatId,
-        name: String,
-    },
-    DeleteChat {
-        chat_id: ChatId,
-    },
-    Members {
-        chat_id: ChatId,
-        #[serde(default)]
-        after: Option<UserId>,
-        #[serde(default)]
-        limit: Option<i64>,
-    },
-    AddMembers {
-        chat_id: ChatId,
-        members: Vec<serde_json::Value>,
-    },
-    RemoveMember {
-        chat_id: ChatId,
-        user_id: UserId,
-    },
-    Leave {
-        chat_id: ChatId,
-    },
-    SetRole {
-        chat_id: ChatId,
-        user_id: UserId,
-        role: Role,
-    },
-    CreateInvite {
-        chat_id: ChatId,
-        #[serde(default)]
-        expires_in: Option<i64>,
-        #[serde(default)]
-        max_uses: Option<i64>,
-    },
-    Invites {
-        chat_id: ChatId,
-    },
-    RevokeInvite {
-        chat_id: ChatId,
-        code: String,
-    },
-    Join {
-        code: String,
-    },
-    /// `POST /api/chats/{id}/messages`
-    Send {
-        chat_id: ChatId,
-        #[serde(default)]
-        text: Option<String>,
-        #[serde(default)]
-        reply_to: Option<MessageId>,
-        #[serde(default)]
-        forward_of: Option<MessageId>,
-        #[serde(default)]
-        client_msg_id: Option<String>,
-        #[serde(default)]
-        kind: Option<crate::models::MessageKind>,
-        #[serde(default)]
-        attachment: Option<crate::models::Attachment>,
-    },
-    Messages {
-        chat_id: ChatId,
-        #[serde(default)]
-        limit: Option<i64>,
-        #[serde(default)]
-        before: Option<MessageId>,
-        #[serde(default)]
-        after: Option<MessageId>,
-        #[serde(default)]
-        around: Option<MessageId>,
-    },
-    GetMessage {
-        chat_id: ChatId,
-        message_id: MessageId,
-    },
-    Edit {
-        chat_id: ChatId,
-        message_id: MessageId,
-        text: String,
-    },
-    Delete {
-        chat_id: ChatId,
-        message_id: MessageId,
-    },
-    Versions {
-        chat_id: ChatId,
-        message_id: MessageId,
-    },
-    React {
-        chat_id: ChatId,
-        message_id: MessageId,
-        emoji: String,
-    },
-    Unreact {
-        chat_id: ChatId,
-        message_id: MessageId,
-        emoji: String,
-    },
-    Pin {
-        chat_id: ChatId,
-        message_id: MessageId,
-    },
-    Unpin {
-        chat_id: ChatId,
-        message_id: MessageId,
-    },
-    Pins {
-        chat_id: ChatId,
-    },
-    Read {
-        chat_id: ChatId,
-        up_to: i64,
-    },
-    Typing {
-        chat_id: ChatId,
-    },
-    /// `GET /api/presence?user_ids=…`
-    Presence {
-        user_ids: Vec<UserId>,
-    },
-}
-
-/// Every `type` a client may send.
-pub const CLIENT_FRAME_TYPES: &[&str] = &[
-    "auth",
-    "auth_2fa",
-    "message",
-    "sync",
-    "history",
-    "ping",
-    "create_chat",
-    "chats",
-    "get_chat",
-    "update_chat",
-    "delete_chat",
-    "members",
-    "add_members",
-    "remove_member",
-    "leave",
-    "set_role",
-    "create_invite",
-    "invites",
-    "revoke_invite",
-    "join",
-    "send",
-    "messages",
-    "get_message",
-    "edit",
-    "delete",
-    "versions",
-    "react",
-    "unreact",
-    "pin",
-    "unpin",
-    "pins",
-    "read",
-    "typing",
-    "presence",
-    "mute",
-    "unmute",
-];
+/// Every seed frame `type` (any other `type` names an operation of the registry).
+pub const SEED_FRAME_TYPES: &[&str] = &["auth", "auth_2fa", "message", "sync", "history", "ping"];
 
 impl ClientFrame {
     /// The request id, if the client sent one.
@@ -298,7 +96,6 @@ impl ClientFrame {
             | ClientFrame::Sync { id, .. }
             | ClientFrame::History { id, .. }
             | ClientFrame::Ping { id } => id.as_deref(),
-            ClientFrame::Op(op) => op.id.as_deref(),
         }
     }
 }
@@ -373,6 +170,9 @@ pub enum ServerFrame {
         /// On `rate_limited`: seconds until a retry may succeed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after: Option<u64>,
+        /// Machine-readable facts (see `ApiError::details`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        details: Option<serde_json::Value>,
     },
 }
 
@@ -385,6 +185,7 @@ impl ServerFrame {
             re,
             seq: None,
             retry_after: err.retry_after,
+            details: err.details,
         }
     }
 
@@ -406,13 +207,8 @@ mod tests {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"message","token":"t","text":"hi"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Message { chat_id: None, ref text, .. } if text == "hi"));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nope"}"#).is_err());
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"react","id":"r9","chat_id":3,"message_id":4,"emoji":"x"}"#).unwrap();
-        assert_eq!(f.request_id(), Some("r9"));
-        assert!(matches!(f, ClientFrame::Op(ref o) if matches!(o.op, Op::React { ref emoji, .. } if emoji == "x")));
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"create_chat","chat_type":"group","name":"g","members":["a",2]}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Op(_)));
+        // Operation frames are not seed frames (the gateway decodes them by the registry).
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"react","id":"r9","chat_id":3}"#).is_err());
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"message"}"#).is_err());
     }
 

@@ -4,14 +4,14 @@ use crate::ids::{ChatId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A solved proof-of-work challenge from `GET /api/captcha`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaptchaSolution {
     pub challenge: String,
     pub nonce: String,
 }
 
 /// `POST /api/register` body.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegisterRequest {
     pub username: String,
     pub password: String,
@@ -21,14 +21,14 @@ pub struct RegisterRequest {
 }
 
 /// `POST /api/register` answer (201).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RegisteredUser {
     pub user_id: UserId,
     pub username: String,
 }
 
 /// `POST /api/login` body.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -41,7 +41,7 @@ pub struct LoginRequest {
 }
 
 /// Answer of login and refresh: an access JWT and an opaque refresh token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenPair {
     pub token: String,
     pub refresh_token: String,
@@ -52,20 +52,20 @@ pub struct TokenPair {
 }
 
 /// `POST /api/refresh` body.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// `POST /api/logout` body (optional): the refresh token to revoke with the access token.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogoutRequest {
     #[serde(default)]
     pub refresh_token: Option<String>,
 }
 
 /// `POST /api/send` body. `content` is the seed's name; `text` is accepted too.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SendRequest {
     #[serde(default)]
     pub token: Option<String>,
@@ -80,7 +80,7 @@ pub struct SendRequest {
 }
 
 /// A stored message as every transport shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Message {
     pub id: MessageId,
     pub chat_id: ChatId,
@@ -121,7 +121,7 @@ pub struct Message {
 }
 
 /// Kinds of chat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChatKind {
     /// The public `general` chat every user joins.
@@ -155,7 +155,7 @@ impl ChatKind {
 }
 
 /// A member's role in a chat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Member,
@@ -186,7 +186,7 @@ impl Role {
 }
 
 /// Message kinds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     #[default]
@@ -218,7 +218,7 @@ impl MessageKind {
 }
 
 /// A chat as its members see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Chat {
     pub id: ChatId,
     #[serde(rename = "type")]
@@ -245,7 +245,7 @@ pub struct Chat {
 }
 
 /// A chat member.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Member {
     pub user_id: UserId,
     pub username: String,
@@ -257,7 +257,7 @@ pub struct Member {
 }
 
 /// The file or media a `media` / `file` message carries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attachment {
     /// Where the content lives (`http(s)://…`).
     pub url: String,
@@ -269,7 +269,7 @@ pub struct Attachment {
 }
 
 /// Where a forwarded message came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ForwardOrigin {
     pub chat_id: ChatId,
     pub message_id: MessageId,
@@ -278,7 +278,7 @@ pub struct ForwardOrigin {
 }
 
 /// Aggregated reactions of one emoji on a message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReactionCount {
     pub emoji: String,
     pub count: i64,
@@ -288,7 +288,7 @@ pub struct ReactionCount {
 }
 
 /// A previous version of an edited message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageVersion {
     pub version: i64,
     pub text: String,
@@ -297,7 +297,7 @@ pub struct MessageVersion {
 }
 
 /// An invite link.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Invite {
     pub code: String,
     pub chat_id: ChatId,
@@ -312,7 +312,7 @@ pub struct Invite {
 }
 
 /// Whether a user is connected anywhere, and when they last were.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Presence {
     pub user_id: UserId,
     /// `online` or `offline`.

@@ -2,7 +2,7 @@
 //! persistence across a graceful restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, user};
 use serde_json::json;

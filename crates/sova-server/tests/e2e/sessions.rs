@@ -3,7 +3,7 @@
 //! revocation and the audit log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, uname};
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! does not disturb the listener.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, user};
 use futures_util::{SinkExt, StreamExt};

@@ -4,7 +4,7 @@
 //! pushes, on both databases. Every mode must give the same answers and pushes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestServer, user};
 use serde_json::{Value, json};

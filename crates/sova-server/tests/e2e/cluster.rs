@@ -3,7 +3,7 @@
 //! client sees every event once, in seq order.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{cluster, user};
 use serde_json::{Value, json};

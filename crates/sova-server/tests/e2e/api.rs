@@ -1,7 +1,7 @@
 //! REST end to end: the seed endpoints, validation and every bad-input class.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, uname, user};
 use serde_json::json;
@@ -219,7 +219,21 @@ async fn bad_input_is_typed(backend: Backend) {
             .unwrap();
         assert_eq!(r.status, status, "{body}: {:?}", r.body);
         assert_eq!(r.body["code"], code, "{body}");
+        if code == "too_large" {
+            assert_eq!(
+                r.body["details"]["max"], 4096,
+                "the limit travels as details: {:?}",
+                r.body
+            );
+        }
     }
+    // A body over MAX_FRAME_BYTES names the limit too.
+    let big = format!("{{\"content\":\"{}\"}}", "b".repeat(1100 * 1024));
+    let r = rest
+        .raw("POST", "/api/send", Some(&a.token), Some(big.into_bytes()))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body["details"]["max"].as_u64()), (413, Some(1024 * 1024)));
     // Exactly at the limit is fine, counted in characters.
     let max = "я".repeat(4096);
     assert_eq!(rest.send(&a.token, &max).await.unwrap().text, max);

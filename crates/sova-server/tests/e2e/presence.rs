@@ -1,7 +1,7 @@
 //! Presence and backpressure end to end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestServer, user};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! and every bad-frame class, on both transports and both databases.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, assert_error, user};
 use serde_json::{Value, json};
@@ -183,6 +183,9 @@ async fn bad_frames_keep_connection_usable(backend: Backend) {
             rt.send_text(text).await.unwrap();
             let e = rt.recv().await.unwrap();
             assert_error(&e, code);
+            if *code == "too_large" {
+                assert!(e["details"]["max"].as_u64().is_some(), "too_large names its limit: {e}");
+            }
             let shown: String = text.chars().take(60).collect();
             assert_eq!(
                 rt.request(json!({"type": "ping"})).await.unwrap()["type"],

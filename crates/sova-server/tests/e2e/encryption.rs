@@ -3,7 +3,7 @@
 //! keys rotate without losing old rows (`sova admin rotate-keys`, resumable).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, TEST_FERNET_KEY, TEST_FERNET_KEY_2, TestServer, user};
 use serde_json::json;

@@ -4,7 +4,7 @@
 //! when to come back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Backend, PASSWORD, TestServer, user};
 use serde_json::json;

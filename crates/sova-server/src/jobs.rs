@@ -1,0 +1,230 @@
+//! The server's durable jobs: the runner built from the configuration with the
+//! maintenance jobs every instance schedules (once per period across all of them),
+//! and the `sova admin jobs` report. Maintenance jobs are naturally idempotent
+//! deletes of rows past a cut-off; the invite and alert clean-ups commit their
+//! delete in the same transaction that marks the job done.
+
+use serde_json::json;
+use sova_config::Config;
+use sova_jobs::{
+    JobError, JobInfo, JobQueue, JobRunner, JobState, JobStore, ListFilter, ListOrder, Recurring, RetryTarget,
+    RunnerConfig, now_micros,
+};
+use sova_store::Stores;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Deletes expired refresh tokens and blacklisted access-token ids.
+pub const PURGE_TOKENS: &str = "tokens.purge_expired";
+/// Deletes invites expired or revoked more than [`INVITE_GRACE`] ago.
+pub const PURGE_INVITES: &str = "invites.purge_expired";
+/// Deletes security alerts older than `SECURITY_ALERT_RETENTION_DAYS`.
+pub const PURGE_ALERTS: &str = "alerts.purge_old";
+
+/// How often expired tokens are purged.
+const PURGE_TOKENS_EVERY: Duration = Duration::from_secs(600);
+/// How often expired invites are purged.
+const PURGE_INVITES_EVERY: Duration = Duration::from_secs(3600);
+/// How often old security alerts are purged.
+const PURGE_ALERTS_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// Expired and revoked invites stay listed for their chat's admins this long.
+pub const INVITE_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
+const DAY: u64 = 24 * 3600;
+
+const DELETE_INVITES: &str = "DELETE FROM invites WHERE (expires_at IS NOT NULL AND expires_at < $1) \
+     OR (revoked_at IS NOT NULL AND revoked_at < $1)";
+const DELETE_ALERTS: &str = "DELETE FROM audit_log WHERE action LIKE 'alert!_%' ESCAPE '!' AND at < $1";
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Runner settings from `JOB_*`.
+pub fn runner_config(config: &Config) -> RunnerConfig {
+    let retention = Duration::from_secs(config.job_retention_days.saturating_mul(DAY));
+    RunnerConfig {
+        workers: config.job_workers.max(1),
+        lease: Duration::from_secs(config.job_lease_secs.max(3)),
+        max_attempts: config.job_max_attempts.max(1),
+        retention,
+        dead_retention: retention.max(Duration::from_secs(30 * DAY)),
+        ..RunnerConfig::default()
+    }
+}
+
+/// The runner with every server job kind and the recurring maintenance jobs.
+pub fn runner(queue: JobQueue, config: &Config, stores: Stores) -> JobRunner {
+    let alert_retention = Duration::from_secs(config.security_alert_retention_days.saturating_mul(DAY));
+    JobRunner::new(queue, runner_config(config))
+        .handler(PURGE_TOKENS, move |_, _| {
+            let tokens = stores.tokens.clone();
+            async move {
+                let n = tokens.purge_expired(now_micros()).await.map_err(JobError::retry)?;
+                if n > 0 {
+                    tracing::info!(rows = n, "purged expired tokens");
+                }
+                Ok(())
+            }
+        })
+        .handler(PURGE_INVITES, |ctx, _| async move {
+            let mut tx = ctx.begin().await?;
+            let cutoff = now_micros().saturating_sub(micros(INVITE_GRACE));
+            let n = tx.execute(DELETE_INVITES, &[cutoff]).await?;
+            ctx.commit_done(tx).await?;
+            if n > 0 {
+                tracing::info!(rows = n, "purged expired invites");
+            }
+            Ok(())
+        })
+        .handler(PURGE_ALERTS, move |ctx, _| async move {
+            let mut tx = ctx.begin().await?;
+            let cutoff = now_micros().saturating_sub(micros(alert_retention));
+            let n = tx.execute(DELETE_ALERTS, &[cutoff]).await?;
+            ctx.commit_done(tx).await?;
+            if n > 0 {
+                tracing::info!(rows = n, "purged old security alerts");
+            }
+            Ok(())
+        })
+        .recurring(Recurring::new(PURGE_TOKENS, PURGE_TOKENS_EVERY))
+        .recurring(Recurring::new(PURGE_INVITES, PURGE_INVITES_EVERY))
+        .recurring(Recurring::new(PURGE_ALERTS, PURGE_ALERTS_EVERY))
+}
+
+/// What `sova admin jobs` shows.
+pub struct ReportRequest {
+    /// List jobs in this state instead of the summary.
+    pub state: Option<JobState>,
+    pub kind: Option<String>,
+    pub limit: i64,
+    pub json: bool,
+}
+
+/// Renders the summary (counts by state and kind, oldest waiting job, dead jobs and
+/// the longest-waiting jobs with their last error) or a listing by state.
+pub async fn report(store: &dyn JobStore, req: &ReportRequest) -> anyhow::Result<String> {
+    let now = now_micros();
+    if let Some(state) = req.state {
+        let jobs = store
+            .list(&ListFilter {
+                state: Some(state),
+                kind: req.kind.clone(),
+                order: ListOrder::Newest,
+                limit: req.limit,
+            })
+            .await?;
+        if req.json {
+            return Ok(serde_json::to_string_pretty(&jobs)?);
+        }
+        let mut out = format!("{} {state} job(s), newest first\n", jobs.len());
+        table(&mut out, &jobs);
+        return Ok(out);
+    }
+    let mut stats = store.stats(now, true).await?;
+    if let Some(kind) = &req.kind {
+        stats.counts.retain(|(_, k, _)| k == kind);
+    }
+    let list = |state, order| ListFilter {
+        state: Some(state),
+        kind: req.kind.clone(),
+        order,
+        limit: req.limit,
+    };
+    let dead = store.list(&list(JobState::Dead, ListOrder::Newest)).await?;
+    let mut waiting = store.list(&list(JobState::Queued, ListOrder::OldestDue)).await?;
+    waiting.extend(store.list(&list(JobState::Retry, ListOrder::OldestDue)).await?);
+    waiting.sort_by_key(|j| (j.run_at, j.id));
+    waiting.truncate(usize::try_from(req.limit.max(1)).unwrap_or(20));
+    let oldest_age = stats.oldest_due_run_at.map(|at| (now - at).max(0) / 1_000_000);
+    if req.json {
+        let counts: Vec<_> = stats
+            .counts
+            .iter()
+            .map(|(s, k, n)| json!({"state": s, "kind": k, "count": n}))
+            .collect();
+        let v = json!({
+            "counts": counts,
+            "oldest_due_age_secs": oldest_age,
+            "dead": dead,
+            "waiting": waiting,
+        });
+        return Ok(serde_json::to_string_pretty(&v)?);
+    }
+    let mut out = String::new();
+    let totals: Vec<String> = JobState::ALL
+        .iter()
+        .map(|s| format!("{s} {}", stats.in_state(*s)))
+        .collect();
+    let _ = writeln!(out, "jobs: {}", totals.join(", "));
+    match oldest_age {
+        Some(age) => {
+            let _ = writeln!(out, "oldest due job waits for {age} s");
+        }
+        None => out.push_str("no job is waiting\n"),
+    }
+    if !stats.counts.is_empty() {
+        let _ = writeln!(out, "\n{:<8} {:<32} {:>8}", "STATE", "KIND", "COUNT");
+        for (s, k, n) in &stats.counts {
+            let _ = writeln!(out, "{:<8} {:<32} {:>8}", s.as_str(), k, n);
+        }
+    }
+    let _ = writeln!(out, "\ndead jobs ({}), newest first:", dead.len());
+    table(&mut out, &dead);
+    let _ = writeln!(out, "\nwaiting jobs ({}), longest-waiting first:", waiting.len());
+    table(&mut out, &waiting);
+    if !dead.is_empty() {
+        out.push_str("\nretry with: sova admin jobs retry <id>   or   sova admin jobs retry --all-dead\n");
+    }
+    Ok(out)
+}
+
+/// One line per job: id, kind, state, attempts, when, owner, last error.
+fn table(out: &mut String, jobs: &[JobInfo]) {
+    if jobs.is_empty() {
+        out.push_str("  (none)\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:>8} {:<28} {:<7} {:>8} {:<25} {:<24} LAST ERROR",
+        "ID", "KIND", "STATE", "ATTEMPTS", "RUN AT / FINISHED (UTC)", "OWNER"
+    );
+    for j in jobs {
+        let at = j.finished_at.unwrap_or(j.run_at);
+        let when = sova_types::time::rfc3339(at);
+        let when = when.get(..19).unwrap_or(&when).replace('T', " ");
+        let attempts = match j.max_attempts {
+            Some(m) => format!("{}/{m}", j.attempts),
+            None => j.attempts.to_string(),
+        };
+        let error = j.last_error.as_deref().unwrap_or("").replace('\n', " ");
+        let error: String = error.chars().take(100).collect();
+        let _ = writeln!(
+            out,
+            "  {:>8} {:<28} {:<7} {:>8} {:<25} {:<24} {}",
+            j.id,
+            j.kind,
+            j.state.as_str(),
+            attempts,
+            when,
+            j.lease_owner.as_deref().unwrap_or("-"),
+            error
+        );
+    }
+}
+
+/// `sova admin jobs retry`: re-queues dead jobs; an id that is not dead is an error.
+pub async fn retry(store: &dyn JobStore, target: RetryTarget, json: bool) -> anyhow::Result<String> {
+    let n = store.retry_dead(target, now_micros()).await?;
+    if let (RetryTarget::One(id), 0) = (target, n) {
+        match store.get(id).await? {
+            Some(j) => anyhow::bail!("job {id} is {}, not dead: only dead jobs are retried", j.state),
+            None => anyhow::bail!("no job {id}"),
+        }
+    }
+    Ok(if json {
+        json!({ "requeued": n }).to_string()
+    } else {
+        format!("re-queued {n} dead job(s); a running server picks them up within a second\n")
+    })
+}

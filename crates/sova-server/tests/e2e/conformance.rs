@@ -1,0 +1,250 @@
+//! Every socket operation of the registry, called over REST and as a socket op
+//! frame on equal fixtures, answers the same body (or the same error) on both
+//! transports. A new operation without a case here fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common;
+
+use common::{Backend, TestServer, user};
+use serde_json::{Map, Value, json};
+use sova_client::Realtime;
+
+/// What one fixture holds: A (acting, owner of group G), B (member), C (outsider),
+/// message M by A in G, invite I of G.
+struct Fixture {
+    token: String,
+    names: Vec<String>,
+    ids: Map<String, Value>,
+}
+
+async fn fixture(server: &TestServer) -> Fixture {
+    let (a_name, a) = user(server, "cfa").await;
+    let (b_name, b) = user(server, "cfb").await;
+    let (c_name, c) = user(server, "cfc").await;
+    let rest = server.rest();
+    let g = rest
+        .raw(
+            "POST",
+            "/api/chats",
+            Some(&a.token),
+            Some(serde_json::to_vec(&json!({"type": "group", "name": "conformance", "members": [b.user_id]})).unwrap()),
+        )
+        .await
+        .unwrap();
+    let g = g.body["id"].as_i64().unwrap();
+    let m = rest
+        .raw(
+            "POST",
+            &format!("/api/chats/{g}/messages"),
+            Some(&a.token),
+            Some(serde_json::to_vec(&json!({"text": "first"})).unwrap()),
+        )
+        .await
+        .unwrap();
+    let invite = rest
+        .raw("POST", &format!("/api/chats/{g}/invites"), Some(&a.token), None)
+        .await
+        .unwrap();
+    let ids = json!({
+        "A": a.user_id, "B": b.user_id, "C": c.user_id, "G": g,
+        "M": m.body["id"], "I": invite.body["code"],
+    });
+    Fixture {
+        token: a.token,
+        names: vec![a_name, b_name, c_name],
+        ids: ids.as_object().unwrap().clone(),
+    }
+}
+
+/// The request of operation `name` on a fixture (`"$X"` strings are fixture ids).
+fn case(name: &str) -> Option<Value> {
+    Some(match name {
+        "create_chat" => json!({"type": "group", "name": "new", "members": ["$B"]}),
+        "chats" => json!({"limit": 10}),
+        "get_chat" | "delete_chat" | "members" | "leave" | "mute" | "unmute" | "invites" | "pins" | "typing" => {
+            json!({"chat_id": "$G"})
+        }
+        "update_chat" => json!({"chat_id": "$G", "name": "renamed"}),
+        "add_members" => json!({"chat_id": "$G", "members": ["$C"]}),
+        "remove_member" => json!({"chat_id": "$G", "user_id": "$B"}),
+        "set_role" => json!({"chat_id": "$G", "user_id": "$B", "role": "admin"}),
+        "create_invite" => json!({"chat_id": "$G", "max_uses": 5}),
+        "revoke_invite" => json!({"chat_id": "$G", "code": "$I"}),
+        "join" => json!({"code": "$I"}),
+        "send" => json!({"chat_id": "$G", "text": "hello", "client_msg_id": "c1"}),
+        "messages" => json!({"chat_id": "$G", "limit": 10}),
+        "get_message" | "delete" | "versions" | "pin" | "unpin" => json!({"chat_id": "$G", "message_id": "$M"}),
+        "edit" => json!({"chat_id": "$G", "message_id": "$M", "text": "edited"}),
+        "react" | "unreact" => json!({"chat_id": "$G", "message_id": "$M", "emoji": "👍"}),
+        "read" => json!({"chat_id": "$G", "up_to": 1}),
+        "presence" => json!({"user_ids": ["$B", "$C"]}),
+        "totp_status" | "totp_setup" | "sessions" | "revoke_other_sessions" | "security_alerts" | "audit_log" => {
+            json!({})
+        }
+        "totp_enable" | "totp_backup_codes" => json!({"code": "000000"}),
+        "totp_disable" => json!({"password": "wrong password", "code": "000000"}),
+        "revoke_session" => json!({"session_id": "no-such-session"}),
+        "admin_revoke_sessions" => json!({"user_id": "$B"}),
+        _ => return None,
+    })
+}
+
+fn resolve(v: &Value, f: &Fixture) -> Value {
+    match v {
+        Value::String(s) if s.starts_with('$') => f.ids[&s[1..]].clone(),
+        Value::Array(a) => a.iter().map(|x| resolve(x, f)).collect(),
+        Value::Object(o) => o.iter().map(|(k, x)| (k.clone(), resolve(x, f))).collect(),
+        other => other.clone(),
+    }
+}
+
+fn query_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(query_value).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+async fn over_rest(server: &TestServer, entry: &sova_ops::Entry, req: &Map<String, Value>, token: &str) -> Value {
+    let mut req = req.clone();
+    let mut path = entry.spec.path.to_owned();
+    for p in sova_ops::openapi::path_params(entry.spec.path) {
+        let v = req.remove(p).unwrap();
+        path = path.replace(&format!("{{{p}}}"), &query_value(&v));
+    }
+    let body = if entry.spec.method.has_body() {
+        Some(serde_json::to_vec(&req).unwrap())
+    } else {
+        let q: Vec<String> = req.iter().map(|(k, v)| format!("{k}={}", query_value(v))).collect();
+        if !q.is_empty() {
+            path = format!("{path}?{}", q.join("&"));
+        }
+        None
+    };
+    let method = entry.spec.method.as_str().to_uppercase();
+    let r = server.rest().raw(&method, &path, Some(token), body).await.unwrap();
+    if r.status >= 400 {
+        json!({"error": [r.body["code"], r.body["message"], r.body["details"]]})
+    } else {
+        json!({"status": if r.status == 204 { 200 } else { r.status }, "data": r.body})
+    }
+}
+
+async fn over_socket(rt: &mut Realtime, entry: &sova_ops::Entry, req: &Map<String, Value>) -> Value {
+    let mut frame = req.clone();
+    // `type` is the frame's own field; create_chat takes the chat type as `chat_type`.
+    if let Some(kind) = frame.remove("type") {
+        frame.insert("chat_type".into(), kind);
+    }
+    frame.insert("type".into(), entry.spec.name.into());
+    match rt.request(Value::Object(frame)).await {
+        Ok(f) => {
+            assert_eq!(f["type"], "result", "{f}");
+            let created = entry.spec.status == 201;
+            json!({"status": if created { 201 } else { 200 }, "data": f["data"]})
+        }
+        Err(sova_client::ClientError::Api { error, .. }) => {
+            json!({"error": [error.code, error.message, error.details]})
+        }
+        Err(e) => panic!("{}: {e}", entry.spec.name),
+    }
+}
+
+const VOLATILE: &[&str] = &[
+    "seq",
+    "chat_seq",
+    "last_seq",
+    "last_read_seq",
+    "timestamp",
+    "created_at",
+    "edited_at",
+    "expires_at",
+    "last_seen",
+    "last_active",
+    "at",
+    "code",
+    "secret",
+    "otpauth_uri",
+    "qr_svg",
+    "ip",
+    "user_agent",
+    // `general` grows with every fixture.
+    "member_count",
+];
+
+/// Replaces what differs between two equal fixtures: ids, times, names, secrets.
+fn normalize(v: &Value, f: &Fixture) -> Value {
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, x)| {
+                let volatile = k == "id"
+                    || k.ends_with("_id")
+                    || k.ends_with("_ids")
+                    || k.ends_with("_at")
+                    || k.ends_with("_by")
+                    || k == "by"
+                    || VOLATILE.contains(&k.as_str());
+                let x = if volatile && !x.is_null() {
+                    json!("<volatile>")
+                } else {
+                    normalize(x, f)
+                };
+                (k.clone(), x)
+            })
+            .collect(),
+        Value::Array(a) => a.iter().map(|x| normalize(x, f)).collect(),
+        Value::String(s) => {
+            let mut s = s.clone();
+            for (i, name) in f.names.iter().enumerate() {
+                s = s.replace(name, &format!("<user{i}>"));
+            }
+            Value::String(s)
+        }
+        other => other.clone(),
+    }
+}
+
+async fn every_socket_operation_answers_like_rest(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.rate_limit_register_per_hour = 100_000;
+        c.rate_limit_login_per_min = 100_000;
+        c.rate_limit_frames_per_sec = 100_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut missing = Vec::new();
+    let mut compared = 0;
+    for entry in sova_ops::all().iter().filter(|e| e.spec.socket) {
+        let Some(template) = case(entry.spec.name) else {
+            missing.push(entry.spec.name);
+            continue;
+        };
+        let rest_fixture = fixture(&server).await;
+        let req = resolve(&template, &rest_fixture);
+        let via_rest = over_rest(&server, entry, req.as_object().unwrap(), &rest_fixture.token).await;
+        let via_rest = normalize(&via_rest, &rest_fixture);
+
+        let socket_fixture = fixture(&server).await;
+        let mut rt = server.ws().await;
+        rt.auth_token(&socket_fixture.token, None).await.unwrap();
+        let req = resolve(&template, &socket_fixture);
+        let via_socket = over_socket(&mut rt, entry, req.as_object().unwrap()).await;
+        let via_socket = normalize(&via_socket, &socket_fixture);
+        rt.close().await;
+        assert_eq!(
+            via_rest, via_socket,
+            "{} answers differently over REST and a socket",
+            entry.spec.name
+        );
+        compared += 1;
+    }
+    assert!(missing.is_empty(), "operations without a conformance case: {missing:?}");
+    assert!(compared >= 40, "compared only {compared} operations");
+    server.stop().await;
+}
+
+both_backends!(every_socket_operation_answers_like_rest);

@@ -1,0 +1,20 @@
+//! End-to-end tests of the server, in one test binary (one link on 2 cores instead of one per file).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+mod abuse;
+mod api;
+mod binary;
+mod cluster;
+mod conformance;
+mod encryption;
+mod jobs;
+mod lifecycle;
+mod messaging;
+mod presence;
+mod realtime;
+mod sessions;
+mod tls;
+mod twofa;
