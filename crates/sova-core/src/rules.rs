@@ -135,6 +135,30 @@ pub fn other_members(creator: UserId, members: &[UserId]) -> Vec<UserId> {
     others
 }
 
+/// What decides whether an invite link can still be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InviteState {
+    /// When it stops working (exclusive), if ever.
+    pub expires_at: Option<i64>,
+    /// How many joins it allows, if limited.
+    pub max_uses: Option<i64>,
+    /// Joins so far.
+    pub uses: i64,
+    /// Whether an admin revoked it.
+    pub revoked: bool,
+}
+
+/// May the invite be used at `now`? Not revoked, not yet expired, not used up.
+pub fn can_use_invite(invite: &InviteState, now: i64) -> Result<(), Rejection> {
+    let expired = invite.expires_at.is_some_and(|e| e <= now);
+    let used_up = invite.max_uses.is_some_and(|m| invite.uses >= m);
+    if invite.revoked || expired || used_up {
+        Err(Rejection::InvalidInvite)
+    } else {
+        Ok(())
+    }
+}
+
 /// Which chats a user may create: private chats, groups and channels.
 pub fn can_create(kind: ChatKind) -> Result<(), Rejection> {
     if kind == ChatKind::Public {
@@ -271,6 +295,33 @@ mod tests {
         assert_eq!(creator_role(Channel), Owner);
         assert!(can_create(Public).is_err());
         assert_eq!(forwarded_kind(MessageKind::System), MessageKind::Text);
+    }
+
+    #[test]
+    fn invite_validity() {
+        let open = InviteState {
+            expires_at: None,
+            max_uses: None,
+            uses: 7,
+            revoked: false,
+        };
+        assert!(can_use_invite(&open, 100).is_ok());
+        assert_eq!(
+            can_use_invite(&InviteState { revoked: true, ..open }, 100),
+            Err(Rejection::InvalidInvite)
+        );
+        let timed = InviteState {
+            expires_at: Some(100),
+            ..open
+        };
+        assert!(can_use_invite(&timed, 99).is_ok());
+        assert!(can_use_invite(&timed, 100).is_err(), "expiry is exclusive");
+        let limited = InviteState {
+            max_uses: Some(8),
+            ..open
+        };
+        assert!(can_use_invite(&limited, 0).is_ok());
+        assert!(can_use_invite(&InviteState { uses: 8, ..limited }, 0).is_err());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use super::Writer;
 use super::state::{MemberState, reject, unchanged};
 use crate::{Backend, Db, Result, rows};
-use sova_core::{Rejection, SystemEvent, rules};
+use sova_core::rules::{self, InviteState};
+use sova_core::{Rejection, SystemEvent};
 use sova_store::{ChatKind, ChatRow, Committed, Outcome, Role, StoredEvent};
 use sova_types::{ChatId, Event, UserId};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
@@ -171,14 +172,34 @@ where
             if by_member.is_some() {
                 return Ok(unchanged(Outcome::Chat(self.chat_row(chat).await?)));
             }
-            // Checked and counted in one statement, so concurrent joins cannot overuse it.
-            let used = sqlx::query(
-                "UPDATE invites SET uses = uses + 1 WHERE code = $1 AND chat_id = $2 AND revoked_at IS NULL \
-                 AND (expires_at IS NULL OR expires_at > $3) AND (max_uses IS NULL OR uses < max_uses)",
+            let r = sqlx::query(
+                "SELECT expires_at, max_uses, uses, revoked_at FROM invites WHERE code = $1 AND chat_id = $2",
             )
             .bind(code)
             .bind(chat.0)
-            .bind(at)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            let Some(r) = r else {
+                return Ok(reject(Rejection::InvalidInvite));
+            };
+            let state = InviteState {
+                expires_at: r.try_get(0)?,
+                max_uses: r.try_get(1)?,
+                uses: r.try_get(2)?,
+                revoked: r.try_get::<Option<i64>, _>(3)?.is_some(),
+            };
+            if let Err(e) = rules::can_use_invite(&state, at) {
+                return Ok(reject(e));
+            }
+            // Counted only if nobody revoked it since it was read (a revocation does
+            // not take the writer's lock); other joins are serialized by that lock.
+            let used = sqlx::query(
+                "UPDATE invites SET uses = uses + 1 WHERE code = $1 AND chat_id = $2 AND uses = $3 \
+                 AND revoked_at IS NULL",
+            )
+            .bind(code)
+            .bind(chat.0)
+            .bind(state.uses)
             .execute(&mut *self.tx)
             .await?;
             if B::rows_affected(&used) == 0 {
