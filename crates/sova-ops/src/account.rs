@@ -19,6 +19,7 @@ pub const OPS: &[Entry] = &[
     Entry::of::<Refresh>(),
     Entry::of::<Logout>(),
     Entry::of::<Captcha>(),
+    Entry::of::<Me>(),
 ];
 
 const TAG: &str = "auth";
@@ -166,5 +167,31 @@ impl Operation for Captcha {
     .rest_only();
     async fn handle(s: &Services, _: &Caller, _: Empty) -> Result<Challenge, ApiError> {
         s.auth.reputation.challenge()
+    }
+}
+
+pub struct Me;
+/// Who the caller is.
+#[derive(Serialize, JsonSchema)]
+pub struct Profile {
+    pub user_id: sova_types::UserId,
+    pub username: String,
+    /// The session of this access token (see `GET /api/sessions`).
+    pub session_id: String,
+    /// Seconds until this access token expires.
+    pub expires_in: u64,
+}
+impl Operation for Me {
+    type Request = Empty;
+    type Response = Profile;
+    const SPEC: Spec = Spec::new("me", Method::Get, "/api/me", "Who I am: user, session, token lifetime").tag(TAG);
+    async fn handle(_: &Services, c: &Caller, _: Empty) -> Result<Profile, ApiError> {
+        let u = c.user()?;
+        Ok(Profile {
+            user_id: u.user_id,
+            username: u.username.clone(),
+            session_id: u.session.clone(),
+            expires_in: u.expires_in(),
+        })
     }
 }
