@@ -24,6 +24,7 @@ pub const OPS: &[Entry] = &[
 
 const TAG: &str = "auth";
 
+/// `register` (`/api/register`): Create an account.
 pub struct Register;
 impl Operation for Register {
     type Request = RegisterRequest;
@@ -56,10 +57,13 @@ pub struct SecondFactorRequired {
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum LoginResponse {
+    /// Logged in.
     Tokens(TokenPair),
+    /// Send the ticket with a code to `POST /api/login/2fa`.
     SecondFactor(SecondFactorRequired),
 }
 
+/// `login` (`/api/login`): Log in: a token pair, or a ticket for the second factor.
 pub struct Login;
 impl Operation for Login {
     type Request = LoginRequest;
@@ -86,7 +90,9 @@ impl Operation for Login {
     }
 }
 
+/// `login_2fa` (`/api/login/2fa`): Finish a login with a TOTP or backup code.
 pub struct LoginSecondFactor;
+/// The input of `login_2fa`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct SecondFactorRequest {
     pub ticket: String,
@@ -113,6 +119,7 @@ impl Operation for LoginSecondFactor {
     }
 }
 
+/// `refresh` (`/api/refresh`): A new token pair; the refresh token is spent (reuse revokes the session).
 pub struct Refresh;
 impl Operation for Refresh {
     type Request = RefreshRequest;
@@ -131,6 +138,7 @@ impl Operation for Refresh {
     }
 }
 
+/// `logout` (`/api/logout`): Blacklist this access token and revoke the refresh token's session.
 pub struct Logout;
 impl Operation for Logout {
     type Request = LogoutRequest;
@@ -149,6 +157,7 @@ impl Operation for Logout {
     }
 }
 
+/// `captcha` (`/api/captcha`): A proof-of-work challenge, for when login or registration answers captcha_required.
 pub struct Captcha;
 /// No parameters.
 #[derive(Deserialize, JsonSchema)]
@@ -170,6 +179,7 @@ impl Operation for Captcha {
     }
 }
 
+/// `me` (`/api/me`): Who I am: user, session, token lifetime.
 pub struct Me;
 /// Who the caller is.
 #[derive(Serialize, JsonSchema)]
