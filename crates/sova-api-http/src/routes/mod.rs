@@ -82,7 +82,8 @@ pub fn routes() -> Router<Arc<Services>> {
         .route("/api/chats/{id}/typing", post(messages::typing))
 }
 
-pub async fn not_found() -> HttpError {
+/// The JSON 404 for an unknown path.
+pub fn not_found_response() -> HttpError {
     ApiError::not_found("no such endpoint").into()
 }
 
