@@ -408,7 +408,9 @@ function removeChat(id: number) {
 }
 
 // ---------- pushes ----------
-function upsertMessage(m: Message) {
+function upsertMessage(msg: Message) {
+  // Each place in the store gets its own copy: a shared object would be changed in both.
+  const m = { ...msg };
   const box = state.messages[m.chat_id];
   if (box) {
     const i = box.list.findIndex((x) => x.id === m.id);
@@ -422,7 +424,7 @@ function upsertMessage(m: Message) {
     }
   }
   const c = state.chats[m.chat_id];
-  if (c && (!c.last_message || c.last_message.id <= m.id)) setState("chats", m.chat_id, "last_message", reconcile(m));
+  if (c && (!c.last_message || c.last_message.id <= m.id)) setState("chats", m.chat_id, "last_message", reconcile({ ...msg }));
 }
 
 function patchMessage(chatId: number, id: number, fn: (m: Message) => void) {
@@ -543,7 +545,6 @@ export function dismissAlert(i: number): void {
 }
 
 export function chatTitle(c: Chat): string {
-  if (c.type === "public" && c.name === "general") return "general";
   if (c.type === "private" && state.me) {
     const parts = c.name.split(" & ");
     const other = parts.find((p) => p.toLowerCase() !== state.me!.username.toLowerCase());

@@ -71,7 +71,7 @@ export function ChatView(props: { chatId: number }) {
       if (p?.last_seen) return t("chat.lastSeen", { t: fmtDateTime(p.last_seen) });
       return "";
     }
-    return t("chat.members", { n: c.member_count });
+    return (c.member_count === 1 ? t("chat.members.one") : t("chat.members", { n: c.member_count }));
   };
   const role = () => chat()?.role ?? "member";
   const admin = () => role() === "owner" || role() === "admin";

@@ -97,6 +97,7 @@ export function Composer(props: Props) {
       return;
     }
     const reply = props.replyTo?.id;
+    lastTyping = 0;
     setText("");
     ta.value = "";
     resize();

@@ -160,7 +160,7 @@ export function ChatInfo(props: { chatId: number; onClose: () => void }) {
           <Avatar name={chatTitle(chat())} />
           <div>
             <h3>{chatTitle(chat())}</h3>
-            <p class="muted">{t(`new.${chat().type === "public" ? "group" : chat().type}` as "new.group")} · {t("chat.members", { n: chat().member_count })}</p>
+            <p class="muted">{t(`new.${chat().type === "public" ? "group" : chat().type}` as "new.group")} · {(chat().member_count === 1 ? t("chat.members.one") : t("chat.members", { n: chat().member_count }))}</p>
           </div>
         </div>
         <Show when={admin() && managed()}>
