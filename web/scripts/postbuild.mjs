@@ -21,9 +21,10 @@ const files = walk(dist)
 const precache = files.filter((p) => p !== "/sw.js" && !p.startsWith("/icons/maskable"));
 const hash = createHash("sha256");
 for (const f of precache.sort()) hash.update(f).update(readFileSync(join(dist, f)));
-const version = hash.digest("hex").slice(0, 12);
 
 const template = readFileSync(new URL("../src/sw/sw.js", import.meta.url), "utf8");
+hash.update(template);
+const version = hash.digest("hex").slice(0, 12);
 writeFileSync(join(dist, "sw.js"), template.replace("__VERSION__", version).replace("__PRECACHE__", JSON.stringify(precache.map((p) => (p === "/index.html" ? "/" : p)).concat("/index.html"))));
 
 let raw = 0, gz = 0, br = 0;

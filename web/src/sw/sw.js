@@ -34,14 +34,14 @@ self.addEventListener("fetch", (event) => {
           void caches.open(CACHE).then((c) => c.put("/index.html", copy));
         }
         return res;
-      }).catch(() => caches.match("/index.html").then((r) => r || Response.error())),
+      }).catch(() => caches.match("/index.html", { ignoreVary: true }).then((r) => r || Response.error())),
     );
     return;
   }
   if (url.pathname.startsWith("/assets/")) {
     // Hashed, immutable: cache first.
     event.respondWith(
-      caches.match(req).then((hit) => hit || fetch(req).then((res) => {
+      caches.match(req, { ignoreVary: true }).then((hit) => hit || fetch(req).then((res) => {
         if (res.ok) {
           const copy = res.clone();
           void caches.open(CACHE).then((c) => c.put(req, copy));
@@ -53,7 +53,7 @@ self.addEventListener("fetch", (event) => {
   }
   // Icons, manifest: cached copy at once, refreshed in the background.
   event.respondWith(
-    caches.match(req).then((hit) => {
+    caches.match(req, { ignoreVary: true }).then((hit) => {
       const net = fetch(req).then((res) => {
         if (res.ok) {
           const copy = res.clone();
