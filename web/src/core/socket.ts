@@ -35,6 +35,9 @@ export interface ConnectionOptions {
   clearTimer?: (t: unknown) => void;
 }
 
+/** Answer frame types: never delivered as pushes, even without `re`. */
+const ANSWERS = new Set(["auth_success", "auth_2fa_required", "ack", "synced", "history", "result", "pong", "error"]);
+
 interface Pending { resolve: (f: ServerFrame) => void; reject: (e: unknown) => void }
 
 /**
@@ -238,7 +241,7 @@ export class Connection {
         }
         return;
       }
-      if (f.type !== "pong" && f.type !== "error") this.o.onPush(f as PushFrame);
+      if (!ANSWERS.has(f.type)) this.o.onPush(f as PushFrame);
     };
     ws.onerror = () => undefined;
     ws.onclose = () => {

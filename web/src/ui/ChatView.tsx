@@ -109,7 +109,7 @@ export function ChatView(props: { chatId: number }) {
               <span class="head-sub" classList={{ typing: !!typingText() }} aria-live="polite">{subtitle()}</span>
             </span>
           </button>
-          <button class="icon-btn" aria-label={t("chat.info")} onClick={() => setInfo(true)}>ⓘ</button>
+          <button class="icon-btn" aria-label={t("chat.info")} onClick={() => setInfo(true)}>⋮</button>
         </header>
         <Show when={pinned()}>
           <button class="pinned-bar" onClick={() => list?.scrollToKey(pinned()!.id)}>
