@@ -34,16 +34,19 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SOVA_WEB_SKIP_BUILD");
 
     let skip = std::env::var_os("SOVA_WEB_SKIP_BUILD").is_some_and(|v| !v.is_empty() && v != "0");
-    if !skip && web.join("package.json").exists() && stale(&web, &dist) {
-        if let Err(why) = npm_build(&web) {
-            println!("cargo:warning=web client not built: {why}");
-            if dist.join("index.html").exists() {
-                println!("cargo:warning=serving the previous build in web/dist");
-            } else {
-                println!(
-                    "cargo:warning=`/` will show a page explaining how to build it (install Node.js >= 20.19 and npm, then rebuild)"
-                );
-            }
+    let result = if !skip && web.join("package.json").exists() && stale(&web, &dist) {
+        npm_build(&web)
+    } else {
+        Ok(())
+    };
+    if let Err(why) = result {
+        println!("cargo:warning=web client not built: {why}");
+        if dist.join("index.html").exists() {
+            println!("cargo:warning=serving the previous build in web/dist");
+        } else {
+            println!(
+                "cargo:warning=`/` will show a page explaining how to build it (install Node.js >= 20.19 and npm, then rebuild)"
+            );
         }
     }
 

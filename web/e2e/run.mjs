@@ -133,7 +133,89 @@ test("a new group: create, add, chat", async () => {
   await openChat(bob, "Team Owl");
 });
 
+test("reply, mention autocomplete, pin, forward, delete", async () => {
+  // Bob replies to Alice's group message, mentioning her through the autocomplete.
+  const target = msg(bob, "Welcome to the group");
+  await target.locator(".more").click();
+  await bob.locator(".menu button", { hasText: "Reply" }).click();
+  const ta = bob.locator(".composer textarea");
+  await ta.pressSequentially(`thanks @${A.slice(0, 3)}`, { delay: 10 });
+  await bob.waitForSelector(".mentions li", T);
+  await ta.press("Enter");
+  await ta.pressSequentially("!", { delay: 10 });
+  await ta.press("Enter");
+  const reply = msg(alice, `thanks @${A} !`);
+  await reply.waitFor(T);
+  assert.match(await reply.locator(".quote").innerText(), /Welcome to the group/);
+  assert.equal(await reply.locator(".mention").innerText(), `@${A}`);
+  // Alice (owner) pins her message; both see the pinned bar.
+  const own = msg(alice, "Welcome to the group");
+  await own.hover();
+  await own.locator(".more").click();
+  await alice.locator(".menu button", { hasText: "Pin" }).click();
+  await bob.waitForSelector('.pinned-bar:has-text("Welcome to the group")', T);
+  // Alice forwards it to General.
+  await own.hover();
+  await own.locator(".more").click();
+  await alice.locator(".menu button", { hasText: "Forward" }).click();
+  await alice.locator(".dialog .pick", { hasText: "General" }).click();
+  await alice.waitForSelector('.msg[data-text="Welcome to the group"] .fwd', T);
+  await openChat(alice, "Team Owl");
+  // Alice deletes a message of hers: everyone sees the tombstone.
+  await send(alice, "to be deleted");
+  await msg(bob, "to be deleted").waitFor(T);
+  alice.once("dialog", (d) => d.accept());
+  const del = msg(alice, "to be deleted");
+  await del.hover();
+  await del.locator(".more").click();
+  await alice.locator(".menu button", { hasText: "Delete" }).click();
+  await bob.waitForSelector('.msg.deleted[data-mid]', T);
+  assert.equal(await msg(bob, "to be deleted").count(), 0);
+});
+
+test("invite link: a third person joins by URL", async () => {
+  await alice.click(".chat-head .head-main");
+  await alice.click('.dialog button:has-text("Create invite link")');
+  const link = (await alice.locator(".invite-list code").first().innerText()).trim();
+  assert.match(link, /\/invite\/[A-Za-z0-9_-]{16}$/);
+  await shot(alice, "chat-info-desktop");
+  await alice.keyboard.press("Escape");
+  const ctx = await browser.newContext({ ...PHONE, baseURL: server.url });
+  const carol = await ctx.newPage();
+  watch(carol, "carol", problems);
+  await carol.goto(new URL(link).pathname);
+  await carol.getByRole("tab").nth(1).click();
+  await carol.fill("input[name=username]", `carol${Date.now() % 100000}`);
+  await carol.fill("input[name=password]", PASSWORD);
+  await carol.fill("input[name=password2]", PASSWORD);
+  await carol.click("form button[type=submit]");
+  await carol.waitForSelector('.chat-head .head-title:text("Team Owl")', T);
+  await send(carol, "carol here");
+  await msg(alice, "carol here").waitFor(T);
+  await ctx.close();
+});
+
+test("history: virtualized, older pages load when scrolling up", async () => {
+  const token = await alice.evaluate(() => JSON.parse(localStorage.getItem("sova.session")).token);
+  const h = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const chat = await (await fetch(`${server.url}/api/chats`, { method: "POST", headers: h, body: JSON.stringify({ type: "group", name: "Long history", members: [B] }) })).json();
+  for (let i = 1; i <= 150; i++) {
+    await fetch(`${server.url}/api/chats/${chat.id}/messages`, { method: "POST", headers: h, body: JSON.stringify({ text: `line ${i}` }) });
+  }
+  await openChat(alice, "Long history");
+  await msg(alice, "line 150").waitFor(T);
+  const rows = await alice.locator(".vrow").count();
+  assert.ok(rows < 60, `only rows near the viewport are rendered (${rows})`);
+  for (let i = 0; i < 40 && (await msg(alice, "line 1").count()) === 0; i++) {
+    await alice.locator(".vlist").evaluate((el) => (el.scrollTop = 0));
+    await alice.waitForTimeout(150);
+  }
+  await msg(alice, "line 1").waitFor(T);
+  assert.ok((await alice.locator(".vrow").count()) < 80);
+});
+
 test("offline, reload while offline, back online: resent once", async () => {
+  await openChat(alice, "Team Owl");
   await server.stop();
   try {
     await bob.waitForSelector(".chat-view", T);

@@ -69,6 +69,9 @@ function Menu(props: { m: Message; ctx: RowCtx; mine: boolean; close: () => void
     void Promise.resolve(fn()).catch((e) => props.ctx.onError(errorText(e)));
   };
   onMount(() => {
+    // Open upwards when there is no room below (near the composer).
+    const box = el.closest(".vlist")?.getBoundingClientRect();
+    if (box && el.getBoundingClientRect().bottom > box.bottom) el.classList.add("up");
     el.querySelector<HTMLButtonElement>("button")?.focus();
     const away = (e: Event) => { if (!el.contains(e.target as Node)) props.close(); };
     setTimeout(() => document.addEventListener("pointerdown", away), 0);
