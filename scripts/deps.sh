@@ -19,7 +19,7 @@ if ! python3 -c "import cryptography" >/dev/null 2>&1; then
     python3 -m pip install --quiet cryptography >/dev/null 2>&1 || apt_install python3-cryptography || echo "note: could not install python cryptography" >&2
 fi
 if ! [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
-    apt_install chromium || echo "note: could not install chromium" >&2
+    apt_install chromium fonts-noto-color-emoji || apt_install chromium || echo "note: could not install chromium" >&2
     if [ -n "${CI:-}" ] && ! [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
         echo "chromium is required in CI for the web client's end-to-end tests (apt-get install chromium)" >&2
         exit 1

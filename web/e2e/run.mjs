@@ -4,6 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { createHmac } from "node:crypto";
 import { DESKTOP, OUT, PHONE, ROOT, Server, launch, shot, watch } from "./harness.mjs";
 
 const server = new Server();
@@ -15,6 +16,7 @@ const PASSWORD = "correct horse 42";
 const T = { timeout: 15_000 };
 
 before(async () => {
+  rmSync(join(OUT, "screenshots"), { recursive: true, force: true });
   await server.start();
   ({ browser, profile } = await launch());
   aliceCtx = await browser.newContext({ ...DESKTOP, baseURL: server.url });
@@ -274,6 +276,57 @@ test("dark theme, and settings follow the user", async () => {
   await p.click("form button[type=submit]");
   await p.waitForFunction(() => document.documentElement.dataset.theme === "dark", null, T);
   await other.close();
+});
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a base32 secret: an independent implementation. */
+function totp(secret, at = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30000)));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, "0");
+}
+
+test("security: 2FA set-up with QR and backup codes, sessions, 2FA sign-in", async () => {
+  await alice.click('.side-head button[aria-label="Settings"]');
+  await alice.click('.dialog [role=tab]:has-text("Security")');
+  await alice.click('.dialog button:has-text("Set up")');
+  await alice.waitForSelector(".dialog img.qr", T);
+  const secret = (await alice.locator(".dialog code.secret").innerText()).trim();
+  await alice.fill("input[name=totp]", totp(secret));
+  await alice.click('.dialog button:has-text("Turn on")');
+  await alice.waitForSelector(".dialog .codes li", T);
+  const backup = (await alice.locator(".dialog .codes li").first().innerText()).trim();
+  assert.equal(await alice.locator(".dialog .codes li").count(), 10);
+  assert.ok((await alice.locator(".sessions li").count()) >= 1);
+  await shot(alice, "security-desktop");
+  await alice.click('.dialog button:has-text("I have saved them")');
+  await alice.keyboard.press("Escape");
+  // A new device (another user agent): password, then the second step with a backup code.
+  const ctx = await browser.newContext({ ...PHONE, baseURL: server.url, userAgent: "Mozilla/5.0 (Linux; Android 14; Pixel 8) SovaE2E Mobile" });
+  const p = await ctx.newPage();
+  watch(p, "alice-2fa", problems);
+  await p.goto("/");
+  await p.fill("input[name=username]", A);
+  await p.fill("input[name=password]", "wrong password");
+  await p.click("form button[type=submit]");
+  await p.waitForSelector('.error:has-text("Wrong username or password")', T);
+  await p.fill("input[name=password]", PASSWORD);
+  await p.click("form button[type=submit]");
+  await p.waitForSelector("input[name=code]", T);
+  await p.fill("input[name=code]", "000000");
+  await p.click("form button[type=submit]");
+  await p.waitForSelector('.error:has-text("wrong or was already used")', T);
+  await p.fill("input[name=code]", backup);
+  await p.click("form button[type=submit]");
+  await p.waitForSelector('.chat-item[data-chat="Team Owl"]', T);
+  await ctx.close();
+  // Alice's open tab hears about the new device.
+  await alice.waitForSelector(".toasts .toast", T);
 });
 
 test("Russian UI: from the browser language and switched in settings", async () => {
