@@ -163,6 +163,10 @@ export async function signOut(callServer = true): Promise<void> {
 }
 
 addEventListener("online", () => conn?.kick());
+// Phones suspend background tabs and their sockets: reconnect as soon as the tab is shown.
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) conn?.kick();
+});
 addEventListener("storage", (e: StorageEvent) => {
   // Signed out in another tab.
   if (e.key === "sova.session" && e.newValue === null && state.me) void signOut(false);

@@ -89,7 +89,9 @@ export class Outbox {
 
   async add(chat_id: number, text: string, reply_to?: number, now = Date.now()): Promise<OutboxEntry> {
     await this.loaded;
-    const e: OutboxEntry = { client_msg_id: newClientMsgId(), chat_id, text, created_at: now, state: "pending" };
+    // Strictly increasing, so two messages written in the same millisecond keep their order.
+    const last = Math.max(0, ...[...this.entries.values()].map((x) => x.created_at));
+    const e: OutboxEntry = { client_msg_id: newClientMsgId(), chat_id, text, created_at: Math.max(now, last + 1), state: "pending" };
     if (reply_to !== undefined) e.reply_to = reply_to;
     await this.store.put(e);
     this.entries.set(e.client_msg_id, e);

@@ -111,6 +111,9 @@ export function ChatView(props: { chatId: number }) {
           </button>
           <button class="icon-btn" aria-label={t("chat.info")} onClick={() => setInfo(true)}>⋮</button>
         </header>
+        <Show when={state.conn !== "online"}>
+          <div class="conn-banner in-chat" role="status">{t(state.conn === "offline" ? "conn.offline" : state.conn === "syncing" ? "conn.syncing" : "conn.connecting")}</div>
+        </Show>
         <Show when={pinned()}>
           <button class="pinned-bar" onClick={() => list?.scrollToKey(pinned()!.id)}>
             <strong>📌 {t("chat.pinned")}</strong>
