@@ -135,6 +135,27 @@ test("a new group: create, add, chat", async () => {
   await openChat(bob, "Team Owl");
 });
 
+test("private chat with presence; search; emoji panel", async () => {
+  await alice.click('.side-head button[aria-label="New chat"]');
+  await alice.fill("input[name=with]", B);
+  await alice.click(".dialog form button[type=submit]");
+  await alice.waitForSelector(`.chat-head .head-title:text("${B}")`, T);
+  // Bob is online: a presence dot in the list and "online" in the header.
+  await alice.waitForSelector(`.chat-item[data-chat="${B}"] .avatar .dot`, T);
+  await alice.waitForSelector('.chat-head .head-sub:text("online")', T);
+  await alice.click(".composer button[aria-label=Emoji]");
+  await alice.click('.emoji-panel button[aria-label="😀"]');
+  await alice.locator(".composer textarea").press("Enter");
+  await openChat(bob, A);
+  await msg(bob, "😀").waitFor(T);
+  await alice.fill("#chat-search", "team");
+  await alice.waitForFunction(() => document.querySelectorAll(".chat-item").length === 1, null, T);
+  assert.equal(await alice.locator(".chat-item").getAttribute("data-chat"), "Team Owl");
+  await alice.fill("#chat-search", "");
+  await openChat(bob, "Team Owl");
+  await openChat(alice, "Team Owl");
+});
+
 test("reply, mention autocomplete, pin, forward, delete", async () => {
   // Bob replies to Alice's group message, mentioning her through the autocomplete.
   const target = msg(bob, "Welcome to the group");
