@@ -368,6 +368,30 @@ test("Russian UI: from the browser language and switched in settings", async () 
   await shot(bob, "chat-list-ru-phone");
 });
 
+test("CAPTCHA: after failed logins the proof of work is solved in a worker, with progress", async () => {
+  const ctx = await browser.newContext({ ...DESKTOP, baseURL: server.url });
+  const p = await ctx.newPage();
+  watch(p, "captcha", problems);
+  await p.goto("/");
+  // Failed logins raise this address's reputation until the server asks for a CAPTCHA.
+  let sawCaptcha = false;
+  p.on("response", (r) => r.url().endsWith("/api/captcha") && (sawCaptcha = true));
+  for (let i = 0; i < 6 && !sawCaptcha; i++) {
+    await p.fill("input[name=username]", "nobody-here");
+    await p.fill("input[name=password]", `wrong password ${i}`);
+    await p.click("form button[type=submit]");
+    await p.waitForSelector(".error", T);
+  }
+  await p.fill("input[name=username]", B);
+  await p.fill("input[name=password]", PASSWORD);
+  const progress = p.waitForSelector(".captcha progress", T);
+  await p.click("form button[type=submit]");
+  await progress;
+  await p.waitForSelector(".chat-item", { timeout: 60_000 });
+  assert.ok(sawCaptcha, "the server asked for a CAPTCHA");
+  await ctx.close();
+});
+
 test("cold load: time until the chat list is interactive", async () => {
   const state = await aliceCtx.storageState();
   const ctx = await browser.newContext({ ...DESKTOP, baseURL: server.url, storageState: state });

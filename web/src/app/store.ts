@@ -261,7 +261,13 @@ async function loadPeers() {
 export async function loadMembers(chatId: number): Promise<void> {
   try {
     const ms = await rest.members(chatId);
-    setState("members", chatId, ms);
+    // Read positions only move forward: a `read` push may have overtaken this answer.
+    const before = new Map((state.members[chatId] ?? []).map((m) => [m.user_id, m.last_read_seq ?? 0]));
+    for (const m of ms) {
+      const old = before.get(m.user_id);
+      if (old !== undefined && old > (m.last_read_seq ?? 0)) m.last_read_seq = old;
+    }
+    setState("members", chatId, reconcile(ms));
   } catch {
     /* ignore */
   }
