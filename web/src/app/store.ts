@@ -162,6 +162,14 @@ export async function signOut(callServer = true): Promise<void> {
   navigate("/", true);
 }
 
+// The refresh token died (revoked, expired, reused elsewhere): sign out here too.
+tokens.onChange((s) => {
+  if (!s && state.me) void signOut(false);
+});
+
+/** The last incoming message of the open chat, for screen readers (the history itself is not a live region). */
+export const [announcement, setAnnouncement] = createSignal("");
+
 addEventListener("online", () => conn?.kick());
 // Phones suspend background tabs and their sockets: reconnect as soon as the tab is shown.
 document.addEventListener("visibilitychange", () => {
@@ -460,6 +468,7 @@ function onPush(f: PushFrame) {
         const last_read_seq = mine ? Math.max(c.last_read_seq ?? 0, m.chat_seq) : (c.last_read_seq ?? 0);
         setState("chats", m.chat_id, { last_seq, last_read_seq, unread: Math.max(0, last_seq - last_read_seq) });
         if (!mine) notify(c, m);
+        if (!mine && state.openChat === m.chat_id) setAnnouncement(`${m.user}: ${m.text.slice(0, 200)}`);
       }
       setState("typing", m.chat_id, produce((ty) => { if (ty) delete ty[m.user_id]; }));
       break;
@@ -548,6 +557,11 @@ function notify(c: Chat, m: Message) {
     /* some mobile browsers only notify through the service worker */
     void navigator.serviceWorker?.ready.then((r) => r.showNotification(c.name, { body: m.text.slice(0, 200), tag: `chat-${c.id}` })).catch(() => undefined);
   }
+}
+
+/** Total unread messages of unmuted chats (shown in the tab title). */
+export function totalUnread(): number {
+  return Object.values(state.chats).reduce((n, c) => n + (c.muted ? 0 : (c.unread ?? 0)), 0);
 }
 
 export function dismissAlert(i: number): void {

@@ -1,7 +1,7 @@
 import { createEffect, createSignal, For, Match, Show, Switch } from "solid-js";
 import { t } from "../app/i18n";
 import { match, navigate, path } from "../app/router";
-import { actions, dismissAlert, state } from "../app/store";
+import { actions, announcement, dismissAlert, state, totalUnread } from "../app/store";
 import { errorText } from "../app/errorText";
 import { Auth } from "./Auth";
 import { ChatList } from "./ChatList";
@@ -52,6 +52,10 @@ export function App() {
     }
   });
   createEffect(() => {
+    const n = state.me ? totalUnread() : 0;
+    document.title = n > 0 ? `(${n}) Sova` : "Sova";
+  });
+  createEffect(() => {
     if (path() === "/settings" && state.me) {
       setSettings(true);
       navigate("/", true);
@@ -75,6 +79,7 @@ export function App() {
           </Switch>
         </main>
       </div>
+      <div class="sr-only" aria-live="polite">{announcement()}</div>
       <div class="toasts" aria-live="assertive">
         <For each={state.alerts}>
           {(a, i) => (

@@ -191,7 +191,7 @@ export function PendingRow(props: { e: OutboxEntry }) {
         <div class="meta">
           <time>{fmtTime(new Date(props.e.created_at).toISOString())}</time>
           <Show when={props.e.state === "failed"} fallback={<span class="receipt" aria-label={t("msg.sending")} title={t("msg.sending")}>🕓</span>}>
-            <span class="error">{t("msg.failed", { why: props.e.error ?? "" })}</span>
+            <span class="error">{t("msg.failed", { why: t(`err.${props.e.error ?? "internal"}` as Parameters<typeof t>[0]) })}</span>
             <button class="link" onClick={() => void retryOutbox(props.e.client_msg_id)}>{t("msg.retry")}</button>
             <button class="link" onClick={() => void discardOutbox(props.e.client_msg_id)}>{t("msg.discard")}</button>
           </Show>

@@ -147,7 +147,7 @@ export function VirtualList<T>(props: Props<T>) {
   });
 
   return (
-    <div class="vlist" ref={el} onScroll={onScroll} role="log" aria-live="polite" aria-label={props.label} tabindex="0">
+    <div class="vlist" ref={el} onScroll={onScroll} role="log" aria-live="off" aria-label={props.label} tabindex="0">
       <div class="vlist-inner" style={{ height: `${total()}px` }}>
         <For each={visible()}>
           {(item, i) => {
