@@ -84,12 +84,16 @@ export async function saveSettings(patch: Partial<Settings>): Promise<void> {
   applySettings(next);
   localStorage.setItem("sova.settings", JSON.stringify(next));
   if (!settingsRemote || !state.me) return;
-  try {
-    await rest.putSettings(next as unknown as Record<string, unknown>);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) settingsRemote = false; // server without the settings endpoint
-  }
+  // One PUT after the user stops dragging a slider or picking colours.
+  if (settingsTimer) clearTimeout(settingsTimer);
+  settingsTimer = setTimeout(() => {
+    settingsTimer = null;
+    rest.putSettings(state.settings as unknown as Record<string, unknown>).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) settingsRemote = false; // server without the settings endpoint
+    });
+  }, 400);
 }
+let settingsTimer: ReturnType<typeof setTimeout> | null = null;
 
 async function loadRemoteSettings() {
   try {
@@ -155,6 +159,15 @@ export async function signOut(callServer = true): Promise<void> {
   conn?.stop();
   conn = null;
   tokens.clear();
+  // An explicit sign-out leaves nothing of the account in this browser.
+  if (callServer && s) {
+    kv = null;
+    try {
+      indexedDB.deleteDatabase(`sova-${s.user_id}`);
+    } catch {
+      /* ignore */
+    }
+  }
   lastSeq = null;
   batch(() => {
     setState({ me: null, chats: {}, messages: {}, members: {}, presence: {}, typing: {}, peers: {}, outbox: [], alerts: [], openChat: null, chatsLoaded: false });

@@ -8,7 +8,11 @@ export function openDb(name: string): Promise<IDBDatabase> {
       if (!db.objectStoreNames.contains("outbox")) db.createObjectStore("outbox", { keyPath: "client_msg_id" });
       if (!db.objectStoreNames.contains("kv")) db.createObjectStore("kv");
     };
-    req.onsuccess = () => resolve(req.result);
+    req.onsuccess = () => {
+      // Let a sign-out (deleteDatabase) proceed instead of blocking on this connection.
+      req.result.onversionchange = () => req.result.close();
+      resolve(req.result);
+    };
     req.onerror = () => reject(req.error);
   });
 }
