@@ -115,6 +115,11 @@ test("react and edit", async () => {
   await ta.press("Enter");
   await msg(bob, "Did you read this? (edited)").waitFor(T);
   await bob.waitForSelector('.msg[data-text="Did you read this? (edited)"] .edited', T);
+  await msg(bob, "Did you read this? (edited)").locator(".more").click();
+  await bob.locator(".menu button", { hasText: "Edit history" }).click();
+  await bob.waitForSelector('.dialog .versions li:has-text("Did you read this?")', T);
+  assert.equal(await bob.locator(".dialog .versions li").count(), 2);
+  await bob.keyboard.press("Escape");
 });
 
 test("a new group: create, add, chat", async () => {

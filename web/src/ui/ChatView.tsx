@@ -8,7 +8,7 @@ import { Avatar } from "./ChatList";
 import { Composer } from "./Composer";
 import { MessageRow, PendingRow, type RowCtx } from "./Message";
 import { VirtualList } from "./VirtualList";
-import { ChatInfo, ForwardDialog } from "./Dialogs";
+import { ChatInfo, ForwardDialog, VersionsDialog } from "./Dialogs";
 
 type Item = Message | OutboxEntry;
 const isMsg = (x: Item): x is Message => "id" in x;
@@ -20,16 +20,25 @@ export function ChatView(props: { chatId: number }) {
   const [replyTo, setReplyTo] = createSignal<Message | null>(null);
   const [editing, setEditing] = createSignal<Message | null>(null);
   const [forward, setForward] = createSignal<Message | null>(null);
+  const [versions, setVersions] = createSignal<Message | null>(null);
   const [info, setInfo] = createSignal(false);
   const [toast, setToast] = createSignal("");
   const [atBottom, setAtBottom] = createSignal(true);
   let list: { scrollToBottom: () => void; scrollToKey: (k: number | string) => void } | undefined;
 
+  // Where the unread messages start when the chat is opened (a "New messages" divider, and the scroll position).
+  const [firstUnread, setFirstUnread] = createSignal(0);
   createEffect(on(() => props.chatId, (id) => {
     setReplyTo(null);
     setEditing(null);
     setInfo(false);
-    void openChatView(id);
+    const c = state.chats[id];
+    const unreadFrom = c && (c.unread ?? 0) > 0 ? (c.last_read_seq ?? 0) + 1 : 0;
+    setFirstUnread(unreadFrom);
+    void openChatView(id).then(() => {
+      const first = unreadFrom ? box()?.list.find((m) => m.chat_seq >= unreadFrom && m.user_id !== state.me?.id) : undefined;
+      if (first) queueMicrotask(() => list?.scrollToKey(first.id));
+    });
   }));
   onCleanup(closeChatView);
 
@@ -86,10 +95,12 @@ export function ChatView(props: { chatId: number }) {
     onReply: (m) => { setEditing(null); setReplyTo(m); },
     onEdit: (m) => { setReplyTo(null); setEditing(m); },
     onForward: (m) => setForward(m),
+    onVersions: (m) => setVersions(m),
     onJump: (id) => list?.scrollToKey(id),
     onError: (m) => { setToast(m); setTimeout(() => setToast(""), 5000); },
     find: (id) => box()?.list.find((m) => m.id === id),
     readBy: (m) => members().some((x) => x.user_id !== state.me?.id && (x.last_read_seq ?? 0) >= m.chat_seq),
+    get firstUnread() { return firstUnread(); },
   };
 
   const editLast = () => {
@@ -162,6 +173,9 @@ export function ChatView(props: { chatId: number }) {
         </Show>
         <Show when={forward()}>
           <ForwardDialog message={forward()!} onClose={() => setForward(null)} />
+        </Show>
+        <Show when={versions()}>
+          <VersionsDialog chatId={props.chatId} message={versions()!} onClose={() => setVersions(null)} />
         </Show>
         <Show when={info()}>
           <ChatInfo chatId={props.chatId} onClose={() => setInfo(false)} />

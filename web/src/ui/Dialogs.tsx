@@ -69,6 +69,19 @@ export function ForwardDialog(props: { message: Message; onClose: () => void }) 
   );
 }
 
+/** The earlier texts of an edited message, oldest first, then the current one. */
+export function VersionsDialog(props: { chatId: number; message: Message; onClose: () => void }) {
+  const [list] = createResource(() => rest.versions(props.chatId, props.message.id).catch(() => []));
+  return (
+    <Modal title={t("msg.versions")} onClose={props.onClose}>
+      <ol class="versions">
+        <For each={list() ?? []}>{(v) => <li><p>{v.text}</p><time class="muted">{fmtDateTime(v.replaced_at)}</time></li>}</For>
+        <li><p><strong>{props.message.text}</strong></p><time class="muted">{props.message.edited_at ? fmtDateTime(props.message.edited_at) : ""}</time></li>
+      </ol>
+    </Modal>
+  );
+}
+
 export function NewChat(props: { onClose: () => void }) {
   const [kind, setKind] = createSignal<"private" | "group" | "channel">("private");
   const [name, setName] = createSignal("");

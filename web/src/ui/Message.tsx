@@ -34,10 +34,13 @@ export interface RowCtx {
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onForward: (m: Message) => void;
+  onVersions: (m: Message) => void;
   onJump: (id: number) => void;
   onError: (msg: string) => void;
   find: (id: number) => Message | undefined;
   readBy: (m: Message) => boolean;
+  /** chat_seq of the first message that was unread when the chat was opened (0: none). */
+  firstUnread: number;
 }
 
 function ReactionBar(props: { m: Message; ctx: RowCtx }) {
@@ -106,6 +109,9 @@ function Menu(props: { m: Message; ctx: RowCtx; mine: boolean; close: () => void
         <button role="menuitem" onClick={run(() => actions.pin(props.ctx.chatId, props.m.id, !props.m.pinned))}>📌 {props.m.pinned ? t("msg.unpin") : t("msg.pin")}</button>
       </Show>
       <button role="menuitem" onClick={run(() => props.ctx.onForward(props.m))}>↪ {t("msg.forward")}</button>
+      <Show when={props.m.edited_at}>
+        <button role="menuitem" onClick={run(() => props.ctx.onVersions(props.m))}>🕘 {t("msg.versions")}</button>
+      </Show>
       <button role="menuitem" onClick={run(() => navigator.clipboard?.writeText(props.m.text))}>⧉ {t("msg.copy")}</button>
       <Show when={props.mine || props.ctx.canDeleteAny}>
         <button role="menuitem" class="danger" onClick={run(() => { if (confirm(t("msg.deleteConfirm"))) return actions.remove(props.ctx.chatId, props.m.id); })}>🗑 {t("msg.delete")}</button>
@@ -130,6 +136,9 @@ export function MessageRow(props: { m: Message; prev?: Message | OutboxEntry; ct
     <div class="row-wrap">
       <Show when={newDay()}>
         <div class="day-sep" role="separator"><span>{dayLabel(props.m.timestamp)}</span></div>
+      </Show>
+      <Show when={props.ctx.firstUnread > 0 && props.m.chat_seq === props.ctx.firstUnread}>
+        <div class="unread-sep" role="separator"><span>{t("chat.newMessages")}</span></div>
       </Show>
       <Show
         when={props.m.kind !== "system"}

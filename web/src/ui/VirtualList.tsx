@@ -109,13 +109,17 @@ export function VirtualList<T>(props: Props<T>) {
     });
   });
 
-  function onScroll() {
-    setScrollTop(el.scrollTop);
+  function checkBottom() {
     const bottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 24;
     if (bottom !== atBottom) {
       atBottom = bottom;
       props.onBottom?.(bottom);
     }
+  }
+
+  function onScroll() {
+    setScrollTop(el.scrollTop);
+    checkBottom();
     if (el.scrollTop < 400) props.onTop?.();
   }
 
@@ -141,6 +145,9 @@ export function VirtualList<T>(props: Props<T>) {
           atBottom = false;
           el.scrollTop = Math.max(0, offsets()[idx]! - el.clientHeight / 3);
           setScrollTop(el.scrollTop);
+          // A short history still shows its end: then the view counts as at the bottom.
+          atBottom = !(el.scrollTop + el.clientHeight >= el.scrollHeight - 24);
+          checkBottom();
         }
       },
     });
