@@ -207,6 +207,10 @@ test("invite link: a third person joins by URL", async () => {
   const link = (await alice.locator(".invite-list code").first().innerText()).trim();
   assert.match(link, /\/invite\/[A-Za-z0-9_-]{16}$/);
   await shot(alice, "chat-info-desktop");
+  await alice.click('.dialog button:has-text("Mute notifications")');
+  await alice.waitForSelector('.chat-item[data-chat="Team Owl"] .muted-icon', T);
+  await alice.click('.dialog button:has-text("Unmute notifications")');
+  await alice.waitForSelector('.chat-item[data-chat="Team Owl"] .muted-icon', { state: "detached", ...T });
   await alice.keyboard.press("Escape");
   const ctx = await browser.newContext({ ...PHONE, baseURL: server.url });
   const carol = await ctx.newPage();

@@ -545,6 +545,13 @@ function onPush(f: PushFrame) {
       break;
     case "security_alert":
       setState("alerts", (a) => [...a, f]);
+      if (document.hidden && typeof Notification !== "undefined" && Notification.permission === "granted") {
+        try {
+          new Notification(t("sec.alerts"), { body: t("toast.newDevice", { d: f.device_id || f.user_agent || "?", ip: f.ip }), tag: "security" });
+        } catch {
+          /* notifications through the service worker only */
+        }
+      }
       break;
     case "settings_updated":
       applySettings(normalize(f.settings));

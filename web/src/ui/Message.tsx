@@ -144,7 +144,18 @@ export function MessageRow(props: { m: Message; prev?: Message | OutboxEntry; ct
         when={props.m.kind !== "system"}
         fallback={<div class="system-msg" data-mid={props.m.id}>{props.m.text}</div>}
       >
-        <div class="msg" classList={{ own: mine(), deleted: !!props.m.deleted }} data-mid={props.m.id} data-text={props.m.text}>
+        <div
+          class="msg"
+          classList={{ own: mine(), deleted: !!props.m.deleted }}
+          data-mid={props.m.id}
+          data-text={props.m.text}
+          onContextMenu={(e) => {
+            // Right click, or a long press on touch screens, opens the actions menu.
+            if (props.m.deleted || (e.target as HTMLElement).closest("a")) return;
+            e.preventDefault();
+            setMenu(true);
+          }}
+        >
           <div class="bubble">
             <Show when={showName()}>
               <div class="sender">{props.m.user}</div>
