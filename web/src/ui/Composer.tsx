@@ -32,6 +32,7 @@ export function Composer(props: Props) {
   createEffect(on(() => props.chatId, (id, prev) => {
     if (prev !== undefined) drafts.set(prev, text());
     setText(drafts.get(id) ?? "");
+    setEmoji(false);
     queueMicrotask(resize);
   }));
   createEffect(on(() => props.editing, (m) => {
@@ -98,6 +99,7 @@ export function Composer(props: Props) {
     }
     const reply = props.replyTo?.id;
     lastTyping = 0;
+    setEmoji(false);
     setText("");
     ta.value = "";
     resize();
