@@ -165,6 +165,18 @@ mod tests {
             assert_eq!(r.status(), StatusCode::OK);
             assert_eq!(r.headers()[header::CACHE_CONTROL], "no-cache");
             assert!(get("/assets/missing-123.js", None).is_none());
+            for (path, mime) in [
+                ("/sw.js", "text/javascript; charset=utf-8"),
+                ("/manifest.webmanifest", "application/manifest+json"),
+                ("/", "text/html; charset=utf-8"),
+            ] {
+                let r = get(path, None);
+                assert!(
+                    r.is_some_and(|r| r.headers()[header::CACHE_CONTROL] == "no-cache"
+                        && r.headers()[header::CONTENT_TYPE] == mime),
+                    "{path}"
+                );
+            }
             let hashed = ASSETS.iter().find(|a| a.immutable);
             if let Some(a) = hashed {
                 let r = get(a.path, Some("gzip, br"));
