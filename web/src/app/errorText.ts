@@ -3,7 +3,7 @@ import { t } from "./i18n";
 
 /** A clear, localized sentence for any failure (every protocol error code, and Retry-After). */
 export function errorText(e: unknown, context: "login" | "2fa" | "register" | "other" = "other"): string {
-  if (!(e instanceof ApiError)) return t("err.generic", { msg: e instanceof Error ? e.message : String(e) });
+  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : t("err.generic", { msg: String(e) });
   switch (e.code) {
     case "unauthorized":
       if (context === "2fa") return /ticket/.test(e.message) ? t("err.ticket") : t("err.unauthorized.2fa");

@@ -27,6 +27,8 @@ export function Auth() {
       return await fn();
     } catch (e) {
       if (!(e instanceof ApiError && e.code === "captcha_required")) throw e;
+      // WebCrypto (and so the solver) exists only in secure contexts: HTTPS or localhost.
+      if (!globalThis.crypto?.subtle) throw new Error(t("auth.captchaInsecure"));
       const ch = await rest.captcha();
       setCaptcha(0);
       try {
