@@ -412,6 +412,21 @@ test("cold load: time until the chat list is interactive", async () => {
   await ctx.close();
 });
 
+test("keyboard only: from the search box to a chat and a sent message, with visible focus", async () => {
+  await alice.goto("/");
+  await alice.waitForSelector(".chat-item", T);
+  await alice.focus("#chat-search");
+  await alice.keyboard.press("ArrowDown");
+  const focused = await alice.evaluate(() => ({ cls: document.activeElement?.className, outline: getComputedStyle(document.activeElement).outlineStyle }));
+  assert.equal(focused.cls, "chat-item");
+  assert.notEqual(focused.outline, "none", "focus is visible");
+  await alice.keyboard.press("Enter");
+  await alice.waitForFunction(() => document.activeElement?.tagName === "TEXTAREA", null, T);
+  await alice.keyboard.type("typed with the keyboard only");
+  await alice.keyboard.press("Enter");
+  await msg(alice, "typed with the keyboard only").waitFor(T);
+});
+
 test("no console errors or CSP violations", () => {
   assert.deepEqual(problems, []);
 });

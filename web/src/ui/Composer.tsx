@@ -34,6 +34,8 @@ export function Composer(props: Props) {
     setText(drafts.get(id) ?? "");
     setEmoji(false);
     queueMicrotask(resize);
+    // With a keyboard and a mouse, opening a chat puts the cursor in the composer (not on phones: no keyboard pop-up).
+    if (matchMedia("(pointer: fine)").matches) queueMicrotask(() => ta.focus());
   }));
   createEffect(on(() => props.editing, (m) => {
     if (m) {
