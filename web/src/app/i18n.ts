@@ -434,6 +434,13 @@ export function t(key: Key, params: Record<string, string | number> = {}): strin
 export function fmtTime(iso: string): string {
   return new Date(iso).toLocaleTimeString(lang(), { hour: "2-digit", minute: "2-digit" });
 }
+/** Chat-list time: the time today, the weekday within a week, else the date. */
+export function fmtListTime(iso: string, now = Date.now()): string {
+  const d = new Date(iso);
+  if (d.toDateString() === new Date(now).toDateString()) return fmtTime(iso);
+  if (now - d.getTime() < 6 * 86_400_000) return d.toLocaleDateString(lang(), { weekday: "short" });
+  return d.toLocaleDateString(lang(), { day: "numeric", month: "short" });
+}
 export function fmtDate(iso: string): string {
   return new Date(iso).toLocaleDateString(lang(), { day: "numeric", month: "long", year: "numeric" });
 }

@@ -1,8 +1,8 @@
 import { createMemo, createSignal, For, Show } from "solid-js";
 import type { Chat } from "../protocol/types";
-import { fmtTime, t } from "../app/i18n";
+import { fmtListTime, t } from "../app/i18n";
 import { navigate } from "../app/router";
-import { chatTitle, state } from "../app/store";
+import { chatTitle, now, state } from "../app/store";
 
 function initials(name: string): string {
   return name.replace(/[^\p{L}\p{N}]/gu, "").slice(0, 2).toUpperCase() || "#";
@@ -32,6 +32,14 @@ function preview(c: Chat): string {
   if (m.deleted) return t("msg.deleted");
   const who = m.kind === "system" ? "" : m.user_id === state.me?.id ? `${t("list.you")}: ` : c.type === "private" ? "" : `${m.user}: `;
   return who + m.text.replace(/\s+/g, " ");
+}
+
+/** "bob is typing…" while someone types in the chat. */
+function typingIn(chatId: number): string {
+  const at = now();
+  const names = Object.values(state.typing[chatId] ?? {}).filter((x) => x.until > at).map((x) => x.user);
+  if (!names.length) return "";
+  return names.length === 1 ? t("chat.typing.one", { a: names[0]! }) : t("chat.typing.many");
 }
 
 /** The sidebar: search, chats by recent activity, unread badges, presence, muted state. */
@@ -107,11 +115,11 @@ export function ChatList(props: { onNew: () => void; onSettings: () => void }) {
                         </Show>
                       </span>
                       <Show when={c.last_message}>
-                        <time class="ci-time">{fmtTime(c.last_message!.timestamp)}</time>
+                        <time class="ci-time" datetime={c.last_message!.timestamp}>{fmtListTime(c.last_message!.timestamp)}</time>
                       </Show>
                     </span>
                     <span class="ci-bottom">
-                      <span class="ci-preview">{preview(c)}</span>
+                      <span class="ci-preview" classList={{ typing: !!typingIn(c.id) }}>{typingIn(c.id) || preview(c)}</span>
                       <Show when={(c.unread ?? 0) > 0}>
                         <span class="badge" classList={{ muted: !!c.muted }} aria-label={t("a11y.unread", { n: c.unread ?? 0 })}>{c.unread}</span>
                       </Show>
