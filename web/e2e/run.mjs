@@ -3,6 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createHmac } from "node:crypto";
 import { DESKTOP, OUT, PHONE, ROOT, Server, launch, shot, watch } from "./harness.mjs";
@@ -425,6 +426,40 @@ test("keyboard only: from the search box to a chat and a sent message, with visi
   await alice.keyboard.type("typed with the keyboard only");
   await alice.keyboard.press("Enter");
   await msg(alice, "typed with the keyboard only").waitFor(T);
+});
+
+test("accessibility audit (axe-core): no serious or critical violations", async () => {
+  // axe is injected as a script, which the CSP forbids: this audit context alone bypasses it.
+  const axe = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+  const ctx = await browser.newContext({ ...DESKTOP, baseURL: server.url, bypassCSP: true, storageState: await bobCtx.storageState() });
+  const p = await ctx.newPage();
+  const audit = async (name) => {
+    await p.addScriptTag({ path: axe });
+    const found = await p.evaluate(async () =>
+      (await window.axe.run(document, { resultTypes: ["violations"] })).violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(" | ")}`));
+    assert.deepEqual(found, [], name);
+  };
+  await p.goto("/");
+  await p.waitForSelector(".chat-item", T);
+  await p.click('.chat-item[data-chat="Team Owl"]');
+  await p.waitForSelector(".msg", T);
+  await audit("chat");
+  await p.click(".chat-head .head-main");
+  await p.waitForSelector(".dialog", T);
+  await audit("chat info");
+  await p.keyboard.press("Escape");
+  await p.click('.side-head button[aria-label="Настройки"], .side-head button[aria-label="Settings"]');
+  await audit("settings");
+  await p.selectOption("select[name=theme]", "dark");
+  await p.keyboard.press("Escape");
+  await audit("chat, dark");
+  await p.evaluate(() => localStorage.clear());
+  await p.goto("/");
+  await p.waitForSelector("input[name=username]", T);
+  await audit("sign in");
+  await ctx.close();
 });
 
 test("no console errors or CSP violations", () => {

@@ -64,6 +64,7 @@ export function ChatList(props: { onNew: () => void; onSettings: () => void }) {
 
   return (
     <nav class="sidebar" aria-label={t("a11y.chatList")}>
+      <h1 class="sr-only">{t("app.name")}</h1>
       <header class="side-head">
         <button class="icon-btn" onClick={props.onSettings} aria-label={t("a11y.openSettings")} title={t("a11y.openSettings")}>☰</button>
         <input

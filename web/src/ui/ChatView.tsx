@@ -113,7 +113,7 @@ export function ChatView(props: { chatId: number }) {
       <section class="chat-view" aria-label={chatTitle(chat()!)}>
         <header class="chat-head">
           <button class="icon-btn back" aria-label={t("chat.back")} onClick={() => navigate("/")}>←</button>
-          <button class="head-main" onClick={() => setInfo(true)} aria-label={t("chat.info")}>
+          <button class="head-main" onClick={() => setInfo(true)} aria-haspopup="dialog" title={t("chat.info")}>
             <Avatar name={chatTitle(chat()!)} online={peer() !== undefined && state.presence[peer()!]?.status === "online"} />
             <span class="head-text">
               <span class="head-title">{chatTitle(chat()!)}</span>
