@@ -1,4 +1,4 @@
-// Wire types of the Sova protocol v1 (docs/protocol.md, crates/sova-api-http/src/openapi.json).
+// Wire types of the Sova protocol v1 (docs/protocol.md, docs/openapi.json).
 // test/protocol.test.ts checks these against the OpenAPI document and the frame names of
 // docs/protocol.md, so any drift fails CI.
 
@@ -6,7 +6,8 @@ export type ErrorCode =
   | "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict"
   | "rate_limited" | "too_large" | "slow_consumer" | "unavailable" | "internal" | "captcha_required";
 
-export interface ApiErrorBody { code: ErrorCode; message: string; retry_after?: number }
+/** `details`: machine-readable facts, e.g. `{"max":4096}` on too_large (docs/protocol.md §2). */
+export interface ApiErrorBody { code: ErrorCode; message: string; retry_after?: number; details?: Record<string, unknown> }
 
 export type ChatKind = "public" | "private" | "group" | "channel";
 export type Role = "member" | "admin" | "owner";
