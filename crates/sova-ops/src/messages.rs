@@ -35,25 +35,8 @@ const TAG: &str = "messages";
 
 /// `seed_send` (`/api/send`): Send a message (seed API): to `general` unless `chat_id` is given.
 pub struct SeedSend;
-/// The input of `seed_send`, from path, query and body (REST) or the op frame.
-#[derive(Deserialize, JsonSchema)]
-pub struct SeedSendRequest {
-    /// The access token, when not sent as `Authorization: Bearer` (seed style).
-    #[serde(default)]
-    pub token: Option<String>,
-    /// The text (`text` is accepted too).
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub text: Option<String>,
-    /// Default: the public `general` chat.
-    #[serde(default)]
-    pub chat_id: Option<ChatId>,
-    #[serde(default)]
-    pub client_msg_id: Option<String>,
-}
 impl Operation for SeedSend {
-    type Request = SeedSendRequest;
+    type Request = sova_types::models::SendRequest;
     type Response = Message;
     const SPEC: Spec = Spec::new(
         "seed_send",
@@ -67,7 +50,7 @@ impl Operation for SeedSend {
     .limit(Limit::Messages)
     .errors(&[NotFound, TooLarge])
     .rest_only();
-    async fn handle(s: &Services, c: &Caller, r: SeedSendRequest) -> Result<Message, ApiError> {
+    async fn handle(s: &Services, c: &Caller, r: sova_types::models::SendRequest) -> Result<Message, ApiError> {
         let user = match (&c.user, &r.token) {
             (Some(u), _) => u.clone(),
             (None, Some(token)) => s.auth.authenticate(token).await?,
