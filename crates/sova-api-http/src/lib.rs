@@ -46,6 +46,12 @@ fn cors(origins: &str) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// Requests no route answers: the embedded web client for page GETs, else the JSON 404.
+async fn fallback(req: Request<axum::body::Body>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    sova_web::respond(&req).unwrap_or_else(|| routes::not_found_response().into_response())
+}
+
 /// Header carrying the request id (generated when the client sends none).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -57,7 +63,7 @@ pub fn router(services: Arc<Services>, extra: Router) -> Router {
     routes::routes()
         .with_state(services)
         .merge(extra)
-        .fallback(routes::not_found)
+        .fallback(fallback)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(cors)

@@ -108,7 +108,14 @@ impl Gateway {
             queue_len: services.config.outbound_queue,
             max_frame: services.config.max_frame_bytes,
             frames_per_sec: services.config.rate_limit_frames_per_sec,
-            max_in_flight: services.config.max_in_flight.max(1),
+            // A connection's own burst echoes back as pushes into its queue: keep
+            // the burst well below the queue, or a pipelining sender would cut
+            // itself off as a slow consumer.
+            max_in_flight: services
+                .config
+                .max_in_flight
+                .min(services.config.outbound_queue / 2)
+                .max(1),
             services,
             hub,
             next_conn: AtomicU64::new(1),
@@ -344,19 +351,7 @@ impl Conn {
                         CloseReason::GoingAway,
                     );
                 }
-                _ = self.overflow.cancelled() => {
-                    break (
-                        Some(ServerFrame::Error {
-                            code: ErrorCode::SlowConsumer,
-                            message: "too many undelivered events; reconnect and sync from seq".into(),
-                            re: None,
-                            seq: Some(self.last_sent),
-                            retry_after: None,
-                            details: Some(serde_json::json!({ "seq": self.last_sent })),
-                        }),
-                        CloseReason::TryAgainLater,
-                    );
-                }
+                _ = self.overflow.cancelled() => break self.cut_off(),
                 _ = &mut auth_deadline, if !authed => {
                     break (
                         Some(ServerFrame::error(ApiError::unauthorized("authentication timed out"), None)),
@@ -366,7 +361,8 @@ impl Conn {
                 push = rx.recv(), if live => {
                     let Some(push) = push else { break (None, CloseReason::Normal) };
                     if self.write_pushes(&mut sink, push, &mut rx).await.is_err() {
-                        break (None, CloseReason::Normal);
+                        // A write the hub aborted because the queue overflowed.
+                        break if self.overflow.is_cancelled() { self.cut_off() } else { (None, CloseReason::Normal) };
                     }
                     if self.revoked {
                         break (
@@ -435,6 +431,21 @@ impl Conn {
             let _ = send_frame(&mut sink, &frame).await;
         }
         sink.close(reason).await;
+    }
+
+    /// The last words to a slow consumer: where to resume from.
+    fn cut_off(&self) -> (Option<ServerFrame>, CloseReason) {
+        (
+            Some(ServerFrame::Error {
+                code: ErrorCode::SlowConsumer,
+                message: "too many undelivered events; reconnect and sync from seq".into(),
+                re: None,
+                seq: Some(self.last_sent),
+                retry_after: None,
+                details: Some(serde_json::json!({ "seq": self.last_sent })),
+            }),
+            CloseReason::TryAgainLater,
+        )
     }
 
     /// Whether `frame` must run with nothing else in flight: it changes who the

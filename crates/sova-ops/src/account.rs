@@ -19,10 +19,12 @@ pub const OPS: &[Entry] = &[
     Entry::of::<Refresh>(),
     Entry::of::<Logout>(),
     Entry::of::<Captcha>(),
+    Entry::of::<Me>(),
 ];
 
 const TAG: &str = "auth";
 
+/// `register` (`/api/register`): Create an account.
 pub struct Register;
 impl Operation for Register {
     type Request = RegisterRequest;
@@ -55,10 +57,13 @@ pub struct SecondFactorRequired {
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum LoginResponse {
+    /// Logged in.
     Tokens(TokenPair),
+    /// Send the ticket with a code to `POST /api/login/2fa`.
     SecondFactor(SecondFactorRequired),
 }
 
+/// `login` (`/api/login`): Log in: a token pair, or a ticket for the second factor.
 pub struct Login;
 impl Operation for Login {
     type Request = LoginRequest;
@@ -85,7 +90,9 @@ impl Operation for Login {
     }
 }
 
+/// `login_2fa` (`/api/login/2fa`): Finish a login with a TOTP or backup code.
 pub struct LoginSecondFactor;
+/// The input of `login_2fa`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct SecondFactorRequest {
     pub ticket: String,
@@ -112,6 +119,7 @@ impl Operation for LoginSecondFactor {
     }
 }
 
+/// `refresh` (`/api/refresh`): A new token pair; the refresh token is spent (reuse revokes the session).
 pub struct Refresh;
 impl Operation for Refresh {
     type Request = RefreshRequest;
@@ -130,6 +138,7 @@ impl Operation for Refresh {
     }
 }
 
+/// `logout` (`/api/logout`): Blacklist this access token and revoke the refresh token's session.
 pub struct Logout;
 impl Operation for Logout {
     type Request = LogoutRequest;
@@ -148,6 +157,7 @@ impl Operation for Logout {
     }
 }
 
+/// `captcha` (`/api/captcha`): A proof-of-work challenge, for when login or registration answers captcha_required.
 pub struct Captcha;
 /// No parameters.
 #[derive(Deserialize, JsonSchema)]
@@ -166,5 +176,32 @@ impl Operation for Captcha {
     .rest_only();
     async fn handle(s: &Services, _: &Caller, _: Empty) -> Result<Challenge, ApiError> {
         s.auth.reputation.challenge()
+    }
+}
+
+/// `me` (`/api/me`): Who I am: user, session, token lifetime.
+pub struct Me;
+/// Who the caller is.
+#[derive(Serialize, JsonSchema)]
+pub struct Profile {
+    pub user_id: sova_types::UserId,
+    pub username: String,
+    /// The session of this access token (see `GET /api/sessions`).
+    pub session_id: String,
+    /// Seconds until this access token expires.
+    pub expires_in: u64,
+}
+impl Operation for Me {
+    type Request = Empty;
+    type Response = Profile;
+    const SPEC: Spec = Spec::new("me", Method::Get, "/api/me", "Who I am: user, session, token lifetime").tag(TAG);
+    async fn handle(_: &Services, c: &Caller, _: Empty) -> Result<Profile, ApiError> {
+        let u = c.user()?;
+        Ok(Profile {
+            user_id: u.user_id,
+            username: u.username.clone(),
+            session_id: u.session.clone(),
+            expires_in: u.expires_in(),
+        })
     }
 }

@@ -48,7 +48,9 @@ pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<(i64, ChatId)>, ApiEr
     )))
 }
 
+/// `create_chat` (`/api/chats`): Create a private chat, group or channel (an existing private chat answers 200).
 pub struct CreateChat;
+/// The input of `create_chat`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct CreateChatRequest {
     /// `private`, `group` or `channel` (socket op frames call it `chat_type`).
@@ -84,7 +86,9 @@ impl Operation for CreateChat {
     }
 }
 
+/// `chats` (`/api/chats`): My chats, most recently active first, with last message and unread count.
 pub struct ListChats;
+/// The input of `chats`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct ListChatsRequest {
     #[serde(default)]
@@ -109,6 +113,7 @@ impl Operation for ListChats {
     }
 }
 
+/// `get_chat` (`/api/chats/{chat_id}`): One chat.
 pub struct GetChat;
 impl Operation for GetChat {
     type Request = ChatRequest;
@@ -121,7 +126,9 @@ impl Operation for GetChat {
     }
 }
 
+/// `update_chat` (`/api/chats/{chat_id}`): Rename a chat (owner and admins).
 pub struct UpdateChat;
+/// The input of `update_chat`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct UpdateChatRequest {
     pub chat_id: ChatId,
@@ -143,6 +150,7 @@ impl Operation for UpdateChat {
     }
 }
 
+/// `delete_chat` (`/api/chats/{chat_id}`): Delete a chat (owner only).
 pub struct DeleteChat;
 impl Operation for DeleteChat {
     type Request = ChatRequest;
@@ -161,7 +169,9 @@ impl Operation for DeleteChat {
     }
 }
 
+/// `members` (`/api/chats/{chat_id}/members`): Members of a chat, by user id.
 pub struct ListMembers;
+/// The input of `members`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct ListMembersRequest {
     pub chat_id: ChatId,
@@ -189,7 +199,9 @@ impl Operation for ListMembers {
     }
 }
 
+/// `add_members` (`/api/chats/{chat_id}/members`): Add members (admins); answers the chat.
 pub struct AddMembers;
+/// The input of `add_members`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct AddMembersRequest {
     pub chat_id: ChatId,
@@ -219,6 +231,7 @@ pub struct MemberRequest {
     pub user_id: UserId,
 }
 
+/// `remove_member` (`/api/chats/{chat_id}/members/{user_id}`): Remove a member (admins; removing yourself is leaving).
 pub struct RemoveMember;
 impl Operation for RemoveMember {
     type Request = MemberRequest;
@@ -237,7 +250,9 @@ impl Operation for RemoveMember {
     }
 }
 
+/// `set_role` (`/api/chats/{chat_id}/members/{user_id}`): Change a member's role (owner only).
 pub struct SetRole;
+/// The input of `set_role`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct SetRoleRequest {
     pub chat_id: ChatId,
@@ -262,6 +277,7 @@ impl Operation for SetRole {
     }
 }
 
+/// `leave` (`/api/chats/{chat_id}/leave`): Leave a chat.
 pub struct Leave;
 impl Operation for Leave {
     type Request = ChatRequest;
@@ -276,6 +292,7 @@ impl Operation for Leave {
     }
 }
 
+/// `mute` (`/api/chats/{chat_id}/mute`): Mute a chat for me (mentions still arrive); answers the chat.
 pub struct Mute;
 impl Operation for Mute {
     type Request = ChatRequest;
@@ -293,6 +310,7 @@ impl Operation for Mute {
     }
 }
 
+/// `unmute` (`/api/chats/{chat_id}/mute`): Unmute a chat.
 pub struct Unmute;
 impl Operation for Unmute {
     type Request = ChatRequest;
@@ -305,7 +323,9 @@ impl Operation for Unmute {
     }
 }
 
+/// `create_invite` (`/api/chats/{chat_id}/invites`): Create an invite link (admins).
 pub struct CreateInvite;
+/// The input of `create_invite`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct CreateInviteRequest {
     pub chat_id: ChatId,
@@ -334,6 +354,7 @@ impl Operation for CreateInvite {
     }
 }
 
+/// `invites` (`/api/chats/{chat_id}/invites`): A chat's live invites (admins).
 pub struct ListInvites;
 impl Operation for ListInvites {
     type Request = ChatRequest;
@@ -351,7 +372,9 @@ impl Operation for ListInvites {
     }
 }
 
+/// `revoke_invite` (`/api/chats/{chat_id}/invites/{code}`): Revoke an invite (admins).
 pub struct RevokeInvite;
+/// The input of `revoke_invite`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct RevokeInviteRequest {
     pub chat_id: ChatId,
@@ -374,7 +397,9 @@ impl Operation for RevokeInvite {
     }
 }
 
+/// `join` (`/api/invites/{code}/join`): Join a chat by invite; answers the chat.
 pub struct Join;
+/// The input of `join`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct JoinRequest {
     pub code: String,

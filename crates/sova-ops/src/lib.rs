@@ -35,10 +35,15 @@ pub use params::{ParamError, coerce_param};
 /// An HTTP method of a REST route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// Reads; remaining fields travel in the query.
     Get,
+    /// Creates or acts; remaining fields travel in the JSON body.
     Post,
+    /// Sets; body.
     Put,
+    /// Changes; body.
     Patch,
+    /// Removes; query.
     Delete,
 }
 
@@ -102,6 +107,7 @@ impl Limit {
 pub struct Spec {
     /// The socket frame `type` and the OpenAPI `operationId`.
     pub name: &'static str,
+    /// The REST method.
     pub method: Method,
     /// The REST path; `{name}` segments are request fields.
     pub path: &'static str,
@@ -109,11 +115,13 @@ pub struct Spec {
     pub summary: &'static str,
     /// The OpenAPI tag (the domain).
     pub tag: &'static str,
+    /// Who may call it.
     pub auth: Auth,
     /// The success status (200, 201 or 204; 204 answers no body, `data: null` on sockets).
     pub status: u16,
     /// Error codes the operation may answer with, besides the ones every call may get.
     pub errors: &'static [ErrorCode],
+    /// The rate-limit class.
     pub limit: Limit,
     /// Whether sockets may call it as an op frame (`{"type": name, …}`).
     pub socket: bool,
@@ -135,22 +143,27 @@ impl Spec {
             socket: true,
         }
     }
+    /// The OpenAPI tag (the domain).
     pub const fn tag(mut self, tag: &'static str) -> Spec {
         self.tag = tag;
         self
     }
+    /// Who may call it (default: a session).
     pub const fn auth(mut self, auth: Auth) -> Spec {
         self.auth = auth;
         self
     }
+    /// The success status (default 200).
     pub const fn status(mut self, status: u16) -> Spec {
         self.status = status;
         self
     }
+    /// The error codes it may answer, for the OpenAPI document.
     pub const fn errors(mut self, errors: &'static [ErrorCode]) -> Spec {
         self.errors = errors;
         self
     }
+    /// The rate-limit class it is counted in.
     pub const fn limit(mut self, limit: Limit) -> Spec {
         self.limit = limit;
         self
@@ -202,6 +215,7 @@ pub trait Operation: 'static {
     type Request: DeserializeOwned + JsonSchema + Send + 'static;
     /// The REST response body, and `data` of the socket `result` frame.
     type Response: Serialize + JsonSchema + Send + 'static;
+    /// How it is reached and documented.
     const SPEC: Spec;
     /// Does the work; a typed error becomes the transport's error answer.
     fn handle(
@@ -218,7 +232,9 @@ pub trait Operation: 'static {
 /// A finished call: the status and the JSON body (none for 204).
 #[derive(Clone, Debug)]
 pub struct Output {
+    /// The HTTP status (sockets answer `result` for any success).
     pub status: u16,
+    /// The JSON body; `None` for 204.
     pub body: Option<Bytes>,
 }
 
@@ -228,6 +244,7 @@ type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
 /// An operation with its types erased, as transports use it.
 #[derive(Clone, Copy)]
 pub struct Entry {
+    /// How the operation is reached and documented.
     pub spec: Spec,
     call: CallFn,
     request_schema: SchemaFn,
@@ -333,7 +350,9 @@ pub fn socket_op(name: &str) -> Option<&'static Entry> {
 
 /// Serializes as `T`; `created` picks the status (201 when new, 200 when it existed).
 pub struct Created<T> {
+    /// The body.
     pub value: T,
+    /// Whether it was created now (201) rather than found (200).
     pub created: bool,
 }
 
@@ -361,6 +380,7 @@ impl<T: JsonSchema> JsonSchema for Created<T> {
 /// `{"revoked": n}`.
 #[derive(Serialize, JsonSchema)]
 pub struct Revoked {
+    /// How many sessions were revoked.
     pub revoked: u64,
 }
 

@@ -33,25 +33,10 @@ pub const OPS: &[Entry] = &[
 
 const TAG: &str = "messages";
 
+/// `seed_send` (`/api/send`): Send a message (seed API): to `general` unless `chat_id` is given.
 pub struct SeedSend;
-#[derive(Deserialize, JsonSchema)]
-pub struct SeedSendRequest {
-    /// The access token, when not sent as `Authorization: Bearer` (seed style).
-    #[serde(default)]
-    pub token: Option<String>,
-    /// The text (`text` is accepted too).
-    #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub text: Option<String>,
-    /// Default: the public `general` chat.
-    #[serde(default)]
-    pub chat_id: Option<ChatId>,
-    #[serde(default)]
-    pub client_msg_id: Option<String>,
-}
 impl Operation for SeedSend {
-    type Request = SeedSendRequest;
+    type Request = sova_types::models::SendRequest;
     type Response = Message;
     const SPEC: Spec = Spec::new(
         "seed_send",
@@ -65,7 +50,7 @@ impl Operation for SeedSend {
     .limit(Limit::Messages)
     .errors(&[NotFound, TooLarge])
     .rest_only();
-    async fn handle(s: &Services, c: &Caller, r: SeedSendRequest) -> Result<Message, ApiError> {
+    async fn handle(s: &Services, c: &Caller, r: sova_types::models::SendRequest) -> Result<Message, ApiError> {
         let user = match (&c.user, &r.token) {
             (Some(u), _) => u.clone(),
             (None, Some(token)) => s.auth.authenticate(token).await?,
@@ -79,7 +64,9 @@ impl Operation for SeedSend {
     }
 }
 
+/// `seed_history` (`/api/history`): A page of messages (seed API; default chat `general`), oldest first.
 pub struct SeedHistory;
+/// The input of `seed_history`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct SeedHistoryRequest {
     #[serde(default)]
@@ -111,7 +98,9 @@ impl Operation for SeedHistory {
     }
 }
 
+/// `sync_events` (`/api/sync`): Every event after `since`, as a socket replay sends them.
 pub struct SyncEvents;
+/// The input of `sync_events`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct SyncRequest {
     /// The last `seq` the client has (default 0).
@@ -168,7 +157,9 @@ pub enum UserIds {
     Csv(String),
 }
 
+/// `presence` (`/api/presence`): Online/offline and last seen, over every device and instance.
 pub struct PresenceOf;
+/// The input of `presence`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct PresenceRequest {
     /// 1-100 user ids (`1,2,3` in a query string).
@@ -199,7 +190,9 @@ impl Operation for PresenceOf {
     }
 }
 
+/// `send` (`/api/chats/{chat_id}/messages`): Send a message (reply, forward, media or file); pushed as `new_message`.
 pub struct SendMessage;
+/// The input of `send`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct SendRequest {
     pub chat_id: ChatId,
@@ -249,7 +242,9 @@ impl Operation for SendMessage {
     }
 }
 
+/// `messages` (`/api/chats/{chat_id}/messages`): A page of a chat's messages, oldest first (before, after or around a message).
 pub struct Page;
+/// The input of `messages`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct PageRequest {
     pub chat_id: ChatId,
@@ -291,6 +286,7 @@ pub struct MessageRequest {
     pub message_id: MessageId,
 }
 
+/// `get_message` (`/api/chats/{chat_id}/messages/{message_id}`): One message.
 pub struct GetMessage;
 impl Operation for GetMessage {
     type Request = MessageRequest;
@@ -308,7 +304,9 @@ impl Operation for GetMessage {
     }
 }
 
+/// `edit` (`/api/chats/{chat_id}/messages/{message_id}`): Edit my message; the previous text is kept as a version.
 pub struct Edit;
+/// The input of `edit`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct EditRequest {
     pub chat_id: ChatId,
@@ -331,6 +329,7 @@ impl Operation for Edit {
     }
 }
 
+/// `delete` (`/api/chats/{chat_id}/messages/{message_id}`): Delete for everyone (author or admins); answers the tombstone.
 pub struct Delete;
 impl Operation for Delete {
     type Request = MessageRequest;
@@ -348,6 +347,7 @@ impl Operation for Delete {
     }
 }
 
+/// `versions` (`/api/chats/{chat_id}/messages/{message_id}/versions`): Earlier versions of an edited message.
 pub struct Versions;
 impl Operation for Versions {
     type Request = MessageRequest;
@@ -373,6 +373,7 @@ pub struct ReactionRequest {
     pub emoji: String,
 }
 
+/// `react` (`/api/chats/{chat_id}/messages/{message_id}/reactions/{emoji}`): Add my reaction; answers the message with its reactions.
 pub struct React;
 impl Operation for React {
     type Request = ReactionRequest;
@@ -392,6 +393,7 @@ impl Operation for React {
     }
 }
 
+/// `unreact` (`/api/chats/{chat_id}/messages/{message_id}/reactions/{emoji}`): Remove my reaction.
 pub struct Unreact;
 impl Operation for Unreact {
     type Request = ReactionRequest;
@@ -411,6 +413,7 @@ impl Operation for Unreact {
     }
 }
 
+/// `pin` (`/api/chats/{chat_id}/messages/{message_id}/pin`): Pin a message (admins; any member in private chats).
 pub struct Pin;
 impl Operation for Pin {
     type Request = MessageRequest;
@@ -428,6 +431,7 @@ impl Operation for Pin {
     }
 }
 
+/// `unpin` (`/api/chats/{chat_id}/messages/{message_id}/pin`): Unpin a message.
 pub struct Unpin;
 impl Operation for Unpin {
     type Request = MessageRequest;
@@ -445,6 +449,7 @@ impl Operation for Unpin {
     }
 }
 
+/// `pins` (`/api/chats/{chat_id}/pins`): Pinned messages, most recently pinned first.
 pub struct Pins;
 impl Operation for Pins {
     type Request = crate::chats::ChatRequest;
@@ -462,7 +467,9 @@ impl Operation for Pins {
     }
 }
 
+/// `read` (`/api/chats/{chat_id}/read`): Move my read position forward (receipts to members, sync to my devices).
 pub struct Read;
+/// The input of `read`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct ReadRequest {
     pub chat_id: ChatId,
@@ -486,6 +493,7 @@ impl Operation for Read {
     }
 }
 
+/// `typing` (`/api/chats/{chat_id}/typing`): Tell members I am typing (for 6 s).
 pub struct Typing;
 impl Operation for Typing {
     type Request = crate::chats::ChatRequest;

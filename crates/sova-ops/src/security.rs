@@ -46,6 +46,7 @@ pub struct CodeRequest {
     pub code: String,
 }
 
+/// `totp_status` (`/api/2fa`): Whether 2FA is on.
 pub struct TotpStatus;
 impl Operation for TotpStatus {
     type Request = Empty;
@@ -60,6 +61,7 @@ impl Operation for TotpStatus {
     }
 }
 
+/// `totp_setup` (`/api/2fa/setup`): Start 2FA enrolment: the secret, an otpauth URI and an SVG QR code.
 pub struct TotpSetup;
 impl Operation for TotpSetup {
     type Request = Empty;
@@ -77,6 +79,7 @@ impl Operation for TotpSetup {
     }
 }
 
+/// `totp_enable` (`/api/2fa/enable`): Turn 2FA on with a code from the authenticator; answers backup codes.
 pub struct TotpEnable;
 impl Operation for TotpEnable {
     type Request = CodeRequest;
@@ -95,7 +98,9 @@ impl Operation for TotpEnable {
     }
 }
 
+/// `totp_disable` (`/api/2fa/disable`): Turn 2FA off (password and a code).
 pub struct TotpDisable;
+/// The input of `totp_disable`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct DisableRequest {
     pub password: String,
@@ -118,6 +123,7 @@ impl Operation for TotpDisable {
     }
 }
 
+/// `totp_backup_codes` (`/api/2fa/backup-codes`): New backup codes; the old ones stop working.
 pub struct TotpBackupCodes;
 impl Operation for TotpBackupCodes {
     type Request = CodeRequest;
@@ -136,6 +142,7 @@ impl Operation for TotpBackupCodes {
     }
 }
 
+/// `sessions` (`/api/sessions`): My live sessions (device, IP, location hint, last active, current).
 pub struct Sessions;
 impl Operation for Sessions {
     type Request = Empty;
@@ -152,7 +159,9 @@ impl Operation for Sessions {
     }
 }
 
+/// `revoke_session` (`/api/sessions/{session_id}`): Revoke one of my sessions: its tokens die and its sockets close.
 pub struct RevokeSession;
+/// The input of `revoke_session`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct SessionRequest {
     pub session_id: String,
@@ -177,6 +186,7 @@ impl Operation for RevokeSession {
     }
 }
 
+/// `revoke_other_sessions` (`/api/sessions/revoke-others`): Revoke all my sessions but this one.
 pub struct RevokeOtherSessions;
 impl Operation for RevokeOtherSessions {
     type Request = Empty;
@@ -194,6 +204,7 @@ impl Operation for RevokeOtherSessions {
     }
 }
 
+/// `security_alerts` (`/api/security/alerts`): My security alerts (logins from new devices), newest first.
 pub struct SecurityAlerts;
 impl Operation for SecurityAlerts {
     type Request = Empty;
@@ -210,7 +221,9 @@ impl Operation for SecurityAlerts {
     }
 }
 
+/// `admin_revoke_sessions` (`/api/admin/users/{user_id}/revoke-sessions`): Admins: revoke every session of a user.
 pub struct AdminRevokeSessions;
+/// The input of `admin_revoke_sessions`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct UserRequest {
     pub user_id: UserId,
@@ -232,7 +245,9 @@ impl Operation for AdminRevokeSessions {
     }
 }
 
+/// `audit_log` (`/api/admin/audit`): Admins: the append-only audit log, newest first.
 pub struct AuditLog;
+/// The input of `audit_log`, from path, query and body (REST) or the op frame.
 #[derive(Deserialize, JsonSchema)]
 pub struct AuditRequest {
     #[serde(default)]

@@ -24,7 +24,8 @@ pub fn routes() -> Router<Arc<Services>> {
         .merge(crate::ops::routes())
 }
 
-pub async fn not_found() -> HttpError {
+/// The JSON 404 for an unknown path.
+pub fn not_found_response() -> HttpError {
     ApiError::not_found("no such endpoint").into()
 }
 

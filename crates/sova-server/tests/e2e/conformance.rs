@@ -78,7 +78,13 @@ fn case(name: &str) -> Option<Value> {
         "react" | "unreact" => json!({"chat_id": "$G", "message_id": "$M", "emoji": "👍"}),
         "read" => json!({"chat_id": "$G", "up_to": 1}),
         "presence" => json!({"user_ids": ["$B", "$C"]}),
-        "totp_status" | "totp_setup" | "sessions" | "revoke_other_sessions" | "security_alerts" | "audit_log" => {
+        "me"
+        | "totp_status"
+        | "totp_setup"
+        | "sessions"
+        | "revoke_other_sessions"
+        | "security_alerts"
+        | "audit_log" => {
             json!({})
         }
         "totp_enable" | "totp_backup_codes" => json!({"code": "000000"}),
@@ -169,6 +175,8 @@ const VOLATILE: &[&str] = &[
     "qr_svg",
     "ip",
     "user_agent",
+    // The token's remaining lifetime ticks.
+    "expires_in",
     // `general` grows with every fixture.
     "member_count",
 ];
