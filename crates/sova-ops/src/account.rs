@@ -20,6 +20,8 @@ pub const OPS: &[Entry] = &[
     Entry::of::<Logout>(),
     Entry::of::<Captcha>(),
     Entry::of::<Me>(),
+    Entry::of::<GetSettings>(),
+    Entry::of::<PutSettings>(),
 ];
 
 const TAG: &str = "auth";
@@ -203,5 +205,50 @@ impl Operation for Me {
             session_id: u.session.clone(),
             expires_in: u.expires_in(),
         })
+    }
+}
+
+/// `settings` (`/api/me/settings`): My client settings (an empty object when never saved).
+pub struct GetSettings;
+impl Operation for GetSettings {
+    type Request = Empty;
+    type Response = sova_types::models::UserSettings;
+    const SPEC: Spec = Spec::new(
+        "settings",
+        Method::Get,
+        "/api/me/settings",
+        "My client settings, which follow me across devices",
+    )
+    .tag(TAG);
+    async fn handle(s: &Services, c: &Caller, _: Empty) -> Result<sova_types::models::UserSettings, ApiError> {
+        s.settings.get(c.user()?).await
+    }
+}
+
+/// `put_settings` (`/api/me/settings`): Replace my client settings.
+pub struct PutSettings;
+/// The input of `put_settings`.
+#[derive(Deserialize, JsonSchema)]
+pub struct PutSettingsRequest {
+    /// Any JSON object of at most 16 KiB; replaces the stored one (last write wins).
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+impl Operation for PutSettings {
+    type Request = PutSettingsRequest;
+    type Response = sova_types::models::UserSettings;
+    const SPEC: Spec = Spec::new(
+        "put_settings",
+        Method::Put,
+        "/api/me/settings",
+        "Replace my client settings; my connections get settings_updated",
+    )
+    .tag(TAG)
+    .errors(&[sova_types::ErrorCode::TooLarge]);
+    async fn handle(
+        s: &Services,
+        c: &Caller,
+        r: PutSettingsRequest,
+    ) -> Result<sova_types::models::UserSettings, ApiError> {
+        s.settings.put(c.user()?, r.settings).await
     }
 }

@@ -10,6 +10,7 @@ pub mod messages;
 pub mod order;
 pub mod presence;
 pub mod sessions;
+pub mod settings;
 pub mod telemetry;
 pub mod twofa;
 pub mod writer;
@@ -36,6 +37,8 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub presence: presence::PresenceService,
+    /// Client settings that follow the user.
+    pub settings: settings::SettingsService,
     /// Abuse counters shared by every service and transport.
     pub limits: Arc<dyn sova_limits::Limits>,
     /// Renders `/metrics`.
@@ -91,6 +94,7 @@ impl Services {
         };
         let audience = i64::try_from(config.receipts_max_members).unwrap_or(0);
         let presence = presence::PresenceService::new(counts, stores.clone(), bus.clone(), audience);
+        let settings = settings::SettingsService::new(stores.clone(), bus.clone());
         let services = Arc::new(Services {
             config,
             stores,
@@ -99,6 +103,7 @@ impl Services {
             chats,
             messages,
             presence,
+            settings,
             limits,
             metrics: telemetry::install(),
         });

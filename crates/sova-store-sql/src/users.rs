@@ -113,6 +113,31 @@ where
     async fn last_seen(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Option<i64>)>> {
         done::<B, _>(self.last_seen_rows(users).await)
     }
+
+    async fn settings(&self, user: UserId) -> StoreResult<Option<(String, i64)>> {
+        let r = sqlx::query("SELECT settings, updated_at FROM user_settings WHERE user_id = $1")
+            .bind(user.0)
+            .fetch_optional(&self.pool)
+            .await;
+        r.map_err(B::classify)?
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()
+            .map_err(B::classify)
+    }
+
+    async fn put_settings(&self, user: UserId, settings: &str, at: i64) -> StoreResult<()> {
+        let r = sqlx::query(
+            "INSERT INTO user_settings (user_id, settings, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET settings = $2, updated_at = $3",
+        )
+        .bind(user.0)
+        .bind(settings)
+        .bind(at)
+        .execute(&self.pool)
+        .await;
+        r.map_err(B::classify)?;
+        Ok(())
+    }
 }
 
 impl<B> SqlStore<B>

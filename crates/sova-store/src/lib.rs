@@ -372,6 +372,10 @@ pub trait UserStore: Send + Sync {
     async fn set_last_seen(&self, user: UserId, at: i64) -> StoreResult<()>;
     /// (user, last seen) for the users that exist.
     async fn last_seen(&self, users: &[UserId]) -> StoreResult<Vec<(UserId, Option<i64>)>>;
+    /// `user`'s client settings (a JSON object, as text) and when they were saved.
+    async fn settings(&self, user: UserId) -> StoreResult<Option<(String, i64)>>;
+    /// Replaces `user`'s client settings (last write wins).
+    async fn put_settings(&self, user: UserId, settings: &str, at: i64) -> StoreResult<()>;
 }
 
 #[async_trait]

@@ -104,6 +104,12 @@ pub enum Event {
         user_agent: String,
         at: String,
     },
+    /// Ephemeral: the user's client settings changed (on any device); to every
+    /// connection of the user.
+    SettingsUpdated {
+        settings: serde_json::Value,
+        updated_at: String,
+    },
     /// Internal: the session `session` of `user_id` was revoked; its connections close.
     SessionRevoked { user_id: UserId, session: String },
     /// Internal: the recipient may have missed events (a new bus subscription or a
@@ -138,6 +144,7 @@ impl Event {
             Event::Presence(_)
             | Event::Typing { .. }
             | Event::SecurityAlert { .. }
+            | Event::SettingsUpdated { .. }
             | Event::SessionRevoked { .. }
             | Event::Resync => 0,
         }

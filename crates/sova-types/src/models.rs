@@ -321,3 +321,13 @@ pub struct Presence {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<String>,
 }
+
+/// A user's client settings (theme, font size, language, …): a JSON object the
+/// server stores as given (at most 16 KiB) and returns on every device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UserSettings {
+    /// The settings object; `{}` when never saved.
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    /// RFC 3339 time of the last save (absent: never saved).
+    pub updated_at: Option<String>,
+}

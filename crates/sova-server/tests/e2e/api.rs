@@ -263,7 +263,91 @@ async fn idempotent_send(backend: Backend) {
     server.stop().await;
 }
 
+/// Settings follow the user: saved on one device, read on another, announced to the
+/// user's open connections (and to nobody else), bounded, and objects only.
+async fn settings_follow_the_user(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let rest = server.rest();
+    let (name, a) = user(&server, "settings").await;
+    let (_, other) = user(&server, "stranger").await;
+    let fresh = rest.raw("GET", "/api/me/settings", Some(&a.token), None).await.unwrap();
+    assert_eq!(
+        (fresh.status, &fresh.body),
+        (200, &json!({"settings": {}, "updated_at": null}))
+    );
+    let mut mine = server.ws().await;
+    mine.auth_token(&a.token, None).await.unwrap();
+    let mut theirs = server.tcp().await;
+    theirs.auth_token(&other.token, None).await.unwrap();
+
+    let saved = rest
+        .raw(
+            "PUT",
+            "/api/me/settings",
+            Some(&a.token),
+            Some(
+                json!({"settings": {"theme": "dark", "font_size": 15}})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+    assert_eq!(saved.body["settings"], json!({"theme": "dark", "font_size": 15}));
+    let pushed = mine.recv_type("settings_updated").await.unwrap();
+    assert_eq!(pushed["settings"]["theme"], "dark");
+    assert_eq!(pushed["updated_at"], saved.body["updated_at"]);
+    assert!(pushed.get("seq").is_none(), "ephemeral: {pushed}");
+
+    // Another device (a new login) reads the same.
+    let second = rest.login(&name, PASSWORD).await.unwrap();
+    let read = rest
+        .raw("GET", "/api/me/settings", Some(&second.token), None)
+        .await
+        .unwrap();
+    assert_eq!(read.body, saved.body);
+    // Over a socket, as an op frame.
+    let via_socket = mine.request(json!({"type": "settings"})).await.unwrap();
+    assert_eq!(via_socket["data"], saved.body);
+
+    let big = json!({"settings": {"blob": "x".repeat(17 * 1024)}})
+        .to_string()
+        .into_bytes();
+    let r = rest
+        .raw("PUT", "/api/me/settings", Some(&a.token), Some(big))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body["code"].as_str()), (413, Some("too_large")));
+    assert_eq!(r.body["details"]["max"], 16 * 1024);
+    let r = rest
+        .raw(
+            "PUT",
+            "/api/me/settings",
+            Some(&a.token),
+            Some(br#"{"settings":[1,2]}"#.to_vec()),
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body["code"].as_str()), (400, Some("bad_request")));
+    let r = rest.raw("GET", "/api/me/settings", None, None).await.unwrap();
+    assert_eq!(r.status, 401);
+    // The stranger heard nothing about it.
+    theirs.send(&json!({"type": "ping", "id": "p"})).await.unwrap();
+    loop {
+        let f = theirs.recv().await.unwrap();
+        assert_ne!(f["type"], "settings_updated", "{f}");
+        if f["type"] == "pong" {
+            break;
+        }
+    }
+    server.stop().await;
+}
+
 both_backends!(
+    settings_follow_the_user,
     seed_flow,
     history_paging,
     registration_rules,

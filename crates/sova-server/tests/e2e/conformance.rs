@@ -78,7 +78,9 @@ fn case(name: &str) -> Option<Value> {
         "react" | "unreact" => json!({"chat_id": "$G", "message_id": "$M", "emoji": "👍"}),
         "read" => json!({"chat_id": "$G", "up_to": 1}),
         "presence" => json!({"user_ids": ["$B", "$C"]}),
+        "put_settings" => json!({"settings": {"theme": "dark", "font_size": 15}}),
         "me"
+        | "settings"
         | "totp_status"
         | "totp_setup"
         | "sessions"
