@@ -406,6 +406,47 @@ test("CAPTCHA: after failed logins the proof of work is solved in a worker, with
   await ctx.close();
 });
 
+test("system notifications for new messages while the tab is hidden", async () => {
+  const ctx = await browser.newContext({ ...DESKTOP, baseURL: server.url, storageState: await bobCtx.storageState() });
+  // A hidden tab with notification permission granted; the fake records what is shown.
+  await ctx.addInitScript(() => {
+    const notes = [];
+    window.__notes = notes;
+    class FakeNotification {
+      static permission = "granted";
+      static async requestPermission() { return "granted"; }
+      constructor(title, opts) { notes.push({ title, body: opts && opts.body }); }
+      close() {}
+    }
+    window.Notification = FakeNotification;
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  });
+  const p = await ctx.newPage();
+  await p.goto("/");
+  await p.waitForSelector(".chat-item", T);
+  const token = await alice.evaluate(() => JSON.parse(localStorage.getItem("sova.session")).token);
+  const text = `while you were away ${Date.now()}`;
+  // Wait until bob's socket is live (a first message may arrive before it), then send.
+  let shown = [];
+  for (let i = 0; i < 30 && !shown.some((n) => n.body === text); i++) {
+    if (i % 10 === 0) {
+      const r = await fetch(`${server.url}/api/send`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ content: text, client_msg_id: `notify-${i}` }),
+      });
+      assert.equal(r.status, 201);
+    }
+    await new Promise((done) => setTimeout(done, 200));
+    shown = await p.evaluate(() => window.__notes);
+  }
+  const note = shown.find((n) => n.body === text);
+  assert.ok(note, `a notification for the message: ${JSON.stringify(shown)}`);
+  assert.match(note.title, new RegExp(A), "titled with the sender");
+  await ctx.close();
+});
+
 test("cold load: time until the chat list is interactive", async () => {
   const state = await aliceCtx.storageState();
   const ctx = await browser.newContext({ ...DESKTOP, baseURL: server.url, storageState: state });
