@@ -122,7 +122,7 @@ export const SERVER_FRAME_TYPES = [
   "auth_success", "auth_2fa_required", "ack", "synced", "history", "result", "pong", "error",
   "new_message", "message_edited", "message_deleted", "reaction_added", "reaction_removed", "message_pinned",
   "read", "mention", "chat_added", "chat_updated", "chat_removed", "member_updated", "typing", "presence",
-  "security_alert",
+  "security_alert", "settings_updated",
 ] as const;
 
 /** Client frames the client sends (checked against docs/protocol.md). */
