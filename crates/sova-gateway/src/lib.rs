@@ -4,8 +4,8 @@
 //! happens here, so both transports behave identically.
 //!
 //! Invariants of one connection:
-//! - up to `MAX_IN_FLIGHT` requests are handled concurrently and each answer carries
-//!   its request's `re`; writes (messages, edits, reactions, …) reach the writer in
+//! - up to `MAX_IN_FLIGHT` requests are handled concurrently; answers are written
+//!   in the order the requests arrived, each carrying its request's `re`; writes (messages, edits, reactions, …) reach the writer in
 //!   the order they were received (see `sova_service::order`), so they are stored,
 //!   acknowledged and delivered in send order. `auth`, `auth_2fa` and `sync` (and
 //!   anything before authentication) run alone: they wait for the requests in
@@ -25,7 +25,7 @@ mod sink;
 use bytes::Bytes;
 use decode::{OpFrame, Request};
 use futures_util::future::BoxFuture;
-use futures_util::stream::FuturesUnordered;
+use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, Stream, StreamExt};
 use hub::{Hub, Push};
 use sink::{TimedSink, feed_frame, result_frame, send_frame};
@@ -282,8 +282,9 @@ struct Conn {
     lane: Arc<sova_service::order::Lane>,
 }
 
-/// Requests of one connection being handled.
-type InFlight = FuturesUnordered<BoxFuture<'static, Outcome>>;
+/// Requests of one connection being handled: they run concurrently, and their
+/// answers are written in the order the requests arrived (so acks keep send order).
+type InFlight = FuturesOrdered<BoxFuture<'static, Outcome>>;
 
 impl Conn {
     async fn run<S, K>(
@@ -311,7 +312,7 @@ impl Conn {
                 if let Some((frame, re)) = deferred.take() {
                     exclusive = true;
                     match self.start(frame, re) {
-                        Ok(fut) => in_flight.push(fut),
+                        Ok(fut) => in_flight.push_back(fut),
                         Err((err, re)) => {
                             exclusive = false;
                             if send_frame(&mut sink, &ServerFrame::error(err, re)).await.is_err() {
@@ -327,7 +328,7 @@ impl Conn {
                     self.replaying = true;
                     self.silent_replay = true;
                     exclusive = true;
-                    in_flight.push(self.replay_page(self.last_sent, None));
+                    in_flight.push_back(self.replay_page(self.last_sent, None));
                 }
             }
             let live = authed && !self.replaying;
@@ -402,7 +403,7 @@ impl Conn {
                         }
                     });
                     match decoded {
-                        Ok(Some(fut)) => in_flight.push(fut),
+                        Ok(Some(fut)) => in_flight.push_back(fut),
                         Ok(None) => {}
                         Err((err, re)) => {
                             exclusive = exclusive && !in_flight.is_empty();
@@ -670,12 +671,12 @@ impl Conn {
                 if let Some(frame) = then {
                     let re = frame.request_id().map(str::to_owned);
                     match self.dispatch(*frame, re) {
-                        Ok(fut) => in_flight.push(fut),
+                        Ok(fut) => in_flight.push_back(fut),
                         Err((e, re)) => feed_frame(sink, &ServerFrame::error(e, re)).await?,
                     }
                 } else if let Some(since) = since.filter(|s| *s >= 0) {
                     self.replaying = true;
-                    in_flight.push(self.replay_page(since, None));
+                    in_flight.push_back(self.replay_page(since, None));
                 }
             }
             Outcome::Replay {
@@ -689,7 +690,7 @@ impl Conn {
                     self.last_sent = self.last_sent.max(push.seq());
                 }
                 if more {
-                    in_flight.push(self.replay_page(until, re));
+                    in_flight.push_back(self.replay_page(until, re));
                 } else {
                     self.replaying = false;
                     let seq = self.last_sent.max(until);
