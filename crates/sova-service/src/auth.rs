@@ -22,7 +22,7 @@ use sova_types::{ApiError, ChatId, UserId};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 32;
@@ -102,7 +102,7 @@ pub struct AuthService {
     validation: Validation,
     access_ttl: i64,
     refresh_ttl: i64,
-    hashing: Arc<Semaphore>,
+    hashing: Arc<crate::hashing::HashPool>,
     dummy_hash: OnceCell<String>,
     pub(crate) limits: Arc<dyn Limits>,
     /// IP reputation and CAPTCHA.
@@ -211,7 +211,8 @@ impl AuthService {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        // Hashing is CPU-bound: one thread per core; each keeps its 19 MiB for the next hash.
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AuthService {
             stores,
             general,
@@ -222,7 +223,7 @@ impl AuthService {
             validation,
             access_ttl: i64::try_from(config.access_token_ttl_secs).unwrap_or(900),
             refresh_ttl: i64::try_from(config.refresh_token_ttl_secs).unwrap_or(30 * 86_400),
-            hashing: Arc::new(Semaphore::new(permits)),
+            hashing: Arc::new(crate::hashing::HashPool::new(permits)),
             dummy_hash: OnceCell::new(),
             reputation: crate::abuse::Reputation::new(
                 limits.clone(),
@@ -249,37 +250,27 @@ impl AuthService {
     }
 
     async fn hash_password(&self, password: String) -> Result<String, ApiError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| ApiError::unavailable("shutting down"))?;
-        tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
-        })
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "password hashing failed");
-            ApiError::internal()
-        })
+        self.hashing
+            .run(move || {
+                Argon2::default()
+                    .hash_password(password.as_bytes())
+                    .map(|h| h.to_string())
+            })
+            .await?
+            .map_err(|e| {
+                tracing::error!(error = %e, "password hashing failed");
+                ApiError::internal()
+            })
     }
 
     pub(crate) async fn verify_password(&self, password: String, hash: String) -> Result<bool, ApiError> {
-        let _permit = self
-            .hashing
-            .acquire()
+        self.hashing
+            .run(move || {
+                PasswordHash::new(&hash)
+                    .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                    .unwrap_or(false)
+            })
             .await
-            .map_err(|_| ApiError::unavailable("shutting down"))?;
-        tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(|_| ApiError::internal())
     }
 
     /// Creates an account and joins it to `general`; `conflict` when the name is taken

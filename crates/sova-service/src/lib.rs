@@ -6,6 +6,7 @@
 pub mod abuse;
 pub mod auth;
 pub mod chats;
+pub mod hashing;
 pub mod messages;
 pub mod order;
 pub mod presence;
