@@ -46,6 +46,9 @@ pub const ENV_VARS: &[&str] = &[
     "TLS_SELF_SIGNED",
     "HTTPS_PORT",
     "TCP_TLS_PORT",
+    "GRPC_PORT",
+    "GRPC_TLS_PORT",
+    "GRAPHIQL",
     "CAPTCHA_DIFFICULTY",
     "REPUTATION_CAPTCHA_AT",
     "REPUTATION_BLOCK_AT",
@@ -186,6 +189,13 @@ pub struct Config {
     pub https_port: u16,
     /// TCP protocol over TLS, when TLS is on.
     pub tcp_tls_port: u16,
+    /// gRPC (`sova.v1`, HTTP/2 without TLS).
+    pub grpc_port: u16,
+    /// gRPC over TLS (HTTP/2, ALPN `h2`), when TLS is on.
+    pub grpc_tls_port: u16,
+    /// Serve the GraphiQL page at `/graphiql`: unset means on in development, off in
+    /// production.
+    pub graphiql: Option<bool>,
     /// Leading zero bits a CAPTCHA proof of work needs (20 ≈ a second in a browser).
     pub captcha_difficulty: u32,
     /// Penalty points (15-minute window) from which an address must solve a CAPTCHA.
@@ -247,6 +257,9 @@ impl Default for Config {
             tls_self_signed: false,
             https_port: 8443,
             tcp_tls_port: 8889,
+            grpc_port: 50051,
+            grpc_tls_port: 50052,
+            graphiql: None,
             captcha_difficulty: 20,
             reputation_captcha_at: 20,
             reputation_block_at: 60,

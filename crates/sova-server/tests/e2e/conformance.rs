@@ -1,10 +1,12 @@
-//! Every socket operation of the registry, called over REST and as a socket op
-//! frame on equal fixtures, answers the same body (or the same error) on both
-//! transports. A new operation without a case here fails the test.
+//! Every socket operation of the registry, called over REST, as a socket op frame and
+//! as a gRPC call on equal fixtures, answers the same body (or the same error) on
+//! every transport (gRPC: the REST body as its reply message carries it; the error
+//! code and details in ErrorInfo). A new operation without a case here fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 
+use common::grpc::{GrpcClient, details_as_metadata, status_error};
 use common::{Backend, TestServer, user};
 use serde_json::{Map, Value, json};
 use sova_client::Realtime;
@@ -159,6 +161,24 @@ async fn over_socket(rt: &mut Realtime, entry: &sova_ops::Entry, req: &Map<Strin
     }
 }
 
+async fn over_grpc(client: &mut GrpcClient, entry: &sova_ops::Entry, req: &Map<String, Value>, token: &str) -> Value {
+    match client
+        .call(entry.spec.name, &Value::Object(req.clone()), Some(token))
+        .await
+    {
+        Ok(data) => json!({ "data": data }),
+        Err(s) => json!({ "error": status_error(&s) }),
+    }
+}
+
+/// A REST answer as the gRPC transport carries it.
+fn rest_as_grpc(client: &GrpcClient, entry: &sova_ops::Entry, via_rest: &Value) -> Value {
+    match via_rest.get("error") {
+        Some(e) => json!({ "error": [e[0], e[1], details_as_metadata(&e[2])] }),
+        None => json!({ "data": client.project(entry.spec.name, &via_rest["data"]) }),
+    }
+}
+
 const VOLATILE: &[&str] = &[
     "seq",
     "chat_seq",
@@ -228,6 +248,7 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
     };
     let mut missing = Vec::new();
     let mut compared = 0;
+    let mut grpc = GrpcClient::connect(&server.grpc).await;
     for entry in sova_ops::all().iter().filter(|e| e.spec.socket) {
         let Some(template) = case(entry.spec.name) else {
             missing.push(entry.spec.name);
@@ -236,6 +257,7 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
         let rest_fixture = fixture(&server).await;
         let req = resolve(&template, &rest_fixture);
         let via_rest = over_rest(&server, entry, req.as_object().unwrap(), &rest_fixture.token).await;
+        let rest_projected = normalize(&rest_as_grpc(&grpc, entry, &via_rest), &rest_fixture);
         let via_rest = normalize(&via_rest, &rest_fixture);
 
         let socket_fixture = fixture(&server).await;
@@ -248,6 +270,16 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
         assert_eq!(
             via_rest, via_socket,
             "{} answers differently over REST and a socket",
+            entry.spec.name
+        );
+
+        let grpc_fixture = fixture(&server).await;
+        let req = resolve(&template, &grpc_fixture);
+        let via_grpc = over_grpc(&mut grpc, entry, req.as_object().unwrap(), &grpc_fixture.token).await;
+        let via_grpc = normalize(&via_grpc, &grpc_fixture);
+        assert_eq!(
+            rest_projected, via_grpc,
+            "{} answers differently over REST and gRPC",
             entry.spec.name
         );
         compared += 1;

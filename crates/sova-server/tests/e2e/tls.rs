@@ -43,6 +43,7 @@ async fn https_wss_and_tcp_over_tls() {
         c.tls_self_signed = true;
         c.https_port = 0;
         c.tcp_tls_port = 0;
+        c.grpc_tls_port = 0;
     })
     .await
     .unwrap();
