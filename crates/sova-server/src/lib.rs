@@ -1,6 +1,6 @@
 //! Assembles a running server from a `Config`: opens and migrates the store, starts
-//! the services, the gateway, the durable job runner and the transports (REST and WebSocket,
-//! TCP, gRPC) on the
+//! the services, the gateway, the durable job runner and the transports (REST, WebSocket and
+//! GraphQL, TCP, gRPC) on the
 //! given listeners, and shuts everything down in order (stop accepting → close
 //! connections → finish or release running jobs → commit queued writes → close the
 //! database).
@@ -209,7 +209,9 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     });
-    let app = sova_api_http::router(services.clone(), ws);
+    let graphql = sova_api_graphql::routes(services.clone(), gateway.clone(), shutdown.clone())
+        .map_err(|e| anyhow::anyhow!("cannot build the GraphQL schema: {e}"))?;
+    let app = sova_api_http::router(services.clone(), ws.merge(graphql));
     let app_for_tls = app.clone();
     let header_timeout = Duration::from_secs(config.http_header_timeout_secs.max(1));
     let grace = Duration::from_secs(config.shutdown_grace_secs);

@@ -10,6 +10,7 @@ mod binary;
 mod cluster;
 mod conformance;
 mod encryption;
+mod graphql;
 mod grpc;
 mod jobs;
 mod lifecycle;
