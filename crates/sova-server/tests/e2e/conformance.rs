@@ -1,11 +1,14 @@
-//! Every socket operation of the registry, called over REST, as a socket op frame and
-//! as a gRPC call on equal fixtures, answers the same body (or the same error) on
-//! every transport (gRPC: the REST body as its reply message carries it; the error
-//! code and details in ErrorInfo). A new operation without a case here fails the test.
+//! Every socket operation of the registry, called on equal fixtures over all five
+//! transports — REST, an op frame on WebSocket and on TCP, a gRPC call, a GraphQL
+//! field — from one table of requests (`case`), answers the same body (or the same
+//! error) everywhere: gRPC as the REST body through its reply message (the error code
+//! and details in ErrorInfo), GraphQL as the REST body through the selection of every
+//! field (the code in `extensions.code`). A new operation without a case fails it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 
+use common::graphql::GraphqlClient;
 use common::grpc::{GrpcClient, details_as_metadata, status_error};
 use common::{Backend, TestServer, user};
 use serde_json::{Map, Value, json};
@@ -171,6 +174,14 @@ async fn over_grpc(client: &mut GrpcClient, entry: &sova_ops::Entry, req: &Map<S
     }
 }
 
+/// A REST answer as the GraphQL selection of every field sees it.
+fn rest_as_graphql(client: &GraphqlClient, entry: &sova_ops::Entry, via_rest: &Value) -> Value {
+    match via_rest.get("error") {
+        Some(e) => json!({ "error": e }),
+        None => json!({ "data": client.project(entry.spec.name, &via_rest["data"]) }),
+    }
+}
+
 /// A REST answer as the gRPC transport carries it.
 fn rest_as_grpc(client: &GrpcClient, entry: &sova_ops::Entry, via_rest: &Value) -> Value {
     match via_rest.get("error") {
@@ -249,38 +260,53 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
     let mut missing = Vec::new();
     let mut compared = 0;
     let mut grpc = GrpcClient::connect(&server.grpc).await;
+    let graphql = GraphqlClient::connect(&server.http).await;
     for entry in sova_ops::all().iter().filter(|e| e.spec.socket) {
         let Some(template) = case(entry.spec.name) else {
             missing.push(entry.spec.name);
             continue;
         };
-        let rest_fixture = fixture(&server).await;
-        let req = resolve(&template, &rest_fixture);
-        let via_rest = over_rest(&server, entry, req.as_object().unwrap(), &rest_fixture.token).await;
-        let rest_projected = normalize(&rest_as_grpc(&grpc, entry, &via_rest), &rest_fixture);
-        let via_rest = normalize(&via_rest, &rest_fixture);
-
-        let socket_fixture = fixture(&server).await;
-        let mut rt = server.ws().await;
-        rt.auth_token(&socket_fixture.token, None).await.unwrap();
-        let req = resolve(&template, &socket_fixture);
-        let via_socket = over_socket(&mut rt, entry, req.as_object().unwrap()).await;
-        let via_socket = normalize(&via_socket, &socket_fixture);
-        rt.close().await;
-        assert_eq!(
-            via_rest, via_socket,
-            "{} answers differently over REST and a socket",
-            entry.spec.name
+        let name = entry.spec.name;
+        // One fixture per transport, made concurrently (registrations dominate the time).
+        let (rest_fx, ws_fx, tcp_fx, grpc_fx, gql_fx) = tokio::join!(
+            fixture(&server),
+            fixture(&server),
+            fixture(&server),
+            fixture(&server),
+            fixture(&server)
         );
+        let req = |f: &Fixture| resolve(&template, f).as_object().unwrap().clone();
 
-        let grpc_fixture = fixture(&server).await;
-        let req = resolve(&template, &grpc_fixture);
-        let via_grpc = over_grpc(&mut grpc, entry, req.as_object().unwrap(), &grpc_fixture.token).await;
-        let via_grpc = normalize(&via_grpc, &grpc_fixture);
+        let raw_rest = over_rest(&server, entry, &req(&rest_fx), &rest_fx.token).await;
+        let rest_as_grpc = normalize(&rest_as_grpc(&grpc, entry, &raw_rest), &rest_fx);
+        let rest_as_graphql = normalize(&rest_as_graphql(&graphql, entry, &raw_rest), &rest_fx);
+        let via_rest = normalize(&raw_rest, &rest_fx);
+
+        for (transport, fx) in [("WebSocket", &ws_fx), ("TCP", &tcp_fx)] {
+            let mut rt = if transport == "TCP" {
+                server.tcp().await
+            } else {
+                server.ws().await
+            };
+            rt.auth_token(&fx.token, None).await.unwrap();
+            let via_socket = normalize(&over_socket(&mut rt, entry, &req(fx)).await, fx);
+            rt.close().await;
+            assert_eq!(
+                via_rest, via_socket,
+                "{name} answers differently over REST and {transport}"
+            );
+        }
+
+        let via_grpc = normalize(
+            &over_grpc(&mut grpc, entry, &req(&grpc_fx), &grpc_fx.token).await,
+            &grpc_fx,
+        );
+        assert_eq!(rest_as_grpc, via_grpc, "{name} answers differently over REST and gRPC");
+
+        let via_graphql = normalize(&graphql.call(name, &req(&gql_fx), &gql_fx.token).await, &gql_fx);
         assert_eq!(
-            rest_projected, via_grpc,
-            "{} answers differently over REST and gRPC",
-            entry.spec.name
+            rest_as_graphql, via_graphql,
+            "{name} answers differently over REST and GraphQL"
         );
         compared += 1;
     }
@@ -289,4 +315,26 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
     server.stop().await;
 }
 
-both_backends!(every_socket_operation_answers_like_rest);
+// Five transports and five fixtures per operation: more than the usual two minutes.
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_socket_operation_answers_like_rest() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(300),
+            super::every_socket_operation_answers_like_rest(super::common::Backend::Sqlite),
+        )
+        .await
+        .expect("test timed out");
+    }
+}
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_socket_operation_answers_like_rest() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(300),
+            super::every_socket_operation_answers_like_rest(super::common::Backend::Postgres),
+        )
+        .await
+        .expect("test timed out");
+    }
+}

@@ -2,6 +2,7 @@
 //! or PostgreSQL (own schema), driven through `sova-client`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod graphql;
 pub mod grpc;
 
 use serde_json::Value;
