@@ -154,7 +154,11 @@ async fn on_get(
         let header_token = header_token(&headers);
         let schema = state.schema.clone();
         let state = state.clone();
+        // A subscribe message is a query: the request size limit applies to it too.
+        let limit = state.services.config.max_frame_bytes;
         return upgrade
+            .max_message_size(limit)
+            .max_frame_size(limit)
             .protocols(ALL_WEBSOCKET_PROTOCOLS)
             .on_upgrade(move |socket| {
                 GraphQLWebSocket::new(socket, schema, protocol)

@@ -165,7 +165,9 @@ async fn serve_ws(state: Arc<State>, ws: tokio_tungstenite::WebSocketStream<TcpS
         while let Some(first) = rx.recv().await {
             let mut next = Some(first);
             while let Some(bytes) = next {
-                let Ok(text) = tokio_tungstenite::tungstenite::Utf8Bytes::try_from(bytes) else { return };
+                let Ok(text) = tokio_tungstenite::tungstenite::Utf8Bytes::try_from(bytes) else {
+                    return;
+                };
                 if sink.feed(Message::Text(text)).await.is_err() {
                     return;
                 }

@@ -47,7 +47,12 @@ struct Cli {
     )]
     database_url: String,
     /// Redis for `postgres`/`cluster` (keys under a fresh prefix).
-    #[arg(long, global = true, env = "BENCH_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    #[arg(
+        long,
+        global = true,
+        env = "BENCH_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
     redis_url: String,
     #[command(subcommand)]
     command: Command,

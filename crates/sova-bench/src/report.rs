@@ -113,7 +113,10 @@ impl Report {
                 out.insert((*f).into(), Value::from((a / b * 1000.0).round() / 1000.0));
             }
         }
-        println!("  ratio sova/{baseline} {scenario} {transport} {mode}: {}", Value::Object(out.clone()));
+        println!(
+            "  ratio sova/{baseline} {scenario} {transport} {mode}: {}",
+            Value::Object(out.clone())
+        );
         self.ratios.push(out);
     }
 

@@ -91,7 +91,12 @@ pub async fn sova_chat(endpoint: &Endpoint, kind: &str, owner: &User, members: &
     let first: Vec<i64> = chunks.next().map(<[i64]>::to_vec).unwrap_or_default();
     let body = json!({"type": kind, "name": format!("bench {kind}"), "members": first});
     let resp = rest
-        .raw("POST", "/api/chats", Some(&owner.token), Some(body.to_string().into_bytes()))
+        .raw(
+            "POST",
+            "/api/chats",
+            Some(&owner.token),
+            Some(body.to_string().into_bytes()),
+        )
         .await?;
     if resp.status != 201 {
         bail!("creating a {kind}: {} {}", resp.status, resp.body);

@@ -169,7 +169,10 @@ impl Server {
         unsafe {
             libc::kill(self.pid as i32, libc::SIGTERM);
         }
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }
@@ -181,9 +184,13 @@ pub fn own_cpu_secs() -> f64 {
 }
 
 fn cpu_secs_of(path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(path) else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
     // Fields after the parenthesised command name, which may hold spaces.
-    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { return 0.0 };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0.0;
+    };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of the whole line; 12 and 13 after the name.
@@ -193,7 +200,9 @@ fn cpu_secs_of(path: &str) -> f64 {
 }
 
 fn rss_of(path: &str) -> u64 {
-    let Ok(status) = std::fs::read_to_string(path) else { return 0 };
+    let Ok(status) = std::fs::read_to_string(path) else {
+        return 0;
+    };
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))

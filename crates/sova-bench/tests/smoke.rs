@@ -25,12 +25,17 @@ fn every_scenario_runs_in_every_mode() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sova-bench"))
-        .args(["--smoke", "--mode", "embedded", "--mode", "postgres", "--mode", "cluster", "--json"])
+        .args([
+            "--smoke", "--mode", "embedded", "--mode", "postgres", "--mode", "cluster", "--json",
+        ])
         .arg(&json)
         .arg("--sova")
         .arg(sova_binary())
         .arg("all")
-        .env("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sova_bench_smoke")
+        .env(
+            "BENCH_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/sova_bench_smoke",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -47,7 +52,11 @@ fn every_scenario_runs_in_every_mode() {
             .collect::<Vec<_>>()
     };
     for scenario in ["throughput", "latency", "fanout", "history"] {
-        assert_eq!(find(scenario, "baseline (SQLite)", "-").len(), 2, "{scenario}: ws and tcp");
+        assert_eq!(
+            find(scenario, "baseline (SQLite)", "-").len(),
+            2,
+            "{scenario}: ws and tcp"
+        );
     }
     for mode in ["embedded", "postgres", "cluster"] {
         for scenario in ["throughput", "latency", "fanout", "connections", "history", "resume"] {

@@ -48,7 +48,6 @@ pub const ENV_VARS: &[&str] = &[
     "TCP_TLS_PORT",
     "GRPC_PORT",
     "GRPC_TLS_PORT",
-    "GRAPHIQL",
     "CAPTCHA_DIFFICULTY",
     "REPUTATION_CAPTCHA_AT",
     "REPUTATION_BLOCK_AT",
@@ -206,9 +205,6 @@ pub struct Config {
     pub grpc_port: u16,
     /// gRPC over TLS (HTTP/2, ALPN `h2`), when TLS is on.
     pub grpc_tls_port: u16,
-    /// Serve the GraphiQL page at `/graphiql`: unset means on in development, off in
-    /// production.
-    pub graphiql: Option<bool>,
     /// Leading zero bits a CAPTCHA proof of work needs (20 ≈ a second in a browser).
     pub captcha_difficulty: u32,
     /// Penalty points (15-minute window) from which an address must solve a CAPTCHA.
@@ -274,7 +270,6 @@ impl Default for Config {
             tcp_tls_port: 8889,
             grpc_port: 50051,
             grpc_tls_port: 50052,
-            graphiql: None,
             captcha_difficulty: 20,
             reputation_captcha_at: 20,
             reputation_block_at: 60,
@@ -535,11 +530,14 @@ mod tests {
             jail.create_file("sova.toml", "http_port = 9000\ntcp_port = 9001\n")?;
             jail.set_env("SOVA_CONFIG", "sova.toml");
             jail.set_env("TCP_PORT", "7777");
+            jail.set_env("GRPC_PORT", "7778");
             jail.set_env("SOVA_DATA_DIR", "/tmp/x");
             jail.set_env("SOVA_ENV", "production");
             let c = Config::load().expect("load");
             assert_eq!(c.http_port, 9000);
             assert_eq!(c.tcp_port, 7777);
+            assert_eq!(c.grpc_port, 7778);
+            assert_eq!(c.grpc_tls_port, 50052);
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
             assert!(c.is_production());
             assert_eq!(c.max_message_chars, 4096);

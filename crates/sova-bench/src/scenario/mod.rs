@@ -151,11 +151,19 @@ pub async fn connections(ctx: &Ctx, report: &mut Report, count: Option<usize>) -
     for &mode in &ctx.modes {
         for &t in &ctx.transports {
             let servers = ctx.start_sova(mode, &[]).await?;
-            let users = setup::sova_users(&servers[0].endpoint, "c", n.min(500), 16).await?.users;
+            let users = setup::sova_users(&servers[0].endpoint, "c", n.min(500), 16)
+                .await?
+                .users;
             let out = idle::connections(Kind::Sova, t, &servers, &users, n).await;
             stop_all(servers).await;
             report.add("connections", "sova", t.name(), mode_name(mode), out?);
-            report.ratio("connections", t.name(), mode_name(mode), Kind::BaselineMemory.name(), &["rss_per_conn_kb"]);
+            report.ratio(
+                "connections",
+                t.name(),
+                mode_name(mode),
+                Kind::BaselineMemory.name(),
+                &["rss_per_conn_kb"],
+            );
         }
     }
     Ok(())
@@ -178,7 +186,10 @@ pub async fn login(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Resu
 pub async fn history(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Result<()> {
     let n = sized(ctx, count, 10_000, 300);
     let (clients, secs) = if ctx.smoke { (2, 0.5) } else { (16, 10.0) };
-    report.config("history", serde_json::json!({"messages": n, "clients": clients, "page": 100, "secs": secs}));
+    report.config(
+        "history",
+        serde_json::json!({"messages": n, "clients": clients, "page": 100, "secs": secs}),
+    );
     for &t in &ctx.transports {
         let servers = vec![Server::baseline(true).await?];
         let user = &setup::baseline_users(1)[0];
@@ -199,7 +210,13 @@ pub async fn history(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Re
                 return out.map(|_| ());
             }
             report.add("history", "sova", t.name(), mode_name(mode), out?);
-            report.ratio("history", t.name(), mode_name(mode), Kind::BaselineDurable.name(), &["pages_per_sec", "server_cpu_us_per_page"]);
+            report.ratio(
+                "history",
+                t.name(),
+                mode_name(mode),
+                Kind::BaselineDurable.name(),
+                &["pages_per_sec", "server_cpu_us_per_page"],
+            );
         }
         stop_all(servers).await;
     }
@@ -211,7 +228,10 @@ pub async fn resume(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Res
     let n = sized(ctx, count, 5_000, 50);
     let users_n = n.min(1000);
     let missed = 5;
-    report.config("resume", serde_json::json!({"clients": n, "users": users_n, "group_size": 10, "missed": missed}));
+    report.config(
+        "resume",
+        serde_json::json!({"clients": n, "users": users_n, "group_size": 10, "missed": missed}),
+    );
     for &mode in &ctx.modes {
         for &t in &ctx.transports {
             let servers = ctx.start_sova(mode, &[]).await?;
@@ -257,7 +277,13 @@ pub async fn fanout(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Res
                 return out.map(|_| ());
             }
             report.add("fanout", "sova", t.name(), mode_name(mode), out?);
-            report.ratio("fanout", t.name(), mode_name(mode), Kind::BaselineDurable.name(), &["mean_ms_to_last", "server_cpu_us_per_delivery"]);
+            report.ratio(
+                "fanout",
+                t.name(),
+                mode_name(mode),
+                Kind::BaselineDurable.name(),
+                &["mean_ms_to_last", "server_cpu_us_per_delivery"],
+            );
         }
         stop_all(servers).await;
     }
@@ -328,7 +354,13 @@ async fn messages(ctx: &Ctx, report: &mut Report, name: &str, p: &throughput::Pa
                 return outcome.map(|_| ());
             }
             report.add(name, "sova", t.name(), mode_name(mode), outcome?);
-            report.ratio(name, t.name(), mode_name(mode), Kind::BaselineDurable.name(), MESSAGE_FIGURES);
+            report.ratio(
+                name,
+                t.name(),
+                mode_name(mode),
+                Kind::BaselineDurable.name(),
+                MESSAGE_FIGURES,
+            );
         }
         stop_all(servers).await;
     }

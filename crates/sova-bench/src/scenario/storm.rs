@@ -131,7 +131,12 @@ pub async fn resume(
 async fn post(rest: &RestClient, user: &User, chat: i64, text: &str) -> Result<i64> {
     let body = serde_json::json!({ "text": text }).to_string().into_bytes();
     let resp = rest
-        .raw("POST", &format!("/api/chats/{chat}/messages"), Some(&user.token), Some(body))
+        .raw(
+            "POST",
+            &format!("/api/chats/{chat}/messages"),
+            Some(&user.token),
+            Some(body),
+        )
         .await?;
     if resp.status >= 300 {
         bail!("posting: {} {}", resp.status, resp.body);
@@ -203,7 +208,10 @@ pub async fn fanout(
             .await?;
         while delivered.load(Ordering::Relaxed) < target {
             if started.elapsed() > Duration::from_secs(120) {
-                bail!("post {k} reached {} of {audience} members in 120 s", delivered.load(Ordering::Relaxed));
+                bail!(
+                    "post {k} reached {} of {audience} members in 120 s",
+                    delivered.load(Ordering::Relaxed)
+                );
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }

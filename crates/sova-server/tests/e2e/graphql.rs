@@ -1,7 +1,8 @@
 //! The GraphQL transport end to end: driven by Python's `gql` client (HTTP queries and
 //! mutations validated against the introspected schema, graphql-transport-ws
 //! subscriptions fed by a message sent over TCP, resume with `since`), and by plain
-//! HTTP for the transport's own rules (GET refuses mutations, depth limit), on both
+//! HTTP for the transport's own rules (GET refuses mutations, depth and complexity
+//! limits), on both
 //! databases.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -140,6 +141,20 @@ async fn http_rules_hold(backend: Backend) {
             .unwrap()
             .contains("nested too deep"),
         "{deep}"
+    );
+
+    // Complexity limit: too many fields in one query are refused as a whole.
+    let wide: Vec<String> = (0..600).map(|i| format!("a{i}: me {{ username }}")).collect();
+    let wide = post(
+        &server,
+        Some(&pair.token),
+        json!({"query": format!("{{ {} }}", wide.join(" "))}),
+    )
+    .await;
+    assert!(wide["data"].is_null(), "{wide}");
+    assert!(
+        wide["errors"][0]["message"].as_str().unwrap().contains("too complex"),
+        "{wide}"
     );
 
     // Errors carry the registry's codes.
