@@ -3,8 +3,10 @@
 //! on the same path speaks `graphql-transport-ws` for the `events` subscription, fed
 //! by an attached gateway connection (the same pushes, `since` replay and order as a
 //! socket). Errors carry the registry's codes in `extensions.code`. Depth and
-//! complexity are limited. A thin adapter: no operation is named here.
+//! complexity are limited. A thin adapter: no operation is named here. `/graphiql`
+//! serves the GraphiQL page ([`graphiql`]).
 
+pub mod graphiql;
 mod resolve;
 pub mod schema;
 mod subscribe;
@@ -77,12 +79,19 @@ struct GqlState {
     services: Arc<Services>,
 }
 
-/// The `/graphql` route, ready to merge into the HTTP router.
+/// The `/graphql` route (and `/graphiql` when `GRAPHIQL` allows it: by default in
+/// development only), ready to merge into the HTTP router.
 pub fn routes(services: Arc<Services>, gateway: Arc<Gateway>, shutdown: CancellationToken) -> Result<Router, String> {
+    let graphiql = services.config.graphiql.unwrap_or(!services.config.is_production());
     let schema = build(services.clone(), gateway, shutdown)?;
-    Ok(Router::new()
+    let router = Router::new()
         .route("/graphql", get(on_get).post(on_post))
-        .with_state(GqlState { schema, services }))
+        .with_state(GqlState { schema, services });
+    Ok(if graphiql {
+        router.merge(graphiql::routes())
+    } else {
+        router
+    })
 }
 
 /// The bearer token of an `Authorization` header value.

@@ -48,6 +48,7 @@ pub const ENV_VARS: &[&str] = &[
     "TCP_TLS_PORT",
     "GRPC_PORT",
     "GRPC_TLS_PORT",
+    "GRAPHIQL",
     "CAPTCHA_DIFFICULTY",
     "REPUTATION_CAPTCHA_AT",
     "REPUTATION_BLOCK_AT",
@@ -205,6 +206,8 @@ pub struct Config {
     pub grpc_port: u16,
     /// gRPC over TLS (HTTP/2, ALPN `h2`), when TLS is on.
     pub grpc_tls_port: u16,
+    /// Serve the GraphiQL page at `/graphiql`; unset: in development only.
+    pub graphiql: Option<bool>,
     /// Leading zero bits a CAPTCHA proof of work needs (20 ≈ a second in a browser).
     pub captcha_difficulty: u32,
     /// Penalty points (15-minute window) from which an address must solve a CAPTCHA.
@@ -270,6 +273,7 @@ impl Default for Config {
             tcp_tls_port: 8889,
             grpc_port: 50051,
             grpc_tls_port: 50052,
+            graphiql: None,
             captcha_difficulty: 20,
             reputation_captcha_at: 20,
             reputation_block_at: 60,

@@ -170,4 +170,61 @@ async fn http_rules_hold(backend: Backend) {
     server.stop().await;
 }
 
-both_backends!(python_gql_client_passes, http_rules_hold);
+async fn graphiql_page_is_served_in_development_only(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let page = client.get(format!("{}/graphiql", server.http)).send().await.unwrap();
+    assert_eq!(
+        page.status(),
+        200,
+        "GraphiQL was not built into the server (npm ci in crates/sova-api-graphql/graphiql)"
+    );
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("http"), "{csp}");
+    let html = page.text().await.unwrap();
+    // Every script is served from here: no CDN.
+    for src in [
+        "/graphiql/react.production.min.js",
+        "/graphiql/react-dom.production.min.js",
+        "/graphiql/graphiql.min.js",
+        "/graphiql/init.js",
+    ] {
+        assert!(
+            html.contains(&format!("<script src=\"{src}\">")),
+            "{src} missing:\n{html}"
+        );
+        let js = client.get(format!("{}{src}", server.http)).send().await.unwrap();
+        assert_eq!(js.status(), 200, "{src}");
+        assert!(
+            js.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        assert!(!js.bytes().await.unwrap().is_empty());
+    }
+    assert!(!html.contains("https://"), "the page loads something from elsewhere");
+    server.stop().await;
+
+    let Some(off) = TestServer::start_with(backend, |c| c.graphiql = Some(false)).await else {
+        return;
+    };
+    // Off: the path is no GraphiQL (the web client's fallback may answer it).
+    let page = client.get(format!("{}/graphiql", off.http)).send().await.unwrap();
+    assert!(!page.text().await.unwrap().contains("graphiql.min.js"));
+    let init = client
+        .get(format!("{}/graphiql/init.js", off.http))
+        .send()
+        .await
+        .unwrap();
+    assert!(!init.text().await.unwrap().contains("GraphiQL.createFetcher"));
+    off.stop().await;
+}
+
+both_backends!(
+    python_gql_client_passes,
+    http_rules_hold,
+    graphiql_page_is_served_in_development_only
+);
