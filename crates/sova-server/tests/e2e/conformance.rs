@@ -17,9 +17,20 @@ use sova_client::Realtime;
 /// What one fixture holds: A (acting, owner of group G), B (member), C (outsider),
 /// message M by A in G, invite I of G.
 struct Fixture {
+    /// A's token (the acting user), or another user's for a refusal case.
     token: String,
+    /// Tokens of A, B and C.
+    tokens: [String; 3],
     names: Vec<String>,
     ids: Map<String, Value>,
+}
+
+/// Who calls in a case.
+#[derive(Clone, Copy)]
+enum Actor {
+    A,
+    B,
+    C,
 }
 
 async fn fixture(server: &TestServer) -> Fixture {
@@ -55,7 +66,8 @@ async fn fixture(server: &TestServer) -> Fixture {
         "M": m.body["id"], "I": invite.body["code"],
     });
     Fixture {
-        token: a.token,
+        token: a.token.clone(),
+        tokens: [a.token, b.token, c.token],
         names: vec![a_name, b_name, c_name],
         ids: ids.as_object().unwrap().clone(),
     }
@@ -247,6 +259,118 @@ fn normalize(v: &Value, f: &Fixture) -> Value {
     }
 }
 
+/// Runs `template` as `actor` over all five transports on equal fixtures and requires
+/// the same answer everywhere; returns the (normalized) REST answer.
+async fn compare(
+    server: &TestServer,
+    grpc: &mut GrpcClient,
+    graphql: &GraphqlClient,
+    entry: &sova_ops::Entry,
+    template: &Value,
+    actor: Actor,
+) -> Value {
+    let name = entry.spec.name;
+    // One fixture per transport, made concurrently (registrations dominate the time).
+    let (rest_fx, ws_fx, tcp_fx, grpc_fx, gql_fx) = tokio::join!(
+        fixture(server),
+        fixture(server),
+        fixture(server),
+        fixture(server),
+        fixture(server)
+    );
+    let (mut rest_fx, mut ws_fx, mut tcp_fx, mut grpc_fx, mut gql_fx) = (rest_fx, ws_fx, tcp_fx, grpc_fx, gql_fx);
+    for fx in [&mut rest_fx, &mut ws_fx, &mut tcp_fx, &mut grpc_fx, &mut gql_fx] {
+        fx.token = fx.tokens[actor as usize].clone();
+    }
+    let req = |f: &Fixture| resolve(template, f).as_object().unwrap().clone();
+
+    let raw_rest = over_rest(server, entry, &req(&rest_fx), &rest_fx.token).await;
+    let rest_as_grpc = normalize(&rest_as_grpc(grpc, entry, &raw_rest), &rest_fx);
+    let rest_as_graphql = normalize(&rest_as_graphql(graphql, entry, &raw_rest), &rest_fx);
+    let via_rest = normalize(&raw_rest, &rest_fx);
+
+    for (transport, fx) in [("WebSocket", &ws_fx), ("TCP", &tcp_fx)] {
+        let mut rt = if transport == "TCP" {
+            server.tcp().await
+        } else {
+            server.ws().await
+        };
+        rt.auth_token(&fx.token, None).await.unwrap();
+        let via_socket = normalize(&over_socket(&mut rt, entry, &req(fx)).await, fx);
+        rt.close().await;
+        assert_eq!(
+            via_rest, via_socket,
+            "{name} answers differently over REST and {transport}"
+        );
+    }
+
+    let via_grpc = normalize(&over_grpc(grpc, entry, &req(&grpc_fx), &grpc_fx.token).await, &grpc_fx);
+    assert_eq!(rest_as_grpc, via_grpc, "{name} answers differently over REST and gRPC");
+
+    let via_graphql = normalize(&graphql.call(name, &req(&gql_fx), &gql_fx.token).await, &gql_fx);
+    assert_eq!(
+        rest_as_graphql, via_graphql,
+        "{name} answers differently over REST and GraphQL"
+    );
+    via_rest
+}
+
+/// Refusals, from the same kind of table: who calls, and a request that must fail the
+/// same way on every transport (permission denials, bad input, unknown ids).
+fn refusals() -> Vec<(&'static str, Actor, Value)> {
+    vec![
+        // An outsider cannot write to or read a group.
+        ("send", Actor::C, json!({"chat_id": "$G", "text": "intruder"})),
+        ("messages", Actor::C, json!({"chat_id": "$G", "limit": 10})),
+        // Only the author edits; only the owner deletes the chat or changes roles.
+        (
+            "edit",
+            Actor::B,
+            json!({"chat_id": "$G", "message_id": "$M", "text": "not mine"}),
+        ),
+        ("delete_chat", Actor::B, json!({"chat_id": "$G"})),
+        (
+            "set_role",
+            Actor::B,
+            json!({"chat_id": "$G", "user_id": "$A", "role": "member"}),
+        ),
+        // Bad input.
+        ("send", Actor::A, json!({"chat_id": "$G", "text": ""})),
+        ("create_chat", Actor::A, json!({"type": "no-such-kind", "name": "x"})),
+        ("read", Actor::A, json!({"chat_id": "$G", "up_to": -5})),
+        // Unknown ids.
+        ("get_chat", Actor::A, json!({"chat_id": 987_654_321})),
+        (
+            "react",
+            Actor::A,
+            json!({"chat_id": "$G", "message_id": 987_654_321, "emoji": "👍"}),
+        ),
+    ]
+}
+
+async fn refusals_answer_alike(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.rate_limit_register_per_hour = 100_000;
+        c.rate_limit_login_per_min = 100_000;
+        c.rate_limit_frames_per_sec = 100_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut grpc = GrpcClient::connect(&server.grpc).await;
+    let graphql = GraphqlClient::connect(&server.http).await;
+    for (name, actor, template) in refusals() {
+        let entry = sova_ops::socket_op(name).unwrap();
+        let answer = compare(&server, &mut grpc, &graphql, entry, &template, actor).await;
+        assert!(
+            answer.get("error").is_some(),
+            "{name} as a refusal case succeeded: {answer}"
+        );
+    }
+    server.stop().await;
+}
+
 async fn every_socket_operation_answers_like_rest(backend: Backend) {
     let Some(server) = TestServer::start_with(backend, |c| {
         c.rate_limit_register_per_hour = 100_000;
@@ -266,48 +390,7 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
             missing.push(entry.spec.name);
             continue;
         };
-        let name = entry.spec.name;
-        // One fixture per transport, made concurrently (registrations dominate the time).
-        let (rest_fx, ws_fx, tcp_fx, grpc_fx, gql_fx) = tokio::join!(
-            fixture(&server),
-            fixture(&server),
-            fixture(&server),
-            fixture(&server),
-            fixture(&server)
-        );
-        let req = |f: &Fixture| resolve(&template, f).as_object().unwrap().clone();
-
-        let raw_rest = over_rest(&server, entry, &req(&rest_fx), &rest_fx.token).await;
-        let rest_as_grpc = normalize(&rest_as_grpc(&grpc, entry, &raw_rest), &rest_fx);
-        let rest_as_graphql = normalize(&rest_as_graphql(&graphql, entry, &raw_rest), &rest_fx);
-        let via_rest = normalize(&raw_rest, &rest_fx);
-
-        for (transport, fx) in [("WebSocket", &ws_fx), ("TCP", &tcp_fx)] {
-            let mut rt = if transport == "TCP" {
-                server.tcp().await
-            } else {
-                server.ws().await
-            };
-            rt.auth_token(&fx.token, None).await.unwrap();
-            let via_socket = normalize(&over_socket(&mut rt, entry, &req(fx)).await, fx);
-            rt.close().await;
-            assert_eq!(
-                via_rest, via_socket,
-                "{name} answers differently over REST and {transport}"
-            );
-        }
-
-        let via_grpc = normalize(
-            &over_grpc(&mut grpc, entry, &req(&grpc_fx), &grpc_fx.token).await,
-            &grpc_fx,
-        );
-        assert_eq!(rest_as_grpc, via_grpc, "{name} answers differently over REST and gRPC");
-
-        let via_graphql = normalize(&graphql.call(name, &req(&gql_fx), &gql_fx.token).await, &gql_fx);
-        assert_eq!(
-            rest_as_graphql, via_graphql,
-            "{name} answers differently over REST and GraphQL"
-        );
+        compare(&server, &mut grpc, &graphql, entry, &template, Actor::A).await;
         compared += 1;
     }
     assert!(missing.is_empty(), "operations without a conformance case: {missing:?}");
@@ -326,6 +409,16 @@ mod sqlite {
         .await
         .expect("test timed out");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_answer_alike() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            super::refusals_answer_alike(super::common::Backend::Sqlite),
+        )
+        .await
+        .expect("test timed out");
+    }
 }
 mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,6 +426,16 @@ mod postgres {
         tokio::time::timeout(
             std::time::Duration::from_secs(300),
             super::every_socket_operation_answers_like_rest(super::common::Backend::Postgres),
+        )
+        .await
+        .expect("test timed out");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_answer_alike() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            super::refusals_answer_alike(super::common::Backend::Postgres),
         )
         .await
         .expect("test timed out");
