@@ -10,6 +10,8 @@ mod binary;
 mod cluster;
 mod conformance;
 mod encryption;
+mod graphql;
+mod grpc;
 mod jobs;
 mod lifecycle;
 mod messaging;
