@@ -9,6 +9,7 @@ mod ops;
 mod routes;
 
 pub use extract::{Bearer, HttpError};
+pub use routes::RAW_ROUTES;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -41,8 +42,21 @@ fn cors(origins: &str) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(list))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([header::RETRY_AFTER, REQUEST_ID])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_RANGE,
+            HeaderName::from_static("x-filename"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            REQUEST_ID,
+            header::ETAG,
+            header::CONTENT_RANGE,
+            header::CONTENT_DISPOSITION,
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
 

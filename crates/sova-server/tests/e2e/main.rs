@@ -10,6 +10,7 @@ mod binary;
 mod cluster;
 mod conformance;
 mod encryption;
+mod files;
 mod jobs;
 mod lifecycle;
 mod messaging;
