@@ -65,6 +65,7 @@ pub const ENV_VARS: &[&str] = &[
     "S3_SECRET_ACCESS_KEY",
     "MAX_UPLOAD_BYTES",
     "USER_QUOTA_BYTES",
+    "SOVA_RATE_LIMITS",
 ];
 
 /// Defaults shipped by the original specification; refused in production.
@@ -124,6 +125,18 @@ pub enum Environment {
     #[default]
     Development,
     Production,
+}
+
+/// Whether the rate limits and reputation thresholds apply (`SOVA_RATE_LIMITS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimits {
+    /// Every limit applies (the default).
+    #[default]
+    On,
+    /// No rate limit, CAPTCHA demand or reputation block: for benchmarks only;
+    /// refused in production. Login lockout after wrong passwords still applies.
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +253,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Bytes of files one user may keep; unset means no quota.
     pub user_quota_bytes: Option<u64>,
+    /// `off` lifts every rate limit (benchmarks; refused in production).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Config {
@@ -297,6 +312,7 @@ impl Default for Config {
             s3_secret_access_key: None,
             max_upload_bytes: 100 * 1024 * 1024,
             user_quota_bytes: None,
+            rate_limits: RateLimits::On,
         }
     }
 }
@@ -326,11 +342,13 @@ impl Config {
                 .map(|k| match k.as_str().to_ascii_lowercase().as_str() {
                     "sova_data_dir" => "data_dir".into(),
                     "sova_env" => "env".into(),
+                    "sova_rate_limits" => "rate_limits".into(),
                     _ => k.into(),
                 }),
         );
-        let cfg: Config = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut cfg: Config = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         cfg.check()?;
+        cfg.apply_rate_limits_switch();
         Ok(cfg)
     }
 
@@ -376,6 +394,11 @@ impl Config {
         if self.storage == Storage::S3 {
             return bad("STORAGE=s3 is not available in this build yet; use STORAGE=local");
         }
+        if self.rate_limits == RateLimits::Off && self.is_production() {
+            return Err(ConfigError::Insecure(
+                "SOVA_RATE_LIMITS=off is for benchmarks and is refused when SOVA_ENV=production".to_owned(),
+            ));
+        }
         if let Some(url) = &self.database_url {
             let u = url.expose();
             if !(u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://")) {
@@ -383,6 +406,22 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// With `SOVA_RATE_LIMITS=off`, raises every rate limit and reputation threshold
+    /// out of reach, so the limiters themselves need no switch and stay on the same code
+    /// path (a benchmark measures the real hot path, counters included).
+    pub fn apply_rate_limits_switch(&mut self) {
+        if self.rate_limits == RateLimits::On {
+            return;
+        }
+        self.rate_limit_login_per_min = u32::MAX;
+        self.rate_limit_account_login_per_min = u32::MAX;
+        self.rate_limit_register_per_hour = u32::MAX;
+        self.rate_limit_messages_per_min = u32::MAX;
+        self.rate_limit_frames_per_sec = u32::MAX;
+        self.reputation_captcha_at = u32::MAX;
+        self.reputation_block_at = u32::MAX;
     }
 
     fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
@@ -574,6 +613,26 @@ mod tests {
             assert_eq!((c.max_upload_bytes, c.user_quota_bytes), (2048, Some(4096)));
             jail.set_env("STORAGE", "s3");
             assert!(Config::load().is_err(), "s3 is refused until it exists");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rate_limits_off_lifts_limits_and_is_refused_in_production() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SOVA_RATE_LIMITS", "off");
+            let c = Config::load().unwrap();
+            assert_eq!(c.rate_limits, RateLimits::Off);
+            assert_eq!(c.rate_limit_messages_per_min, u32::MAX);
+            assert_eq!(c.rate_limit_frames_per_sec, u32::MAX);
+            assert_eq!(c.reputation_block_at, u32::MAX);
+            jail.set_env("SOVA_ENV", "production");
+            assert!(matches!(Config::load(), Err(ConfigError::Insecure(_))));
+            jail.set_env("SOVA_RATE_LIMITS", "on");
+            let c = Config::load().unwrap();
+            assert_eq!(c.rate_limit_messages_per_min, 1200);
+            jail.set_env("SOVA_RATE_LIMITS", "maybe");
+            assert!(matches!(Config::load(), Err(ConfigError::Invalid(_))));
             Ok(())
         });
     }

@@ -173,6 +173,10 @@ impl Running {
 /// calling `Running::shutdown`) stops the server gracefully.
 pub async fn launch(mut config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<Running> {
     config.check()?;
+    config.apply_rate_limits_switch();
+    if config.rate_limits == sova_config::RateLimits::Off {
+        tracing::warn!("SOVA_RATE_LIMITS=off: no rate limit applies (benchmarks only)");
+    }
     config.prepare_secrets()?;
     let config = Arc::new(config);
     let db = Database::open(&config).await?.with_cipher(&config)?;
