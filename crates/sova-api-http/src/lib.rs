@@ -41,7 +41,15 @@ fn cors(origins: &str) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(list))
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -49,6 +57,10 @@ fn cors(origins: &str) -> CorsLayer {
             header::IF_NONE_MATCH,
             header::IF_RANGE,
             HeaderName::from_static("x-filename"),
+            HeaderName::from_static("tus-resumable"),
+            HeaderName::from_static("upload-length"),
+            HeaderName::from_static("upload-offset"),
+            HeaderName::from_static("upload-metadata"),
         ])
         .expose_headers([
             header::RETRY_AFTER,
@@ -56,6 +68,14 @@ fn cors(origins: &str) -> CorsLayer {
             header::ETAG,
             header::CONTENT_RANGE,
             header::CONTENT_DISPOSITION,
+            header::LOCATION,
+            HeaderName::from_static("tus-resumable"),
+            HeaderName::from_static("tus-version"),
+            HeaderName::from_static("tus-extension"),
+            HeaderName::from_static("tus-max-size"),
+            HeaderName::from_static("upload-offset"),
+            HeaderName::from_static("upload-length"),
+            HeaderName::from_static("x-file-id"),
         ])
         .max_age(std::time::Duration::from_secs(600))
 }

@@ -147,10 +147,18 @@ impl FileService {
         }
     }
 
-    /// Appends `body` to `user`'s upload `id` at `offset` (which must be where the
-    /// upload stands: `conflict` otherwise, with `details.offset`). Whole chunks are
-    /// kept even when the body breaks off; the last byte completes the upload.
-    pub async fn append<S, E>(&self, user: &AuthUser, id: &str, offset: u64, body: S) -> Result<Progress, ApiError>
+    /// Appends `body` (of `declared` bytes, when the client said) to `user`'s upload
+    /// `id` at `offset` (which must be where the upload stands: `conflict`
+    /// otherwise, with `details.offset`). Whole chunks are kept even when the body
+    /// breaks off; the last byte completes the upload.
+    pub async fn append<S, E>(
+        &self,
+        user: &AuthUser,
+        id: &str,
+        offset: u64,
+        declared: Option<u64>,
+        body: S,
+    ) -> Result<Progress, ApiError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
@@ -173,6 +181,9 @@ impl FileService {
             return Err(conflict_at("Upload-Offset does not match the upload", row.received));
         }
         let length = u64::try_from(row.length).unwrap_or(0);
+        if declared.is_some_and(|n| offset.saturating_add(n) > length) {
+            return Err(ApiError::bad_request("more bytes than Upload-Length"));
+        }
         let mut header = vec![0u8; crypt::HEADER];
         self.blobs
             .read_partial(id, 0, crypt::HEADER as u64)

@@ -18,4 +18,5 @@ mod presence;
 mod realtime;
 mod sessions;
 mod tls;
+mod tus;
 mod twofa;
