@@ -154,7 +154,7 @@ pub enum Storage {
     /// A directory under the data directory (`<data_dir>/files`).
     #[default]
     Local,
-    /// An S3-compatible bucket (`S3_*`); not available in this build yet.
+    /// An S3-compatible bucket (`S3_*`).
     S3,
 }
 
@@ -391,8 +391,15 @@ impl Config {
         if self.user_quota_bytes.is_some_and(|q| q > i64::MAX as u64) {
             return bad("USER_QUOTA_BYTES is too large");
         }
-        if self.storage == Storage::S3 {
-            return bad("STORAGE=s3 is not available in this build yet; use STORAGE=local");
+        if self.storage == Storage::S3
+            && (self.s3_bucket.as_deref().unwrap_or("").is_empty()
+                || self.s3_access_key_id.is_none()
+                || self.s3_secret_access_key.is_none())
+        {
+            return bad("STORAGE=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY");
+        }
+        if self.storage == Storage::S3 && !self.s3_endpoint().starts_with("http://") {
+            return bad("S3_ENDPOINT must be an http:// URL (this build has no TLS client for S3)");
         }
         if self.rate_limits == RateLimits::Off && self.is_production() {
             return Err(ConfigError::Insecure(
@@ -454,6 +461,18 @@ impl Config {
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
+    }
+
+    /// The S3 region (`us-east-1` unless set).
+    pub fn s3_region(&self) -> String {
+        self.s3_region.clone().unwrap_or_else(|| "us-east-1".to_owned())
+    }
+
+    /// The S3 endpoint: `S3_ENDPOINT`, else AWS's for the region.
+    pub fn s3_endpoint(&self) -> String {
+        self.s3_endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.s3_region()))
     }
 
     /// The directory local file storage uses.
@@ -612,7 +631,19 @@ mod tests {
             let c = Config::load().expect("valid upload settings");
             assert_eq!((c.max_upload_bytes, c.user_quota_bytes), (2048, Some(4096)));
             jail.set_env("STORAGE", "s3");
-            assert!(Config::load().is_err(), "s3 is refused until it exists");
+            assert!(Config::load().is_err(), "s3 without a bucket and keys");
+            jail.set_env("S3_BUCKET", "b");
+            jail.set_env("S3_ACCESS_KEY_ID", "k");
+            jail.set_env("S3_SECRET_ACCESS_KEY", "s");
+            assert!(
+                Config::load().is_err(),
+                "no endpoint: AWS over https is not supported yet"
+            );
+            jail.set_env("S3_ENDPOINT", "ftp://x");
+            assert!(Config::load().is_err(), "endpoint scheme");
+            jail.set_env("S3_ENDPOINT", "http://127.0.0.1:9000");
+            let c = Config::load().expect("valid s3 settings");
+            assert_eq!((c.storage, c.s3_region()), (Storage::S3, "us-east-1".to_owned()));
             Ok(())
         });
     }

@@ -10,7 +10,7 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use sova_config::Config;
 use sova_files::crypt::{self, FileKeys};
-use sova_files::{BlobWriter, Blobs, LocalBlobs, sniff};
+use sova_files::{BlobWriter, Blobs, LocalBlobs, S3Blobs, S3Config, sniff};
 use sova_store::{FileRow, Stores};
 use sova_types::models::FileInfo;
 use sova_types::{ApiError, ErrorCode, UserId};
@@ -86,12 +86,25 @@ impl FileService {
             .as_ref()
             .ok_or_else(|| ApiError::unavailable("file storage needs MESSAGE_ENCRYPTION_KEY"))?;
         let keys = FileKeys::from_fernet_keys(keys.expose()).map_err(|e| internal("keys", e))?;
-        let blobs = LocalBlobs::open(&config.files_dir())
-            .await
-            .map_err(|e| ApiError::unavailable(format!("file storage {}: {e}", config.files_dir().display())))?;
+        let unavailable = |e: std::io::Error| ApiError::unavailable(format!("file storage: {e}"));
+        let blobs: Arc<dyn Blobs> = match config.storage {
+            sova_config::Storage::Local => Arc::new(LocalBlobs::open(&config.files_dir()).await.map_err(unavailable)?),
+            sova_config::Storage::S3 => {
+                let secret =
+                    |s: &Option<sova_config::Secret>| s.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default();
+                let s3 = S3Config {
+                    endpoint: config.s3_endpoint(),
+                    bucket: config.s3_bucket.clone().unwrap_or_default(),
+                    region: config.s3_region(),
+                    access_key_id: secret(&config.s3_access_key_id),
+                    secret_access_key: secret(&config.s3_secret_access_key),
+                };
+                Arc::new(S3Blobs::open(s3, &config.files_dir()).await.map_err(unavailable)?)
+            }
+        };
         Ok(FileService {
             stores,
-            blobs: Arc::new(blobs),
+            blobs,
             keys: Arc::new(keys),
             max_upload: config.max_upload_bytes,
             quota: config.user_quota_bytes,

@@ -16,6 +16,7 @@ mod lifecycle;
 mod messaging;
 mod presence;
 mod realtime;
+mod s3;
 mod sessions;
 mod tls;
 mod tus;
