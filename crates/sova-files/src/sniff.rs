@@ -73,6 +73,74 @@ pub fn signature_matches(mime: &str, head: &[u8]) -> bool {
         .any(|(_, sigs)| sigs.iter().any(|s| head.starts_with(s)))
 }
 
+/// Bytes from the start of a file that `dimensions` looks at (JPEG's frame header
+/// may follow EXIF data and an embedded preview).
+pub const DIMENSIONS_HEAD: usize = 64 * 1024;
+
+fn be16(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?])))
+}
+
+fn le16(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(u16::from_le_bytes([*b.get(at)?, *b.get(at + 1)?])))
+}
+
+fn le24(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from(*b.get(at)?) | u32::from(*b.get(at + 1)?) << 8 | u32::from(*b.get(at + 2)?) << 16)
+}
+
+/// Pixel width and height of a PNG, GIF, WebP or JPEG from its first bytes (as
+/// stored, before any EXIF orientation); `None` when they are not there.
+pub fn dimensions(mime: &str, head: &[u8]) -> Option<(u32, u32)> {
+    let dims = match mime {
+        "image/png" if head.get(12..16) == Some(b"IHDR") => {
+            let w = u32::from_be_bytes(head.get(16..20)?.try_into().ok()?);
+            let h = u32::from_be_bytes(head.get(20..24)?.try_into().ok()?);
+            (w, h)
+        }
+        "image/gif" => (le16(head, 6)?, le16(head, 8)?),
+        "image/webp" => match head.get(12..16)? {
+            b"VP8 " => (le16(head, 26)? & 0x3fff, le16(head, 28)? & 0x3fff),
+            b"VP8L" => {
+                let b = head.get(21..25)?;
+                let (b0, b1, b2, b3) = (u32::from(b[0]), u32::from(b[1]), u32::from(b[2]), u32::from(b[3]));
+                (
+                    1 + (((b1 & 0x3f) << 8) | b0),
+                    1 + (((b3 & 0xf) << 10) | (b2 << 2) | ((b1 & 0xc0) >> 6)),
+                )
+            }
+            b"VP8X" => (1 + le24(head, 24)?, 1 + le24(head, 27)?),
+            _ => return None,
+        },
+        "image/jpeg" => jpeg_dimensions(head)?,
+        _ => return None,
+    };
+    (dims.0 > 0 && dims.1 > 0).then_some(dims)
+}
+
+/// Walks JPEG segments to the first start-of-frame marker.
+fn jpeg_dimensions(b: &[u8]) -> Option<(u32, u32)> {
+    let mut at = 2;
+    loop {
+        while *b.get(at)? != 0xff {
+            at += 1;
+        }
+        while *b.get(at)? == 0xff {
+            at += 1;
+        }
+        let marker = *b.get(at)?;
+        at += 1;
+        if matches!(marker, 0xd8 | 0x01 | 0xd0..=0xd7) {
+            continue; // markers without a length
+        }
+        let len = usize::try_from(be16(b, at)?).ok()?;
+        if matches!(marker, 0xc0..=0xcf) && !matches!(marker, 0xc4 | 0xc8 | 0xcc) {
+            return Some((be16(b, at + 5)?, be16(b, at + 3)?));
+        }
+        at += len;
+    }
+}
+
 /// Scans an image's bytes for markup, piece by piece.
 #[derive(Default)]
 pub struct MarkupScan {
@@ -174,6 +242,26 @@ mod tests {
         assert!(disposition("video/mp4", "x").starts_with("inline;"));
         assert!(disposition("image/svg+xml", "x.svg").starts_with("attachment;"));
         assert!(disposition("text/html", "x.html").starts_with("attachment;"));
+    }
+
+    #[test]
+    fn image_dimensions_from_headers() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x02\x80\0\0\x01\xe0\x08\x06\0\0\0";
+        assert_eq!(dimensions("image/png", png), Some((640, 480)));
+        assert_eq!(dimensions("image/gif", b"GIF89a\x20\x03\x58\x02"), Some((800, 600)));
+        // SOI, an APP0 segment, then SOF0 (precision 8, height 0x0100, width 0x0200).
+        let jpeg = b"\xff\xd8\xff\xe0\0\x04ab\xff\xc0\0\x11\x08\x01\x00\x02\x00\x03";
+        assert_eq!(dimensions("image/jpeg", jpeg), Some((512, 256)));
+        let mut vp8x = b"RIFF\0\0\0\0WEBPVP8X\0\0\0\0\0\0\0\0".to_vec();
+        vp8x.extend_from_slice(&[0x7f, 0x02, 0x00, 0xdf, 0x01, 0x00]);
+        assert_eq!(dimensions("image/webp", &vp8x), Some((640, 480)));
+        assert_eq!(dimensions("image/png", b"\x89PNG\r\n\x1a\n"), None, "cut short");
+        assert_eq!(dimensions("application/pdf", png), None);
+        assert_eq!(
+            dimensions("image/jpeg", b"\xff\xd8\xff\xe0\0\x10"),
+            None,
+            "no frame header"
+        );
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl FileService {
         let id = new_id()?;
         let mut writer = self.blobs.create(&id).await.map_err(|e| internal("create blob", e))?;
         let sealed = self.seal_into(&mut *writer, &id, &mime, room, used, body).await;
-        let (size, sha256) = match sealed {
+        let (size, sha256, dims) = match sealed {
             Ok(done) => done,
             Err(e) => {
                 writer.abort().await;
@@ -153,8 +153,8 @@ impl FileService {
             size: i64::try_from(size).map_err(|e| internal("size", e))?,
             sha256,
             created_at: sova_types::time::now_micros(),
-            width: None,
-            height: None,
+            width: dims.map(|d| i64::from(d.0)),
+            height: dims.map(|d| i64::from(d.1)),
             blurhash: None,
         };
         let quota = self.quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
@@ -172,7 +172,8 @@ impl FileService {
         }
     }
 
-    /// Streams `body` through the checks and the sealer into `writer`: (size, SHA-256).
+    /// Streams `body` through the checks and the sealer into `writer`: (size,
+    /// SHA-256, an image's pixel size).
     async fn seal_into<S, E>(
         &self,
         writer: &mut dyn BlobWriter,
@@ -181,7 +182,7 @@ impl FileService {
         room: Option<u64>,
         used: u64,
         body: S,
-    ) -> Result<(u64, String), ApiError>
+    ) -> Result<(u64, String, Option<(u32, u32)>), ApiError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
@@ -191,7 +192,9 @@ impl FileService {
         writer.write(sealer.header()).await.map_err(write_err)?;
         let checked = sniff::is_checked_image(mime);
         let mut scan = sniff::MarkupScan::default();
-        let mut head = Vec::with_capacity(HEAD);
+        // Images keep enough of their start to read their pixel size.
+        let keep = if checked { sniff::DIMENSIONS_HEAD } else { HEAD };
+        let mut head = Vec::with_capacity(keep);
         let mut hash = Sha256::new();
         let mut size = 0u64;
         let mut body = std::pin::pin!(body);
@@ -206,8 +209,8 @@ impl FileService {
             {
                 return Err(quota_exceeded(q, used));
             }
-            if head.len() < HEAD {
-                let take = (HEAD - head.len()).min(piece.len());
+            if head.len() < keep {
+                let take = (keep - head.len()).min(piece.len());
                 head.extend_from_slice(&piece[..take]);
             }
             if checked {
@@ -226,7 +229,8 @@ impl FileService {
         }
         let last = sealer.finish().map_err(|e| internal("seal", e))?;
         writer.write(last).await.map_err(write_err)?;
-        Ok((size, hex_digest(hash)))
+        let dims = if checked { sniff::dimensions(mime, &head) } else { None };
+        Ok((size, hex_digest(hash), dims))
     }
 
     /// The file when `user` may read it; `not_found` otherwise.

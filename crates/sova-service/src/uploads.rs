@@ -262,8 +262,8 @@ impl FileService {
     /// on refusal nothing of it remains.
     async fn finish_upload(&self, row: &UploadRow) -> Result<FileInfo, ApiError> {
         let checked = self.check_upload(row).await;
-        let sha256 = match checked {
-            Ok(sha) => sha,
+        let (sha256, dims) = match checked {
+            Ok(done) => done,
             Err(e) => {
                 self.drop_upload(&row.id).await;
                 return Err(e);
@@ -280,8 +280,8 @@ impl FileService {
             size: row.length,
             sha256,
             created_at: sova_types::time::now_micros(),
-            width: None,
-            height: None,
+            width: dims.map(|d| i64::from(d.0)),
+            height: dims.map(|d| i64::from(d.1)),
             blurhash: None,
         };
         let quota = self.quota.map(|q| i64::try_from(q).unwrap_or(i64::MAX));
@@ -303,8 +303,9 @@ impl FileService {
         }
     }
 
-    /// The SHA-256 of a complete upload, after its type checks.
-    async fn check_upload(&self, row: &UploadRow) -> Result<String, ApiError> {
+    /// The SHA-256 of a complete upload (and an image's pixel size), after its
+    /// type checks.
+    async fn check_upload(&self, row: &UploadRow) -> Result<(String, Option<(u32, u32)>), ApiError> {
         let size = u64::try_from(row.length).unwrap_or(0);
         let total = crypt::stored_len(size);
         let mut r = self
@@ -330,7 +331,7 @@ impl FileService {
                 .open(index, size, &sealed)
                 .map_err(|e| internal("open upload", e))?;
             if index == 0 {
-                head = plain.iter().take(crate::files::HEAD).copied().collect();
+                head = plain.iter().take(sniff::DIMENSIONS_HEAD).copied().collect();
             }
             if checked {
                 scan.feed(&plain);
@@ -343,7 +344,12 @@ impl FileService {
                 format!("the contents are not a valid {} file", row.mime),
             ));
         }
-        Ok(hex_digest(hash))
+        let dims = if checked {
+            sniff::dimensions(&row.mime, &head)
+        } else {
+            None
+        };
+        Ok((hex_digest(hash), dims))
     }
 
     async fn drop_upload(&self, id: &str) {

@@ -202,6 +202,11 @@ async fn uploads_sizes_limits_names_and_types(backend: Backend) {
     // Types: a real PNG is inline; an "image" that is not one, or a polyglot, is refused.
     let (status, png) = http.upload(&a.token, "dot.png", "image/png", PNG.to_vec()).await;
     assert_eq!(status, 201, "{png}");
+    assert_eq!(
+        (png["width"].as_i64(), png["height"].as_i64()),
+        (Some(1), Some(1)),
+        "{png}"
+    );
     let r = http.get(&a.token, png["id"].as_str().unwrap(), &[]).await;
     assert_eq!(header(&r, "content-type"), "image/png");
     assert_eq!(header(&r, "content-disposition"), "inline; filename*=UTF-8''dot.png");
@@ -394,6 +399,24 @@ async fn downloads_ranges_etags_and_access(backend: Backend) {
     assert_eq!(pushed["text"], "");
     let r = http.get(&b.token, f2["id"].as_str().unwrap(), &[]).await;
     assert_eq!(r.bytes().await.unwrap().as_ref(), b"second");
+
+    // An image's pixel size travels with it.
+    let (_, png) = http.upload(&a.token, "dot.png", "image/png", PNG.to_vec()).await;
+    let (status, msg) = http
+        .json(
+            reqwest::Method::POST,
+            &a.token,
+            &format!("/api/chats/{chat_id}/messages"),
+            json!({"files": [png["id"]]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{msg}");
+    assert_eq!(
+        msg["attachments"][0],
+        json!({"file_id": png["id"], "name": "dot.png", "size": PNG.len(), "mime": "image/png", "width": 1, "height": 1})
+    );
+    let pushed_png = brt.recv_type("new_message").await.unwrap();
+    assert_eq!(pushed_png["attachments"][0]["width"], 1);
 
     // Deleting the message unshares its files; deleting a file removes it for all.
     let mid = pushed["id"].as_i64().unwrap();
