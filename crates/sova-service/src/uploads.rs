@@ -22,6 +22,11 @@ use sova_types::models::FileInfo;
 use sova_types::{ApiError, ErrorCode, UserId};
 use tokio::io::AsyncReadExt;
 
+/// Uploads one user may have in progress at once.
+pub const MAX_OPEN_UPLOADS: i64 = 20;
+/// How long an upload may stay unfinished before the clean-up job removes it.
+pub const UPLOAD_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// A resumable upload as the client announced it.
 pub struct NewResumable {
     pub name: String,
@@ -66,6 +71,14 @@ impl FileService {
             return Err(too_large(self.max_upload));
         }
         let used = u64::try_from(self.stores.files.bytes_used(user.user_id).await.map_err(store_err)?).unwrap_or(0);
+        let (open, reserved) = self.stores.files.uploads_open(user.user_id).await.map_err(store_err)?;
+        if open >= MAX_OPEN_UPLOADS {
+            return Err(ApiError::conflict(format!(
+                "at most {MAX_OPEN_UPLOADS} uploads may be in progress at once; finish or wait for older ones"
+            )));
+        }
+        // Uploads in progress count against the quota: their bytes are on disk.
+        let used = used.saturating_add(u64::try_from(reserved).unwrap_or(0));
         if let Some(q) = self.quota
             && used.saturating_add(r.length) > q
         {
@@ -350,6 +363,22 @@ impl FileService {
             None
         };
         Ok((hex_digest(hash), dims))
+    }
+
+    /// Removes uploads created before `before` (microseconds) that never finished,
+    /// with their bytes; returns how many went. Run by the `uploads.purge_abandoned`
+    /// job.
+    pub async fn purge_abandoned_uploads(&self, before: i64) -> Result<u64, ApiError> {
+        let mut n = 0;
+        // One bounded round per run; the job comes back for the rest.
+        for id in self.stores.files.stale_uploads(before, 1000).await.map_err(store_err)? {
+            if self.busy.lock().contains(&id) {
+                continue; // being written right now: next time
+            }
+            self.drop_upload(&id).await;
+            n += 1;
+        }
+        Ok(n)
     }
 
     async fn drop_upload(&self, id: &str) {

@@ -161,6 +161,28 @@ where
         Ok(())
     }
 
+    async fn uploads_open_of(&self, user: UserId) -> Result<(i64, i64)> {
+        let r = sqlx::query(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(length), 0) AS BIGINT) FROM uploads WHERE uploader_id = $1",
+        )
+        .bind(user.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((r.try_get(0)?, r.try_get(1)?))
+    }
+
+    async fn stale_upload_ids(&self, before: i64, limit: i64) -> Result<Vec<String>> {
+        let found = sqlx::query("SELECT id FROM uploads WHERE created_at < $1 ORDER BY created_at LIMIT $2")
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(found
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, sqlx::Error>>()?)
+    }
+
     async fn bytes_used_by(&self, user: UserId) -> Result<i64> {
         let r = sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files WHERE uploader_id = $1")
             .bind(user.0)
@@ -213,5 +235,13 @@ where
 
     async fn delete_upload(&self, id: &str) -> StoreResult<()> {
         done::<B, _>(self.delete_upload_row(id).await)
+    }
+
+    async fn uploads_open(&self, user: UserId) -> StoreResult<(i64, i64)> {
+        done::<B, _>(self.uploads_open_of(user).await)
+    }
+
+    async fn stale_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        done::<B, _>(self.stale_upload_ids(before, limit).await)
     }
 }

@@ -500,6 +500,10 @@ pub trait FileStore: Send + Sync {
     async fn advance_upload(&self, id: &str, from: i64, to: i64) -> StoreResult<bool>;
     /// Forgets an upload (finished or abandoned).
     async fn delete_upload(&self, id: &str) -> StoreResult<()>;
+    /// (number, total announced bytes) of `user`'s uploads in progress.
+    async fn uploads_open(&self, user: UserId) -> StoreResult<(i64, i64)>;
+    /// Ids of uploads created before `before`, at most `limit`, oldest first.
+    async fn stale_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<String>>;
     /// Records a file when its uploader's files, this one included, stay within
     /// `quota` bytes (no limit when `None`); false (nothing written) otherwise.
     async fn insert_file(&self, file: &FileRow, quota: Option<i64>) -> StoreResult<bool>;
