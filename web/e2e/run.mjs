@@ -107,6 +107,11 @@ test("files: attach two, upload with progress, send; the other side sees an imag
   await seen.waitFor(T);
   await seen.locator(".file-card img.file-preview").waitFor(T);
   assert.equal(await seen.locator(".file-card").count(), 2);
+  // The image opens full size in a dialog; Escape closes it.
+  await seen.locator(".file-open").click();
+  await bob.locator('.dialog img.file-full').waitFor(T);
+  await bob.keyboard.press("Escape");
+  await bob.locator(".dialog img.file-full").waitFor({ state: "detached", ...T });
   const [download] = await Promise.all([
     bob.waitForEvent("download", T),
     seen.locator(".file-card", { hasText: "notes.txt" }).locator(".file-dl").click(),

@@ -5,6 +5,7 @@ import { render } from "../app/markdown";
 import { fmtDate, fmtTime, t } from "../app/i18n";
 import { actions, discardOutbox, retryOutbox, state, tokens } from "../app/store";
 import { downloadFile, humanSize, isPreviewable } from "../core/files";
+import { Modal } from "./Dialogs";
 import { errorText } from "../app/errorText";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🎉", "🔥", "👎"];
@@ -55,6 +56,7 @@ async function fileBlob(id: string): Promise<Blob> {
 function FileCard(props: { f: FileAttachment }) {
   const [url, setUrl] = createSignal<string | null>(null);
   const [gone, setGone] = createSignal(false);
+  const [viewing, setViewing] = createSignal(false);
   onMount(() => {
     if (isPreviewable(props.f.mime)) fileBlob(props.f.file_id).then((b) => setUrl(URL.createObjectURL(b))).catch(() => setGone(true));
   });
@@ -77,7 +79,14 @@ function FileCard(props: { f: FileAttachment }) {
   return (
     <div class="file-card">
       <Show when={url()}>
-        <img class="file-preview" src={url()!} alt={props.f.name} width={props.f.width} height={props.f.height} />
+        <button class="file-open" aria-label={`${t("file.view")} ${props.f.name}`} onClick={() => setViewing(true)}>
+          <img class="file-preview" src={url()!} alt={props.f.name} width={props.f.width} height={props.f.height} />
+        </button>
+      </Show>
+      <Show when={viewing() && url()}>
+        <Modal title={props.f.name} wide onClose={() => setViewing(false)}>
+          <img class="file-full" src={url()!} alt={props.f.name} />
+        </Modal>
       </Show>
       <div class="file-row">
         <span class="file-name">{props.f.name}</span>
