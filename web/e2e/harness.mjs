@@ -47,7 +47,7 @@ export class Server {
     this.tcp ??= await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     this.proc = spawn(this.bin, [], {
-      env: { ...process.env, SOVA_DATA_DIR: this.dir, HTTP_PORT: String(this.port), TCP_PORT: String(this.tcp), BIND_ADDR: "127.0.0.1", RUST_LOG: process.env.RUST_LOG ?? "warn", CAPTCHA_DIFFICULTY: "16" },
+      env: { ...process.env, SOVA_DATA_DIR: this.dir, HTTP_PORT: String(this.port), TCP_PORT: String(this.tcp), GRPC_PORT: "0", BIND_ADDR: "127.0.0.1", RUST_LOG: process.env.RUST_LOG ?? "warn", CAPTCHA_DIFFICULTY: "16" },
       stdio: ["ignore", "inherit", "inherit"],
     });
     for (let i = 0; i < 300; i++) {

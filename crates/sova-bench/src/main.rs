@@ -32,6 +32,9 @@ struct Cli {
     /// Seconds-long runs at small sizes (CI): checks every scenario works, measures nothing.
     #[arg(long, global = true)]
     smoke: bool,
+    /// Measure Sova only (profiling runs; no ratios).
+    #[arg(long, global = true)]
+    no_baseline: bool,
     /// Write the report as JSON here.
     #[arg(long, global = true)]
     json: Option<PathBuf>,
@@ -135,6 +138,7 @@ async fn run(cli: Cli) -> Result<()> {
         modes: cli.mode.clone(),
         transports,
         smoke: cli.smoke,
+        baseline: !cli.no_baseline,
     };
     let mut report = Report::new();
     let outcome = match &cli.command {

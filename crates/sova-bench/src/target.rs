@@ -106,6 +106,8 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HTTP_PORT", endpoint.http_port.to_string())
             .env("TCP_PORT", endpoint.tcp_port.to_string())
+            // gRPC is not benchmarked here; a free port keeps instances apart.
+            .env("GRPC_PORT", "0")
             .env("BIND_ADDR", "127.0.0.1")
             .env("SOVA_DATA_DIR", dir.path())
             .env("SOVA_RATE_LIMITS", "off")

@@ -98,6 +98,20 @@ impl RestClient {
         serde_json::from_value(body).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
+    /// GETs a plain-text resource such as `/metrics`.
+    pub async fn raw_text(&self, path: &str) -> Result<String> {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(ClientError::Protocol(format!("{path}: status {}", resp.status())));
+        }
+        resp.text().await.map_err(|e| ClientError::Transport(e.to_string()))
+    }
+
     pub async fn health(&self) -> Result<Value> {
         self.call("GET", "/health", None, None).await
     }

@@ -46,6 +46,9 @@ pub const ENV_VARS: &[&str] = &[
     "TLS_SELF_SIGNED",
     "HTTPS_PORT",
     "TCP_TLS_PORT",
+    "GRPC_PORT",
+    "GRPC_TLS_PORT",
+    "GRAPHIQL",
     "CAPTCHA_DIFFICULTY",
     "REPUTATION_CAPTCHA_AT",
     "REPUTATION_BLOCK_AT",
@@ -218,6 +221,12 @@ pub struct Config {
     pub https_port: u16,
     /// TCP protocol over TLS, when TLS is on.
     pub tcp_tls_port: u16,
+    /// gRPC (`sova.v1`, HTTP/2 without TLS).
+    pub grpc_port: u16,
+    /// gRPC over TLS (HTTP/2, ALPN `h2`), when TLS is on.
+    pub grpc_tls_port: u16,
+    /// Serve the GraphiQL page at `/graphiql`; unset: in development only.
+    pub graphiql: Option<bool>,
     /// Leading zero bits a CAPTCHA proof of work needs (20 ≈ a second in a browser).
     pub captcha_difficulty: u32,
     /// Penalty points (15-minute window) from which an address must solve a CAPTCHA.
@@ -293,6 +302,9 @@ impl Default for Config {
             tls_self_signed: false,
             https_port: 8443,
             tcp_tls_port: 8889,
+            grpc_port: 50051,
+            grpc_tls_port: 50052,
+            graphiql: None,
             captcha_difficulty: 20,
             reputation_captcha_at: 20,
             reputation_block_at: 60,
@@ -594,11 +606,14 @@ mod tests {
             jail.create_file("sova.toml", "http_port = 9000\ntcp_port = 9001\n")?;
             jail.set_env("SOVA_CONFIG", "sova.toml");
             jail.set_env("TCP_PORT", "7777");
+            jail.set_env("GRPC_PORT", "7778");
             jail.set_env("SOVA_DATA_DIR", "/tmp/x");
             jail.set_env("SOVA_ENV", "production");
             let c = Config::load().expect("load");
             assert_eq!(c.http_port, 9000);
             assert_eq!(c.tcp_port, 7777);
+            assert_eq!(c.grpc_port, 7778);
+            assert_eq!(c.grpc_tls_port, 50052);
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
             assert!(c.is_production());
             assert_eq!(c.max_message_chars, 4096);

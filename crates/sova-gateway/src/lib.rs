@@ -16,8 +16,10 @@
 //! - the push queue is bounded; on overflow the connection is closed with its last
 //!   `seq`, and the client resumes with `sync`.
 
+mod attach;
 mod decode;
 pub mod hub;
+pub use attach::Attached;
 mod login;
 mod seed;
 mod sink;
@@ -172,7 +174,10 @@ impl Gateway {
             drop(incoming);
             return;
         }
-        let transport = if agent.starts_with("tcp") { "tcp" } else { "ws" };
+        let transport = ["tcp", "grpc", "graphql"]
+            .into_iter()
+            .find(|t| agent.starts_with(t))
+            .unwrap_or("ws");
         sova_service::telemetry::connections(transport, 1.0);
         self.serve_admitted(incoming, sink, peer, agent, shutdown).await;
         sova_service::telemetry::connections(transport, -1.0);

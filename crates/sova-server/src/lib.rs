@@ -1,5 +1,6 @@
 //! Assembles a running server from a `Config`: opens and migrates the store, starts
-//! the services, the gateway, the durable job runner and the three transports on the
+//! the services, the gateway, the durable job runner and the transports (REST, WebSocket and
+//! GraphQL, TCP, gRPC) on the
 //! given listeners, and shuts everything down in order (stop accepting → close
 //! connections → finish or release running jobs → commit queued writes → close the
 //! database).
@@ -38,35 +39,37 @@ pub struct Listeners {
     pub https: Option<TcpListener>,
     /// Newline-delimited JSON over TLS, when TLS is on.
     pub tcp_tls: Option<TcpListener>,
+    /// gRPC (HTTP/2 cleartext).
+    pub grpc: TcpListener,
+    /// gRPC over TLS, when TLS is on.
+    pub grpc_tls: Option<TcpListener>,
 }
 
 impl Listeners {
-    /// Binds `BIND_ADDR` on `HTTP_PORT` and `TCP_PORT` (0 picks a free port).
+    /// Binds `BIND_ADDR` on `HTTP_PORT`, `TCP_PORT` and `GRPC_PORT`, and the TLS
+    /// ports when TLS is on (0 picks a free port).
     pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
-        let http = TcpListener::bind((config.bind_addr, config.http_port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.http_port))?;
-        let tcp = TcpListener::bind((config.bind_addr, config.tcp_port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.tcp_port))?;
-        let (mut https, mut tcp_tls) = (None, None);
+        let bind = |port: u16| async move {
+            TcpListener::bind((config.bind_addr, port))
+                .await
+                .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, port))
+        };
+        let http = bind(config.http_port).await?;
+        let tcp = bind(config.tcp_port).await?;
+        let grpc = bind(config.grpc_port).await?;
+        let (mut https, mut tcp_tls, mut grpc_tls) = (None, None, None);
         if config.tls_enabled() {
-            https = Some(
-                TcpListener::bind((config.bind_addr, config.https_port))
-                    .await
-                    .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.https_port))?,
-            );
-            tcp_tls = Some(
-                TcpListener::bind((config.bind_addr, config.tcp_tls_port))
-                    .await
-                    .with_context(|| format!("cannot listen on {}:{}", config.bind_addr, config.tcp_tls_port))?,
-            );
+            https = Some(bind(config.https_port).await?);
+            tcp_tls = Some(bind(config.tcp_tls_port).await?);
+            grpc_tls = Some(bind(config.grpc_tls_port).await?);
         }
         Ok(Listeners {
             http,
             tcp,
             https,
             tcp_tls,
+            grpc,
+            grpc_tls,
         })
     }
 }
@@ -147,6 +150,10 @@ pub struct Running {
     pub tcp_addr: SocketAddr,
     pub https_addr: Option<SocketAddr>,
     pub tcp_tls_addr: Option<SocketAddr>,
+    /// gRPC (HTTP/2 cleartext).
+    pub grpc_addr: SocketAddr,
+    /// gRPC over TLS, when TLS is on.
+    pub grpc_tls_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     done: JoinHandle<()>,
 }
@@ -206,7 +213,9 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
     });
-    let app = sova_api_http::router(services.clone(), ws);
+    let graphql = sova_api_graphql::routes(services.clone(), gateway.clone(), shutdown.clone())
+        .map_err(|e| anyhow::anyhow!("cannot build the GraphQL schema: {e}"))?;
+    let app = sova_api_http::router(services.clone(), ws.merge(graphql));
     let app_for_tls = app.clone();
     let header_timeout = Duration::from_secs(config.http_header_timeout_secs.max(1));
     let grace = Duration::from_secs(config.shutdown_grace_secs);
@@ -221,7 +230,21 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         shutdown.clone(),
         tracker.clone(),
     ));
-    let (mut https_addr, mut tcp_tls_addr) = (None, None);
+    let grpc_addr = listeners.grpc.local_addr()?;
+    let grpc_app = sova_api_grpc::router(services.clone(), gateway.clone(), shutdown.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load the gRPC contract: {e}"))?;
+    let grpc_listener = axum::serve::ListenerExt::tap_io(listeners.grpc, |s| {
+        let _ = s.set_nodelay(true);
+    });
+    let grpc = tokio::spawn(http::serve(
+        grpc_listener,
+        grpc_app.clone(),
+        header_timeout,
+        grace,
+        shutdown.clone(),
+    ));
+    let (mut https_addr, mut tcp_tls_addr, mut grpc_tls_addr) = (None, None, None);
     let mut tls_tasks = Vec::new();
     if let (Some(https), Some(tcp_tls)) = (listeners.https, listeners.tcp_tls) {
         let (cert, key) = match (&config.tls_cert, &config.tls_key) {
@@ -250,6 +273,20 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
             shutdown.clone(),
             tracker.clone(),
         )));
+        if let Some(grpc_tls) = listeners.grpc_tls {
+            // gRPC needs HTTP/2, which TLS clients ask for with ALPN `h2`.
+            let mut h2 = (*sova_tls::server_config(&cert, &key).map_err(|e| anyhow::anyhow!(e))?).clone();
+            h2.alpn_protocols = vec![b"h2".to_vec()];
+            grpc_tls_addr = Some(grpc_tls.local_addr()?);
+            let listener = sova_tls::TlsListener::new(grpc_tls, Arc::new(h2))?;
+            tls_tasks.push(tokio::spawn(http::serve(
+                listener,
+                grpc_app,
+                header_timeout,
+                grace,
+                shutdown.clone(),
+            )));
+        }
     }
     let purge = tokio::spawn(purge_loop(services.clone(), shutdown.clone()));
     let heartbeat = tokio::spawn(key_heartbeat(services.clone(), presence, shutdown.clone()));
@@ -260,6 +297,8 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         %tcp_addr,
         https_addr = ?https_addr,
         tcp_tls_addr = ?tcp_tls_addr,
+        %grpc_addr,
+        grpc_tls_addr = ?grpc_tls_addr,
         backend = services.stores.backend,
         env = ?config.env,
         "sova is serving"
@@ -272,6 +311,7 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         let _ = tokio::time::timeout(grace, async {
             let _ = http.await;
             let _ = tcp.await;
+            let _ = grpc.await;
             for t in tls_tasks {
                 let _ = t.await;
             }
@@ -300,6 +340,8 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
         tcp_addr,
         https_addr,
         tcp_tls_addr,
+        grpc_addr,
+        grpc_tls_addr,
         shutdown,
         done,
     })

@@ -43,3 +43,10 @@ pub fn messages(n: u64) {
 pub fn connections(transport: &'static str, delta: f64) {
     metrics::gauge!("sova_connections", "transport" => transport).increment(delta);
 }
+
+/// Records one group commit: how many ops it carried, how long the transaction took
+/// and how long the ops had waited in the queue before it began.
+pub fn group_commit(ops: usize, commit: std::time::Duration) {
+    metrics::histogram!("sova_writer_batch_ops").record(ops as f64);
+    metrics::histogram!("sova_writer_commit_seconds").record(commit.as_secs_f64());
+}

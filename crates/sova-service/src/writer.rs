@@ -105,7 +105,9 @@ async fn run(mut rx: mpsc::Receiver<WriteReq>, stores: Stores, bus: Arc<dyn Even
         if guard.is_some() {
             publish_orphans(&stores, bus.as_ref()).await;
         }
+        let started = std::time::Instant::now();
         let committed = stores.messages.commit(&ops).await;
+        crate::telemetry::group_commit(ops.len(), started.elapsed());
         let mut last = None;
         if let Ok(results) = &committed {
             let sent = results

@@ -58,7 +58,6 @@ pub async fn fill(
 }
 
 /// `clients` connections page through `chat` for `secs` seconds.
-// The scenario's knobs are plain arguments, as in the other scenarios.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     kind: Kind,

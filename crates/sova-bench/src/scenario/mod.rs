@@ -21,6 +21,8 @@ pub struct Ctx {
     pub transports: Vec<Transport>,
     /// Small and short (CI).
     pub smoke: bool,
+    /// Run the baselines too (off for profiling Sova alone).
+    pub baseline: bool,
 }
 
 impl Ctx {
@@ -142,7 +144,7 @@ pub async fn connections(ctx: &Ctx, report: &mut Report, count: Option<usize>) -
     let n = sized(ctx, count, 19_000, 200);
     report.config("connections", serde_json::json!({"connections": n}));
     let users = setup::baseline_users(100);
-    for &t in &ctx.transports {
+    for &t in ctx.transports.iter().filter(|_| ctx.baseline) {
         let servers = vec![Server::baseline(false).await?];
         let out = idle::connections(Kind::BaselineMemory, t, &servers, &users, n).await;
         stop_all(servers).await;
@@ -190,7 +192,7 @@ pub async fn history(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Re
         "history",
         serde_json::json!({"messages": n, "clients": clients, "page": 100, "secs": secs}),
     );
-    for &t in &ctx.transports {
+    for &t in ctx.transports.iter().filter(|_| ctx.baseline) {
         let servers = vec![Server::baseline(true).await?];
         let user = &setup::baseline_users(1)[0];
         let seqs = history::fill(Kind::BaselineDurable, t, &servers[0], user, 1, n).await?;
@@ -260,7 +262,7 @@ pub async fn fanout(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Res
     let posts = if ctx.smoke { 3 } else { 20 };
     report.config("fanout", serde_json::json!({"members": n, "posts": posts}));
     let users = setup::baseline_users(n);
-    for &t in &ctx.transports {
+    for &t in ctx.transports.iter().filter(|_| ctx.baseline) {
         let servers = vec![Server::baseline(true).await?];
         let out = storm::fanout(Kind::BaselineDurable, t, &servers, 1, &users, posts).await;
         stop_all(servers).await;
@@ -329,7 +331,7 @@ pub async fn latency(ctx: &Ctx, report: &mut Report, a: &LatencyArgs) -> Result<
 async fn messages(ctx: &Ctx, report: &mut Report, name: &str, p: &throughput::Params) -> Result<()> {
     report.config(name, p);
     let users = setup::baseline_users(p.groups * p.members);
-    for durable in [true, false] {
+    for durable in [true, false].into_iter().filter(|_| ctx.baseline) {
         let kind = if durable {
             Kind::BaselineDurable
         } else {

@@ -52,6 +52,8 @@ pub struct Outcome {
     pub p99_ms: f64,
     /// Worst latency, ms.
     pub max_ms: f64,
+    /// Messages sent over the whole run.
+    pub sent: u64,
     /// Messages acknowledged over the whole run.
     pub acked: u64,
     /// Deliveries missing after the drain (acknowledged × members − received).
@@ -60,10 +62,43 @@ pub struct Outcome {
     pub errors: u64,
     /// Server resident memory at the end, bytes (all instances together).
     pub server_rss: u64,
+    /// Sova only: mean ops per group commit over the run (from `/metrics`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avg_batch: Option<f64>,
+    /// Sova only: mean time one group commit took, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avg_commit_ms: Option<f64>,
+}
+
+/// Mean of a Prometheus summary (`<name>_sum / <name>_count`) in a `/metrics` text.
+pub fn summary_mean(text: &str, name: &str) -> Option<f64> {
+    let get = |suffix: &str| {
+        let key = format!("{name}_{suffix} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&key))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let (sum, count) = (get("sum")?, get("count")?);
+    (count > 0.0).then(|| sum / count)
+}
+
+async fn writer_means(server: &Server) -> (Option<f64>, Option<f64>) {
+    let Ok(rest) = sova_client::RestClient::new(server.endpoint.http_base()) else {
+        return (None, None);
+    };
+    let text = match rest.raw_text("/metrics").await {
+        Ok(t) => t,
+        Err(_) => return (None, None),
+    };
+    (
+        summary_mean(&text, "sova_writer_batch_ops"),
+        summary_mean(&text, "sova_writer_commit_seconds").map(|s| s * 1000.0),
+    )
 }
 
 #[derive(Default)]
 struct Counters {
+    sent: AtomicU64,
     acked: AtomicU64,
     delivered: AtomicU64,
     errors: AtomicU64,
@@ -98,6 +133,8 @@ pub async fn layout(kind: Kind, servers: &[Server], users: &[User], p: &Params) 
 pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &Layout, p: &Params) -> Result<Outcome> {
     let counters = Arc::new(Counters::default());
     let done = tokio_util::sync::CancellationToken::new();
+    // Senders wait until every member is connected, so early groups do not run ahead.
+    let go = tokio_util::sync::CancellationToken::new();
     let epoch = Instant::now();
     let mut readers = Vec::new();
     let mut senders = Vec::new();
@@ -152,8 +189,10 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
             }));
             let (c, chat, p2) = (counters.clone(), *chat, p.clone());
             let per_sender = p.rate.map(|r| r / (p.groups * p.senders) as f64);
+            let go = go.clone();
             senders.push(tokio::spawn(async move {
                 let mut writer = writer;
+                go.cancelled().await;
                 if m < p2.senders {
                     let _ = send_loop(&mut writer, &window, &c, chat, epoch, per_sender).await;
                 }
@@ -161,6 +200,8 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
             }));
         }
     }
+    eprintln!("{}: {} connections up; sending", kind.name(), index);
+    go.cancel();
     tokio::time::sleep(Duration::from_secs_f64(p.warmup_secs)).await;
     let before = snapshot(&counters, servers);
     counters.measuring.store(true, Ordering::Relaxed);
@@ -179,6 +220,10 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let server_rss = servers.iter().map(Server::rss).sum();
+    let (avg_batch, avg_commit_ms) = match kind {
+        Kind::Sova => writer_means(&servers[0]).await,
+        _ => (None, None),
+    };
     for mut w in writers {
         w.close().await;
     }
@@ -202,10 +247,13 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),
         max_ms: hist.max() as f64 / 1000.0,
+        sent: counters.sent.load(Ordering::Relaxed),
         acked,
         lost: (acked * p.members as u64).saturating_sub(counters.delivered.load(Ordering::Relaxed)),
         errors: counters.errors.load(Ordering::Relaxed),
         server_rss,
+        avg_batch,
+        avg_commit_ms,
     })
 }
 
@@ -251,6 +299,7 @@ async fn send_loop(
                 .await?;
         }
         if batch > 0 {
+            c.sent.fetch_add(batch, Ordering::Relaxed);
             writer.flush().await?;
         }
     }
@@ -272,5 +321,16 @@ fn snapshot(c: &Counters, servers: &[Server]) -> Snapshot {
         delivered: c.delivered.load(Ordering::Relaxed),
         server_cpu: servers.iter().map(Server::cpu_secs).sum(),
         own_cpu: own_cpu_secs(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn summary_mean_divides_sum_by_count() {
+        let text = "# TYPE x summary\nx{quantile=\"0.5\"} 3\nx_sum 12\nx_count 4\n";
+        assert_eq!(super::summary_mean(text, "x"), Some(3.0));
+        assert_eq!(super::summary_mean(text, "y"), None);
+        assert_eq!(super::summary_mean("x_sum 0\nx_count 0\n", "x"), None);
     }
 }

@@ -16,7 +16,8 @@ fn sova(dir: &std::path::Path) -> Command {
         .env("SOVA_DATA_DIR", dir.join("data"))
         .env("BIND_ADDR", "127.0.0.1")
         .env("HTTP_PORT", "0")
-        .env("TCP_PORT", "0");
+        .env("TCP_PORT", "0")
+        .env("GRPC_PORT", "0");
     c
 }
 

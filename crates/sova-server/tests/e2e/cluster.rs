@@ -261,6 +261,7 @@ fn spawn_sova(env: &[(&str, String)]) -> (Proc, String, String) {
         .env("BIND_ADDR", "127.0.0.1")
         .env("HTTP_PORT", "0")
         .env("TCP_PORT", "0")
+        .env("GRPC_PORT", "0")
         .env("LOG_FORMAT", "json")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());

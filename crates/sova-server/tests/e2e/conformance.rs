@@ -1,10 +1,15 @@
-//! Every socket operation of the registry, called over REST and as a socket op
-//! frame on equal fixtures, answers the same body (or the same error) on both
-//! transports. A new operation without a case here fails the test.
+//! Every socket operation of the registry, called on equal fixtures over all five
+//! transports — REST, an op frame on WebSocket and on TCP, a gRPC call, a GraphQL
+//! field — from one table of requests (`case`), answers the same body (or the same
+//! error) everywhere: gRPC as the REST body through its reply message (the error code
+//! and details in ErrorInfo), GraphQL as the REST body through the selection of every
+//! field (the code in `extensions.code`). A new operation without a case fails it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 
+use common::graphql::GraphqlClient;
+use common::grpc::{GrpcClient, details_as_metadata, status_error};
 use common::{Backend, TestServer, user};
 use serde_json::{Map, Value, json};
 use sova_client::Realtime;
@@ -12,9 +17,20 @@ use sova_client::Realtime;
 /// What one fixture holds: A (acting, owner of group G), B (member), C (outsider),
 /// message M by A in G, invite I of G.
 struct Fixture {
+    /// A's token (the acting user), or another user's for a refusal case.
     token: String,
+    /// Tokens of A, B and C.
+    tokens: [String; 3],
     names: Vec<String>,
     ids: Map<String, Value>,
+}
+
+/// Who calls in a case.
+#[derive(Clone, Copy)]
+enum Actor {
+    A,
+    B,
+    C,
 }
 
 async fn fixture(server: &TestServer) -> Fixture {
@@ -50,7 +66,8 @@ async fn fixture(server: &TestServer) -> Fixture {
         "M": m.body["id"], "I": invite.body["code"],
     });
     Fixture {
-        token: a.token,
+        token: a.token.clone(),
+        tokens: [a.token, b.token, c.token],
         names: vec![a_name, b_name, c_name],
         ids: ids.as_object().unwrap().clone(),
     }
@@ -159,6 +176,32 @@ async fn over_socket(rt: &mut Realtime, entry: &sova_ops::Entry, req: &Map<Strin
     }
 }
 
+async fn over_grpc(client: &mut GrpcClient, entry: &sova_ops::Entry, req: &Map<String, Value>, token: &str) -> Value {
+    match client
+        .call(entry.spec.name, &Value::Object(req.clone()), Some(token))
+        .await
+    {
+        Ok(data) => json!({ "data": data }),
+        Err(s) => json!({ "error": status_error(&s) }),
+    }
+}
+
+/// A REST answer as the GraphQL selection of every field sees it.
+fn rest_as_graphql(client: &GraphqlClient, entry: &sova_ops::Entry, via_rest: &Value) -> Value {
+    match via_rest.get("error") {
+        Some(e) => json!({ "error": e }),
+        None => json!({ "data": client.project(entry.spec.name, &via_rest["data"]) }),
+    }
+}
+
+/// A REST answer as the gRPC transport carries it.
+fn rest_as_grpc(client: &GrpcClient, entry: &sova_ops::Entry, via_rest: &Value) -> Value {
+    match via_rest.get("error") {
+        Some(e) => json!({ "error": [e[0], e[1], details_as_metadata(&e[2])] }),
+        None => json!({ "data": client.project(entry.spec.name, &via_rest["data"]) }),
+    }
+}
+
 const VOLATILE: &[&str] = &[
     "seq",
     "chat_seq",
@@ -216,6 +259,118 @@ fn normalize(v: &Value, f: &Fixture) -> Value {
     }
 }
 
+/// Runs `template` as `actor` over all five transports on equal fixtures and requires
+/// the same answer everywhere; returns the (normalized) REST answer.
+async fn compare(
+    server: &TestServer,
+    grpc: &mut GrpcClient,
+    graphql: &GraphqlClient,
+    entry: &sova_ops::Entry,
+    template: &Value,
+    actor: Actor,
+) -> Value {
+    let name = entry.spec.name;
+    // One fixture per transport, made concurrently (registrations dominate the time).
+    let (rest_fx, ws_fx, tcp_fx, grpc_fx, gql_fx) = tokio::join!(
+        fixture(server),
+        fixture(server),
+        fixture(server),
+        fixture(server),
+        fixture(server)
+    );
+    let (mut rest_fx, mut ws_fx, mut tcp_fx, mut grpc_fx, mut gql_fx) = (rest_fx, ws_fx, tcp_fx, grpc_fx, gql_fx);
+    for fx in [&mut rest_fx, &mut ws_fx, &mut tcp_fx, &mut grpc_fx, &mut gql_fx] {
+        fx.token = fx.tokens[actor as usize].clone();
+    }
+    let req = |f: &Fixture| resolve(template, f).as_object().unwrap().clone();
+
+    let raw_rest = over_rest(server, entry, &req(&rest_fx), &rest_fx.token).await;
+    let rest_as_grpc = normalize(&rest_as_grpc(grpc, entry, &raw_rest), &rest_fx);
+    let rest_as_graphql = normalize(&rest_as_graphql(graphql, entry, &raw_rest), &rest_fx);
+    let via_rest = normalize(&raw_rest, &rest_fx);
+
+    for (transport, fx) in [("WebSocket", &ws_fx), ("TCP", &tcp_fx)] {
+        let mut rt = if transport == "TCP" {
+            server.tcp().await
+        } else {
+            server.ws().await
+        };
+        rt.auth_token(&fx.token, None).await.unwrap();
+        let via_socket = normalize(&over_socket(&mut rt, entry, &req(fx)).await, fx);
+        rt.close().await;
+        assert_eq!(
+            via_rest, via_socket,
+            "{name} answers differently over REST and {transport}"
+        );
+    }
+
+    let via_grpc = normalize(&over_grpc(grpc, entry, &req(&grpc_fx), &grpc_fx.token).await, &grpc_fx);
+    assert_eq!(rest_as_grpc, via_grpc, "{name} answers differently over REST and gRPC");
+
+    let via_graphql = normalize(&graphql.call(name, &req(&gql_fx), &gql_fx.token).await, &gql_fx);
+    assert_eq!(
+        rest_as_graphql, via_graphql,
+        "{name} answers differently over REST and GraphQL"
+    );
+    via_rest
+}
+
+/// Refusals, from the same kind of table: who calls, and a request that must fail the
+/// same way on every transport (permission denials, bad input, unknown ids).
+fn refusals() -> Vec<(&'static str, Actor, Value)> {
+    vec![
+        // An outsider cannot write to or read a group.
+        ("send", Actor::C, json!({"chat_id": "$G", "text": "intruder"})),
+        ("messages", Actor::C, json!({"chat_id": "$G", "limit": 10})),
+        // Only the author edits; only the owner deletes the chat or changes roles.
+        (
+            "edit",
+            Actor::B,
+            json!({"chat_id": "$G", "message_id": "$M", "text": "not mine"}),
+        ),
+        ("delete_chat", Actor::B, json!({"chat_id": "$G"})),
+        (
+            "set_role",
+            Actor::B,
+            json!({"chat_id": "$G", "user_id": "$A", "role": "member"}),
+        ),
+        // Bad input.
+        ("send", Actor::A, json!({"chat_id": "$G", "text": ""})),
+        ("create_chat", Actor::A, json!({"type": "no-such-kind", "name": "x"})),
+        ("read", Actor::A, json!({"chat_id": "$G", "up_to": -5})),
+        // Unknown ids.
+        ("get_chat", Actor::A, json!({"chat_id": 987_654_321})),
+        (
+            "react",
+            Actor::A,
+            json!({"chat_id": "$G", "message_id": 987_654_321, "emoji": "👍"}),
+        ),
+    ]
+}
+
+async fn refusals_answer_alike(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.rate_limit_register_per_hour = 100_000;
+        c.rate_limit_login_per_min = 100_000;
+        c.rate_limit_frames_per_sec = 100_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut grpc = GrpcClient::connect(&server.grpc).await;
+    let graphql = GraphqlClient::connect(&server.http).await;
+    for (name, actor, template) in refusals() {
+        let entry = sova_ops::socket_op(name).unwrap();
+        let answer = compare(&server, &mut grpc, &graphql, entry, &template, actor).await;
+        assert!(
+            answer.get("error").is_some(),
+            "{name} as a refusal case succeeded: {answer}"
+        );
+    }
+    server.stop().await;
+}
+
 async fn every_socket_operation_answers_like_rest(backend: Backend) {
     let Some(server) = TestServer::start_with(backend, |c| {
         c.rate_limit_register_per_hour = 100_000;
@@ -228,28 +383,14 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
     };
     let mut missing = Vec::new();
     let mut compared = 0;
+    let mut grpc = GrpcClient::connect(&server.grpc).await;
+    let graphql = GraphqlClient::connect(&server.http).await;
     for entry in sova_ops::all().iter().filter(|e| e.spec.socket) {
         let Some(template) = case(entry.spec.name) else {
             missing.push(entry.spec.name);
             continue;
         };
-        let rest_fixture = fixture(&server).await;
-        let req = resolve(&template, &rest_fixture);
-        let via_rest = over_rest(&server, entry, req.as_object().unwrap(), &rest_fixture.token).await;
-        let via_rest = normalize(&via_rest, &rest_fixture);
-
-        let socket_fixture = fixture(&server).await;
-        let mut rt = server.ws().await;
-        rt.auth_token(&socket_fixture.token, None).await.unwrap();
-        let req = resolve(&template, &socket_fixture);
-        let via_socket = over_socket(&mut rt, entry, req.as_object().unwrap()).await;
-        let via_socket = normalize(&via_socket, &socket_fixture);
-        rt.close().await;
-        assert_eq!(
-            via_rest, via_socket,
-            "{} answers differently over REST and a socket",
-            entry.spec.name
-        );
+        compare(&server, &mut grpc, &graphql, entry, &template, Actor::A).await;
         compared += 1;
     }
     assert!(missing.is_empty(), "operations without a conformance case: {missing:?}");
@@ -257,4 +398,46 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
     server.stop().await;
 }
 
-both_backends!(every_socket_operation_answers_like_rest);
+// Five transports and five fixtures per operation: more than the usual two minutes.
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_socket_operation_answers_like_rest() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(300),
+            super::every_socket_operation_answers_like_rest(super::common::Backend::Sqlite),
+        )
+        .await
+        .expect("test timed out");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_answer_alike() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            super::refusals_answer_alike(super::common::Backend::Sqlite),
+        )
+        .await
+        .expect("test timed out");
+    }
+}
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_socket_operation_answers_like_rest() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(300),
+            super::every_socket_operation_answers_like_rest(super::common::Backend::Postgres),
+        )
+        .await
+        .expect("test timed out");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_answer_alike() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            super::refusals_answer_alike(super::common::Backend::Postgres),
+        )
+        .await
+        .expect("test timed out");
+    }
+}

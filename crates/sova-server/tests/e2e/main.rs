@@ -11,6 +11,8 @@ mod cluster;
 mod conformance;
 mod encryption;
 mod files;
+mod graphql;
+mod grpc;
 mod jobs;
 mod lifecycle;
 mod messaging;

@@ -1,4 +1,4 @@
-//! TLS: HTTPS (with HSTS), WSS and the TCP protocol over TLS, with the self-signed
+//! TLS: HTTPS (with HSTS), WSS, the TCP protocol and gRPC over TLS, with the self-signed
 //! development certificate generated on first start; a client that cannot speak TLS
 //! does not disturb the listener.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -43,6 +43,7 @@ async fn https_wss_and_tcp_over_tls() {
         c.tls_self_signed = true;
         c.https_port = 0;
         c.tcp_tls_port = 0;
+        c.grpc_tls_port = 0;
     })
     .await
     .unwrap();
@@ -92,5 +93,32 @@ async fn https_wss_and_tcp_over_tls() {
     let msg = ws.next().await.unwrap().unwrap();
     let v: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
     assert_eq!(v["type"], "auth_success");
+
+    // gRPC over TLS (ALPN h2), with Python's grpcio trusting the generated certificate.
+    let grpc_tls = server.grpc_tls_addr.unwrap();
+    let cert = server.config.data_dir.join("tls-cert.pem");
+    let script = format!(
+        "import grpc\nfrom grpc_health.v1 import health_pb2, health_pb2_grpc\n\
+         creds = grpc.ssl_channel_credentials(root_certificates=open({cert:?}, 'rb').read())\n\
+         ch = grpc.secure_channel('127.0.0.1:{port}', creds, options=[('grpc.ssl_target_name_override', 'localhost')])\n\
+         r = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service='sova.v1.Sova'), timeout=20)\n\
+         print(health_pb2.HealthCheckResponse.ServingStatus.Name(r.status), end='')",
+        cert = cert.display().to_string(),
+        port = grpc_tls.port()
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "SERVING",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     server.stop().await;
 }

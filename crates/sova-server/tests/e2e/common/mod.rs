@@ -2,6 +2,9 @@
 //! or PostgreSQL (own schema), driven through `sova-client`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod graphql;
+pub mod grpc;
+
 use serde_json::Value;
 use sova_client::{Realtime, RestClient};
 use sova_config::{Config, Secret};
@@ -21,6 +24,9 @@ pub struct TestServer {
     pub tcp: String,
     pub https_addr: Option<std::net::SocketAddr>,
     pub tcp_tls_addr: Option<std::net::SocketAddr>,
+    /// `http://127.0.0.1:<grpc port>` (gRPC, HTTP/2 cleartext).
+    pub grpc: String,
+    pub grpc_tls_addr: Option<std::net::SocketAddr>,
     running: Option<Running>,
     _dir: tempfile::TempDir,
     /// The PostgreSQL schema this server (and its siblings) use.
@@ -40,6 +46,7 @@ impl TestServer {
         let mut config = Config {
             http_port: 0,
             tcp_port: 0,
+            grpc_port: 0,
             bind_addr: [127, 0, 0, 1].into(),
             data_dir: dir.path().join("data"),
             shutdown_grace_secs: 5,
@@ -64,6 +71,8 @@ impl TestServer {
             tcp: String::new(),
             https_addr: None,
             tcp_tls_addr: None,
+            grpc: String::new(),
+            grpc_tls_addr: None,
             running: None,
             _dir: dir,
             schema,
@@ -82,6 +91,8 @@ impl TestServer {
         self.tcp = running.tcp_addr.to_string();
         self.https_addr = running.https_addr;
         self.tcp_tls_addr = running.tcp_tls_addr;
+        self.grpc = format!("http://{}", running.grpc_addr);
+        self.grpc_tls_addr = running.grpc_tls_addr;
         self.running = Some(running);
     }
 
@@ -108,6 +119,8 @@ impl TestServer {
             tcp: String::new(),
             https_addr: None,
             tcp_tls_addr: None,
+            grpc: String::new(),
+            grpc_tls_addr: None,
             running: None,
             _dir: dir,
             schema: None,
