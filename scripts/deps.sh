@@ -3,6 +3,7 @@
 # independent TOTP implementation), python3's `cryptography` (decrypts stored rows to
 # prove the Fernet format), pg_dump (checks a PostgreSQL dump for plaintext) and
 # Debian's chromium (the web client's end-to-end tests drive it; required in CI), and
+# moto's S3 server with boto3 (PyPI `moto[server]`: the STORAGE=s3 tests run against it),
 # the third-party gRPC and GraphQL clients the end-to-end tests drive the server with:
 # grpcio (+ grpcio-tools for stubs, health, status details, reflection) and gql.
 set -uo pipefail
@@ -19,6 +20,9 @@ command -v oathtool >/dev/null 2>&1 || apt_install oathtool || echo "note: could
 command -v pg_dump >/dev/null 2>&1 || apt_install postgresql-client || echo "note: could not install pg_dump" >&2
 if ! python3 -c "import cryptography" >/dev/null 2>&1; then
     python3 -m pip install --quiet cryptography >/dev/null 2>&1 || apt_install python3-cryptography || echo "note: could not install python cryptography" >&2
+fi
+if ! python3 -c "import moto.server, boto3, flask_cors" >/dev/null 2>&1; then
+    python3 -m pip install --quiet "moto[server]" >/dev/null 2>&1 || echo "note: could not install moto[server] (the S3 tests need it)" >&2
 fi
 PY_CLIENTS="grpcio grpcio-tools grpcio-health-checking grpcio-status grpcio-reflection gql[websockets,requests]"
 if ! python3 -c "import grpc, grpc_tools, grpc_health, grpc_status, grpc_reflection, gql, websockets, requests" >/dev/null 2>&1; then

@@ -88,6 +88,38 @@ test("chat in general in real time, markdown rendered safely", async () => {
   await msg(alice, "Hi alice!").waitFor(T);
 });
 
+test("files: attach two, upload with progress, send; the other side sees an image preview and downloads a file", async () => {
+  const png = Buffer.from(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8ffff3f0005fe02fea7358184000000000049454e44ae426082",
+    "hex",
+  );
+  await alice.locator(".composer input[type=file]").setInputFiles([
+    { name: "dot.png", mimeType: "image/png", buffer: png },
+    { name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello files") },
+  ]);
+  await alice.waitForFunction(
+    () => document.querySelectorAll(".uploads li").length === 2 && !document.querySelector(".uploads progress"),
+    null,
+    T,
+  );
+  await send(alice, "two files");
+  const seen = msg(bob, "two files");
+  await seen.waitFor(T);
+  await seen.locator(".file-card img.file-preview").waitFor(T);
+  assert.equal(await seen.locator(".file-card").count(), 2);
+  // The image opens full size in a dialog; Escape closes it.
+  await seen.locator(".file-open").click();
+  await bob.locator('.dialog img.file-full').waitFor(T);
+  await bob.keyboard.press("Escape");
+  await bob.locator(".dialog img.file-full").waitFor({ state: "detached", ...T });
+  const [download] = await Promise.all([
+    bob.waitForEvent("download", T),
+    seen.locator(".file-card", { hasText: "notes.txt" }).locator(".file-dl").click(),
+  ]);
+  assert.equal(download.suggestedFilename(), "notes.txt");
+  assert.equal(await alice.locator(".uploads li").count(), 0, "sent files leave the composer");
+});
+
 test("typing indicator and read receipts", async () => {
   await bob.locator(".composer textarea").fill("");
   await bob.locator(".composer textarea").pressSequentially("typing…", { delay: 20 });

@@ -81,6 +81,7 @@ describe("protocol types match openapi.json", () => {
     Presence: "Presence", Session: "Session", AuditEntry: "AuditEntry", CaptchaSolution: "CaptchaSolution",
     RegisterRequest: "RegisterRequest", RegisteredUser: "RegisteredUser", LoginRequest: "LoginRequest", RefreshRequest: "RefreshRequest",
     LogoutRequest: "LogoutRequest", SyncPage: "SyncPage", ApiErrorBody: "ApiError",
+    FileAttachment: "FileAttachment", FileInfo: "FileInfo",
   };
   for (const [mine, theirs] of Object.entries(same)) {
     it(`${mine} ≡ components.schemas.${theirs}`, () => {

@@ -23,6 +23,9 @@ pub fn code(c: ErrorCode) -> Code {
         ErrorCode::Conflict => Code::Aborted,
         ErrorCode::RateLimited => Code::ResourceExhausted,
         ErrorCode::TooLarge => Code::OutOfRange,
+        // Storage quota: the standard mapping of an exhausted per-user resource.
+        ErrorCode::QuotaExceeded => Code::ResourceExhausted,
+        ErrorCode::UnsupportedMediaType => Code::InvalidArgument,
         ErrorCode::Unavailable => Code::Unavailable,
         ErrorCode::SlowConsumer => Code::ResourceExhausted,
         ErrorCode::CaptchaRequired => Code::FailedPrecondition,

@@ -60,6 +60,14 @@ pub const ENV_VARS: &[&str] = &[
     "JOB_MAX_ATTEMPTS",
     "JOB_RETENTION_DAYS",
     "SECURITY_ALERT_RETENTION_DAYS",
+    "STORAGE",
+    "S3_ENDPOINT",
+    "S3_BUCKET",
+    "S3_REGION",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "MAX_UPLOAD_BYTES",
+    "USER_QUOTA_BYTES",
     "SOVA_RATE_LIMITS",
 ];
 
@@ -140,6 +148,17 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// Where uploaded files' (encrypted) contents are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// A directory under the data directory (`<data_dir>/files`).
+    #[default]
+    Local,
+    /// An S3-compatible bucket (`S3_*`).
+    S3,
 }
 
 /// The whole server configuration.
@@ -231,6 +250,18 @@ pub struct Config {
     pub job_retention_days: u64,
     /// Days security alerts (`alert_*` audit entries) are kept.
     pub security_alert_retention_days: u64,
+    /// Where uploaded files live.
+    pub storage: Storage,
+    /// S3 endpoint URL (for `STORAGE=s3`; e.g. MinIO or another S3-compatible server).
+    pub s3_endpoint: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<Secret>,
+    pub s3_secret_access_key: Option<Secret>,
+    /// Largest upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Bytes of files one user may keep; unset means no quota.
+    pub user_quota_bytes: Option<u64>,
     /// `off` lifts every rate limit (benchmarks; refused in production).
     pub rate_limits: RateLimits,
 }
@@ -285,6 +316,14 @@ impl Default for Config {
             job_max_attempts: 10,
             job_retention_days: 7,
             security_alert_retention_days: 90,
+            storage: Storage::Local,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_upload_bytes: 100 * 1024 * 1024,
+            user_quota_bytes: None,
             rate_limits: RateLimits::On,
         }
     }
@@ -358,6 +397,22 @@ impl Config {
         if self.job_retention_days == 0 || self.security_alert_retention_days == 0 {
             return bad("JOB_RETENTION_DAYS and SECURITY_ALERT_RETENTION_DAYS must be at least 1");
         }
+        if self.max_upload_bytes == 0 || self.max_upload_bytes > i64::MAX as u64 {
+            return bad("MAX_UPLOAD_BYTES must be at least 1");
+        }
+        if self.user_quota_bytes.is_some_and(|q| q > i64::MAX as u64) {
+            return bad("USER_QUOTA_BYTES is too large");
+        }
+        if self.storage == Storage::S3
+            && (self.s3_bucket.as_deref().unwrap_or("").is_empty()
+                || self.s3_access_key_id.is_none()
+                || self.s3_secret_access_key.is_none())
+        {
+            return bad("STORAGE=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY");
+        }
+        if self.storage == Storage::S3 && !self.s3_endpoint().starts_with("http://") {
+            return bad("S3_ENDPOINT must be an http:// URL (this build has no TLS client for S3)");
+        }
         if self.rate_limits == RateLimits::Off && self.is_production() {
             return Err(ConfigError::Insecure(
                 "SOVA_RATE_LIMITS=off is for benchmarks and is refused when SOVA_ENV=production".to_owned(),
@@ -418,6 +473,23 @@ impl Config {
 
     pub fn is_production(&self) -> bool {
         self.env == Environment::Production
+    }
+
+    /// The S3 region (`us-east-1` unless set).
+    pub fn s3_region(&self) -> String {
+        self.s3_region.clone().unwrap_or_else(|| "us-east-1".to_owned())
+    }
+
+    /// The S3 endpoint: `S3_ENDPOINT`, else AWS's for the region.
+    pub fn s3_endpoint(&self) -> String {
+        self.s3_endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.s3_region()))
+    }
+
+    /// The directory local file storage uses.
+    pub fn files_dir(&self) -> PathBuf {
+        self.data_dir.join("files")
     }
 
     /// The effective database URL.
@@ -566,6 +638,27 @@ mod tests {
             jail.set_env("JOB_LEASE_SECS", "20");
             let c = Config::load().expect("valid job settings");
             assert_eq!((c.job_workers, c.job_lease_secs, c.job_max_attempts), (3, 20, 10));
+            assert_eq!((c.max_upload_bytes, c.user_quota_bytes), (100 * 1024 * 1024, None));
+            jail.set_env("MAX_UPLOAD_BYTES", "0");
+            assert!(Config::load().is_err());
+            jail.set_env("MAX_UPLOAD_BYTES", "2048");
+            jail.set_env("USER_QUOTA_BYTES", "4096");
+            let c = Config::load().expect("valid upload settings");
+            assert_eq!((c.max_upload_bytes, c.user_quota_bytes), (2048, Some(4096)));
+            jail.set_env("STORAGE", "s3");
+            assert!(Config::load().is_err(), "s3 without a bucket and keys");
+            jail.set_env("S3_BUCKET", "b");
+            jail.set_env("S3_ACCESS_KEY_ID", "k");
+            jail.set_env("S3_SECRET_ACCESS_KEY", "s");
+            assert!(
+                Config::load().is_err(),
+                "no endpoint: AWS over https is not supported yet"
+            );
+            jail.set_env("S3_ENDPOINT", "ftp://x");
+            assert!(Config::load().is_err(), "endpoint scheme");
+            jail.set_env("S3_ENDPOINT", "http://127.0.0.1:9000");
+            let c = Config::load().expect("valid s3 settings");
+            assert_eq!((c.storage, c.s3_region()), (Storage::S3, "us-east-1".to_owned()));
             Ok(())
         });
     }

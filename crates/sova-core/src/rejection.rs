@@ -26,6 +26,8 @@ pub enum Rejection {
     NoSuchMessage,
     /// The message to forward does not exist or is not visible to the sender.
     NoSuchForwardSource,
+    /// A file to attach is not one of the sender's uploads (or does not exist).
+    NoSuchFile,
     /// A user named in the operation does not exist.
     NoSuchUser(UserId),
     /// The target user is not a member of the chat.
@@ -79,9 +81,8 @@ impl Rejection {
     pub fn kind(&self) -> RejectionKind {
         use Rejection::*;
         match self {
-            NoSuchChat | NoSuchMessage | NoSuchForwardSource | NoSuchUser(_) | NotAMember | InvalidInvite => {
-                RejectionKind::NotFound
-            }
+            NoSuchChat | NoSuchMessage | NoSuchForwardSource | NoSuchFile | NoSuchUser(_) | NotAMember
+            | InvalidInvite => RejectionKind::NotFound,
             ChannelPostersOnly | DeleteNotAllowed | EditNotAllowed | PinNotAllowed | MembersFixed | AddNotAllowed
             | RemoveNotAllowed | PublicChatStays | PrivateChatStays | RolesFixed | RoleChangeNotAllowed | ChatFixed
             | OwnerOnly | ManagersOnly => RejectionKind::Forbidden,

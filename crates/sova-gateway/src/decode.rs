@@ -73,6 +73,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<(Request, Option<String>), (ApiErro
             None,
         ));
     }
+    // `text` may only be left out when the message carries files.
+    if let Request::Seed(ClientFrame::Message { text: None, files, .. }) = &request
+        && files.is_empty()
+    {
+        return Err((ApiError::bad_request("invalid frame: missing field `text`"), re));
+    }
     Ok((request, re))
 }
 

@@ -107,6 +107,7 @@ impl Conn {
                 text,
                 client_msg_id,
                 reply_to,
+                files,
                 ..
             } => {
                 let user = self.user.clone();
@@ -117,10 +118,11 @@ impl Conn {
                     let ack = client_msg_id.is_some() || re.is_some();
                     let params = SendParams {
                         chat: chat_id,
-                        text,
+                        text: text.unwrap_or_default(),
                         reply_to,
                         forward_of: None,
                         client_msg_id,
+                        files,
                         ..SendParams::default()
                     };
                     match services.messages.send_with(&user, params).await {

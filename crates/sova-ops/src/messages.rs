@@ -211,6 +211,10 @@ pub struct SendRequest {
     pub kind: Option<MessageKind>,
     #[serde(default)]
     pub attachment: Option<Attachment>,
+    /// Ids of your uploads (`POST /api/files`) to attach, at most 10; they appear
+    /// as `attachments` and become readable by the chat's members.
+    #[serde(default)]
+    pub files: Vec<String>,
 }
 impl Operation for SendMessage {
     type Request = SendRequest;
@@ -226,7 +230,7 @@ impl Operation for SendMessage {
     .limit(Limit::Messages)
     .errors(&[NotFound, Forbidden, TooLarge]);
     async fn handle(s: &Services, c: &Caller, r: SendRequest) -> Result<Message, ApiError> {
-        if r.text.is_none() && r.forward_of.is_none() && r.attachment.is_none() {
+        if r.text.is_none() && r.forward_of.is_none() && r.attachment.is_none() && r.files.is_empty() {
             return Err(ApiError::bad_request("missing field `text`"));
         }
         let p = SendParams {
@@ -237,6 +241,7 @@ impl Operation for SendMessage {
             client_msg_id: r.client_msg_id,
             kind: r.kind,
             attachment: r.attachment,
+            files: r.files,
         };
         s.messages.send_with(c.user()?, p).await
     }

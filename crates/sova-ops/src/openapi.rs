@@ -143,8 +143,139 @@ fn operation(entry: &Entry, requests: &mut SchemaGenerator, responses: &mut Sche
     op
 }
 
+/// A JSON error response listing its codes.
+fn err(codes: &str) -> Value {
+    json!({"description": format!("error code: {codes}"), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}})
+}
+
+/// The streamed file endpoints (served outside the registry; see docs/files.md).
+fn file_routes() -> Value {
+    let file = json!({"application/json": {"schema": {"$ref": "#/components/schemas/FileInfo"}}});
+    let id = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    json!({
+        "/api/files": {"post": {
+            "operationId": "upload_file",
+            "summary": "Upload a file: the raw body (`Content-Type`, `X-Filename` percent-encoded UTF-8) or `multipart/form-data` with one part named `file`",
+            "tags": ["files"], "security": [{"bearerAuth": []}],
+            "parameters": [{"name": "X-Filename", "in": "header", "required": false, "schema": {"type": "string"},
+                "description": "The file's name, percent-encoded UTF-8 (raw uploads)"}],
+            "requestBody": {"required": true, "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}
+            }},
+            "responses": {
+                "201": {"description": "stored", "content": file},
+                "400": err("bad_request"), "401": err("unauthorized"),
+                "413": err("too_large | quota_exceeded"),
+                "415": err("unsupported_media_type"),
+                "500": err("internal"), "503": err("unavailable")
+            },
+            "x-error-codes": ["bad_request", "unauthorized", "too_large", "quota_exceeded", "unsupported_media_type", "internal", "unavailable"]
+        }},
+        "/api/files/{id}": {
+            "get": {
+                "operationId": "download_file",
+                "summary": "A file's contents (uploader, or a member of a chat it was posted in): `Range` (206), `ETag`/`If-None-Match` (304), `Content-Disposition`",
+                "tags": ["files"], "security": [{"bearerAuth": []}],
+                "parameters": id.clone(),
+                "responses": {
+                    "200": {"description": "the contents, as the stored type", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                    "206": {"description": "the requested byte range", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                    "304": {"description": "not modified (ETag matches)"},
+                    "401": err("unauthorized"), "404": err("not_found"),
+                    "416": err("bad_request (range not satisfiable)"),
+                    "500": err("internal"), "503": err("unavailable")
+                },
+                "x-error-codes": ["unauthorized", "not_found", "bad_request", "internal", "unavailable"]
+            },
+            "delete": {
+                "operationId": "delete_file",
+                "summary": "Delete one of your uploads: its contents go, and messages carrying it show it as unavailable",
+                "tags": ["files"], "security": [{"bearerAuth": []}],
+                "parameters": id,
+                "responses": {
+                    "204": {"description": "deleted"},
+                    "401": err("unauthorized"), "404": err("not_found"),
+                    "500": err("internal"), "503": err("unavailable")
+                },
+                "x-error-codes": ["unauthorized", "not_found", "internal", "unavailable"]
+            }
+        }
+    })
+}
+
+/// Resumable uploads: tus 1.0 core + creation (see docs/files.md).
+fn upload_routes() -> Value {
+    let tus = json!({"name": "Tus-Resumable", "in": "header", "required": true, "schema": {"const": "1.0.0"}});
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let view = json!({"application/json": {"schema": {"type": "object", "required": ["id", "offset", "length"], "properties": {
+        "id": {"type": "string"}, "offset": {"type": "integer"}, "length": {"type": "integer"},
+        "file": {"$ref": "#/components/schemas/FileInfo"}}}}});
+    let offsets = "`Upload-Offset`, `Upload-Length`, `Tus-Resumable`; `X-File-Id` once complete";
+    json!({
+        "/api/uploads": {
+            "post": {
+                "operationId": "create_upload",
+                "summary": "Start a resumable upload (tus creation): `Upload-Length` (required), `Upload-Metadata` (`filename`, `filetype`, base64)",
+                "tags": ["files"], "security": [{"bearerAuth": []}],
+                "parameters": [tus.clone(),
+                    {"name": "Upload-Length", "in": "header", "required": true, "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "Upload-Metadata", "in": "header", "required": false, "schema": {"type": "string"}}],
+                "responses": {
+                    "201": {"description": format!("created: `Location: /api/uploads/{{id}}`, {offsets}"), "content": view.clone()},
+                    "400": err("bad_request"), "401": err("unauthorized"), "412": err("bad_request (Tus-Resumable missing)"),
+                    "413": err("too_large | quota_exceeded"), "500": err("internal"), "503": err("unavailable")
+                },
+                "x-error-codes": ["bad_request", "unauthorized", "too_large", "quota_exceeded", "internal", "unavailable"]
+            }
+        },
+        "/api/uploads/{id}": {
+            "head": {
+                "operationId": "upload_offset", "summary": "Where one's upload stands (tus HEAD)",
+                "tags": ["files"], "security": [{"bearerAuth": []}], "parameters": [id.clone()],
+                "responses": {"200": {"description": offsets}, "401": {"description": "unauthorized"}, "404": {"description": "no such upload"}}
+            },
+            "get": {
+                "operationId": "upload_status", "summary": "One's upload as JSON; `file` once complete",
+                "tags": ["files"], "security": [{"bearerAuth": []}], "parameters": [id.clone()],
+                "responses": {"200": {"description": "the upload", "content": view}, "401": err("unauthorized"), "404": err("not_found")},
+                "x-error-codes": ["unauthorized", "not_found"]
+            },
+            "patch": {
+                "operationId": "append_upload",
+                "summary": "Append bytes at `Upload-Offset` (tus PATCH, `application/offset+octet-stream`); whole 64 KiB chunks are kept if the request breaks off; the last byte turns the upload into a file",
+                "tags": ["files"], "security": [{"bearerAuth": []}],
+                "parameters": [id, tus, {"name": "Upload-Offset", "in": "header", "required": true, "schema": {"type": "integer", "minimum": 0}}],
+                "requestBody": {"required": true, "content": {"application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {
+                    "204": {"description": format!("appended: {offsets}")},
+                    "400": err("bad_request"), "401": err("unauthorized"), "404": err("not_found"),
+                    "409": err("conflict (`details.offset`: where the upload stands)"),
+                    "412": err("bad_request (Tus-Resumable missing)"),
+                    "413": err("quota_exceeded"), "415": err("unsupported_media_type"),
+                    "500": err("internal"), "503": err("unavailable")
+                },
+                "x-error-codes": ["bad_request", "unauthorized", "not_found", "conflict", "quota_exceeded", "unsupported_media_type", "internal", "unavailable"]
+            }
+        }
+    })
+}
+
 /// Routes served outside the registry (not JSON operations).
 fn raw_routes() -> Value {
+    let mut routes = fixed_routes();
+    if let Some(all) = routes.as_object_mut() {
+        for extra in [file_routes(), upload_routes()] {
+            if let Some(more) = extra.as_object() {
+                all.extend(more.clone());
+            }
+        }
+    }
+    routes
+}
+
+/// The meta routes and the 2FA QR image.
+fn fixed_routes() -> Value {
     json!({
         "/health": {"get": {
             "operationId": "health", "summary": "Health check: 200 when the database answers",
@@ -193,12 +324,14 @@ pub fn document() -> Value {
     }
     add_schema::<sova_types::ApiError>(&mut responses);
     add_schema::<sova_types::Event>(&mut responses);
+    add_schema::<sova_types::models::FileInfo>(&mut responses);
     let mut schemas = responses.take_definitions(true);
     for (name, schema) in requests.take_definitions(true) {
         schemas.entry(name).or_insert(schema);
     }
     let mut tags: Vec<&str> = all().iter().map(|e| e.spec.tag).collect();
     tags.insert(0, "meta");
+    tags.push("files");
     tags.dedup();
     let mut seen = std::collections::HashSet::new();
     tags.retain(|t| seen.insert(*t));

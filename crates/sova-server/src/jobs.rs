@@ -10,8 +10,9 @@ use sova_jobs::{
     JobError, JobInfo, JobQueue, JobRunner, JobState, JobStore, ListFilter, ListOrder, Recurring, RetryTarget,
     RunnerConfig, now_micros,
 };
-use sova_store::Stores;
+use sova_service::Services;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Deletes expired refresh tokens and blacklisted access-token ids.
@@ -20,6 +21,10 @@ pub const PURGE_TOKENS: &str = "tokens.purge_expired";
 pub const PURGE_INVITES: &str = "invites.purge_expired";
 /// Deletes security alerts older than `SECURITY_ALERT_RETENTION_DAYS`.
 pub const PURGE_ALERTS: &str = "alerts.purge_old";
+/// Removes resumable uploads left unfinished for `sova_service::uploads::UPLOAD_TTL`.
+pub const PURGE_UPLOADS: &str = "uploads.purge_abandoned";
+/// How often abandoned uploads are looked for.
+const PURGE_UPLOADS_EVERY: Duration = Duration::from_secs(3600);
 
 /// How often expired tokens are purged.
 const PURGE_TOKENS_EVERY: Duration = Duration::from_secs(600);
@@ -53,7 +58,8 @@ pub fn runner_config(config: &Config) -> RunnerConfig {
 }
 
 /// The runner with every server job kind and the recurring maintenance jobs.
-pub fn runner(queue: JobQueue, config: &Config, stores: Stores) -> JobRunner {
+pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobRunner {
+    let stores = services.stores.clone();
     let alert_retention = Duration::from_secs(config.security_alert_retention_days.saturating_mul(DAY));
     JobRunner::new(queue, runner_config(config))
         .handler(PURGE_TOKENS, move |_, _| {
@@ -86,7 +92,23 @@ pub fn runner(queue: JobQueue, config: &Config, stores: Stores) -> JobRunner {
             }
             Ok(())
         })
+        .handler(PURGE_UPLOADS, move |_, _| {
+            let services = services.clone();
+            async move {
+                let cutoff = now_micros().saturating_sub(micros(sova_service::uploads::UPLOAD_TTL));
+                let n = services
+                    .files
+                    .purge_abandoned_uploads(cutoff)
+                    .await
+                    .map_err(|e| JobError::retry(e.message))?;
+                if n > 0 {
+                    tracing::info!(uploads = n, "removed abandoned uploads");
+                }
+                Ok(())
+            }
+        })
         .recurring(Recurring::new(PURGE_TOKENS, PURGE_TOKENS_EVERY))
+        .recurring(Recurring::new(PURGE_UPLOADS, PURGE_UPLOADS_EVERY))
         .recurring(Recurring::new(PURGE_INVITES, PURGE_INVITES_EVERY))
         .recurring(Recurring::new(PURGE_ALERTS, PURGE_ALERTS_EVERY))
 }

@@ -6,6 +6,7 @@
 pub mod abuse;
 pub mod auth;
 pub mod chats;
+pub mod files;
 pub mod hashing;
 pub mod messages;
 pub mod order;
@@ -14,6 +15,7 @@ pub mod sessions;
 pub mod settings;
 pub mod telemetry;
 pub mod twofa;
+pub mod uploads;
 pub mod writer;
 
 use sova_bus::EventBus;
@@ -37,6 +39,8 @@ pub struct Services {
     pub auth: AuthService,
     pub chats: ChatService,
     pub messages: MessageService,
+    /// Uploaded files.
+    pub files: files::FileService,
     pub presence: presence::PresenceService,
     /// Client settings that follow the user.
     pub settings: settings::SettingsService,
@@ -96,6 +100,7 @@ impl Services {
         let audience = i64::try_from(config.receipts_max_members).unwrap_or(0);
         let presence = presence::PresenceService::new(counts, stores.clone(), bus.clone(), audience);
         let settings = settings::SettingsService::new(stores.clone(), bus.clone());
+        let files = files::FileService::start(&config, stores.clone()).await?;
         let services = Arc::new(Services {
             config,
             stores,
@@ -103,6 +108,7 @@ impl Services {
             auth,
             chats,
             messages,
+            files,
             presence,
             settings,
             limits,
@@ -127,6 +133,7 @@ pub(crate) fn rejection_err(r: &Rejection) -> ApiError {
         Rejection::NoSuchChat => "no such chat".to_owned(),
         Rejection::NoSuchMessage => "no such message".to_owned(),
         Rejection::NoSuchForwardSource => "no such message to forward".to_owned(),
+        Rejection::NoSuchFile => "no such file among your uploads".to_owned(),
         Rejection::NoSuchUser(u) => format!("no such user: {u}"),
         Rejection::NotAMember => "not a member of this chat".to_owned(),
         Rejection::InvalidInvite => "invite is invalid, expired, revoked or used up".to_owned(),

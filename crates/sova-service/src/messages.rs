@@ -98,6 +98,30 @@ pub struct SendParams {
     /// `text` (default), `media` or `file`; the last two need an attachment.
     pub kind: Option<MessageKind>,
     pub attachment: Option<Attachment>,
+    /// Ids of the sender's uploads to attach (`POST /api/files`).
+    pub files: Vec<String>,
+}
+
+/// Most files one message carries.
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
+
+/// Checks the list of file ids a message would carry (shape only; ownership is
+/// checked in the write transaction).
+pub fn validate_files(files: &[String]) -> Result<(), ApiError> {
+    if files.len() > MAX_FILES_PER_MESSAGE {
+        return Err(ApiError::bad_request(format!(
+            "a message carries at most {MAX_FILES_PER_MESSAGE} files"
+        )));
+    }
+    for (i, f) in files.iter().enumerate() {
+        if f.is_empty() || f.len() > 64 || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(ApiError::bad_request("files: not a file id"));
+        }
+        if files[..i].contains(f) {
+            return Err(ApiError::bad_request("files: the same file twice"));
+        }
+    }
+    Ok(())
 }
 
 /// Longest attachment URL.
@@ -211,10 +235,11 @@ impl MessageService {
             "sending too fast",
         )?;
         let kind = p.kind.unwrap_or_default();
+        validate_files(&p.files)?;
         if p.forward_of.is_none() {
             validate_attachment(kind, p.attachment.as_ref())?;
-            // A media or file message may have no caption.
-            if kind == MessageKind::Text || !p.text.is_empty() {
+            // A media or file message, or one carrying files, may have no caption.
+            if (kind == MessageKind::Text && p.files.is_empty()) || !p.text.is_empty() {
                 validate_text(&p.text, self.max_chars)?;
             }
         }
@@ -241,6 +266,7 @@ impl MessageService {
             forward_of: p.forward_of,
             mentions,
             attachment: if p.forward_of.is_none() { p.attachment } else { None },
+            files: if p.forward_of.is_none() { p.files } else { Vec::new() },
             client_msg_id: p.client_msg_id,
             created_at: now_micros(),
         };

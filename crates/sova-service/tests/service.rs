@@ -12,7 +12,7 @@ use sova_service::messages::SendParams;
 use sova_service::{AuthUser, Services};
 use sova_store_sqlite::SqliteStore;
 use sova_types::models::{ChatKind, MessageKind};
-use sova_types::{ChatId, Event};
+use sova_types::{ChatId, ErrorCode, Event};
 use std::sync::Arc;
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -187,4 +187,40 @@ async fn typing_is_ephemeral_and_outsiders_are_refused() {
     let err = h.services.messages.typing(&eve, g).await.unwrap_err();
     assert_eq!(err.code, sova_types::ErrorCode::NotFound);
     assert!(h.events.take().is_empty(), "a refused request publishes nothing");
+}
+
+#[tokio::test]
+async fn abandoned_uploads_are_purged_with_their_bytes_and_open_uploads_are_capped() {
+    use sova_service::uploads::{MAX_OPEN_UPLOADS, NewResumable};
+    let h = harness().await;
+    let u = user(&h.services, "uploader").await;
+    let files = &h.services.files;
+    let new = || NewResumable {
+        name: "a.bin".into(),
+        mime: None,
+        length: 10,
+    };
+    let (id, p) = files.create_upload(&u, new()).await.unwrap();
+    assert_eq!((p.offset, p.length), (0, 10));
+    let partial = h._dir.path().join("data/files/partial").join(&id);
+    assert!(partial.exists(), "sealed bytes live in the unfinished area");
+    let now = sova_types::time::now_micros();
+    assert_eq!(
+        files.purge_abandoned_uploads(now - 3_600_000_000).await.unwrap(),
+        0,
+        "not stale yet"
+    );
+    assert_eq!(files.upload_progress(u.user_id, &id).await.unwrap().offset, 0);
+    assert_eq!(files.purge_abandoned_uploads(now + 1).await.unwrap(), 1);
+    assert_eq!(
+        files.upload_progress(u.user_id, &id).await.unwrap_err().code,
+        ErrorCode::NotFound
+    );
+    assert!(!partial.exists(), "its bytes went too");
+
+    for _ in 0..MAX_OPEN_UPLOADS {
+        files.create_upload(&u, new()).await.unwrap();
+    }
+    let e = files.create_upload(&u, new()).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict, "{e}");
 }

@@ -87,10 +87,10 @@ impl Backend for Pg {
         }
         sqlx::query(
             "INSERT INTO messages (id, chat_id, chat_seq, sender_id, kind, text, reply_to, forward_chat_id, \
-             forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment) \
+             forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment, attachments) \
              SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], \
              $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], \
-             $14::BIGINT[], $15::TEXT[])",
+             $14::BIGINT[], $15::TEXT[], $16::TEXT[])",
         )
         .bind(col(rows, |r| r.id.0))
         .bind(col(rows, |r| r.chat_id.0))
@@ -109,6 +109,7 @@ impl Backend for Pg {
         .bind(col(rows, |r| {
             r.attachment.as_ref().and_then(|a| serde_json::to_string(a).ok())
         }))
+        .bind(col(rows, sova_store_sql::attachments_json))
         .execute(&mut **tx)
         .await?;
         Ok(())

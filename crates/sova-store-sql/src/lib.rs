@@ -17,6 +17,7 @@ mod chats;
 mod counters;
 mod error;
 mod events;
+mod files;
 mod messages;
 mod reseal;
 mod retry;
@@ -34,6 +35,15 @@ pub use store::SqlStore;
 /// Mentioned user ids as stored (comma-separated).
 pub fn format_ids(ids: &[sova_types::UserId]) -> String {
     ids.iter().map(|i| i.0.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// A message's uploaded files as stored (JSON; NULL when it carries none).
+pub fn attachments_json(row: &sova_store::MessageRow) -> Option<String> {
+    if row.attachments.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&row.attachments).ok()
+    }
 }
 
 /// Parses `format_ids` output; ignores junk.

@@ -11,7 +11,8 @@ use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Row, Type};
 /// Columns of a message row joined with its sender (`m`, `u`), in `message` order.
 pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.chat_id, m.chat_seq, m.sender_id, u.username, m.text, \
      m.client_msg_id, m.created_at, m.kind, m.reply_to, m.forward_chat_id, m.forward_message_id, \
-     m.forward_user_id, m.forward_user, m.mentions, m.edited_at, m.deleted_at, m.pinned_at, m.attachment";
+     m.forward_user_id, m.forward_user, m.mentions, m.edited_at, m.deleted_at, m.pinned_at, m.attachment, \
+     m.attachments";
 
 /// Columns of a chat row (`c`), in `chat` order.
 pub(crate) const CHAT_COLUMNS: &str = "c.id, c.kind, c.name, c.slug, c.created_at, c.last_seq, c.member_count";
@@ -112,6 +113,10 @@ where
         attachment: r
             .try_get::<Option<String>, _>(18)?
             .and_then(|j| serde_json::from_str(&j).ok()),
+        attachments: r
+            .try_get::<Option<String>, _>(19)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
     })
 }
 

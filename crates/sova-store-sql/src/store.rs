@@ -76,7 +76,11 @@ impl<B: Backend> SqlStore<B> {
 
 impl<B: Backend> SqlStore<B>
 where
-    SqlStore<B>: sova_store::UserStore + sova_store::TokenStore + sova_store::ChatStore + sova_store::MessageStore,
+    SqlStore<B>: sova_store::UserStore
+        + sova_store::TokenStore
+        + sova_store::ChatStore
+        + sova_store::MessageStore
+        + sova_store::FileStore,
 {
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {

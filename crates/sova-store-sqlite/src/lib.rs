@@ -73,7 +73,7 @@ impl Backend for Lite {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO messages (id, chat_id, chat_seq, sender_id, kind, text, reply_to, forward_chat_id, \
-                 forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment) ",
+                 forward_message_id, forward_user_id, forward_user, mentions, client_msg_id, created_at, attachment, attachments) ",
             );
             qb.push_values(chunk, |mut b, r| {
                 let f = r.forward.as_ref();
@@ -91,7 +91,8 @@ impl Backend for Lite {
                     .push_bind(sova_store_sql::format_ids(&r.mentions))
                     .push_bind(r.client_msg_id.clone())
                     .push_bind(r.created_at)
-                    .push_bind(r.attachment.as_ref().and_then(|a| serde_json::to_string(a).ok()));
+                    .push_bind(r.attachment.as_ref().and_then(|a| serde_json::to_string(a).ok()))
+                    .push_bind(sova_store_sql::attachments_json(r));
             });
             qb.build().execute(&mut **tx).await?;
         }

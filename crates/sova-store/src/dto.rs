@@ -22,6 +22,7 @@ pub fn message(row: MessageRow) -> Message {
         reply_to: row.reply_to,
         forward: if deleted { None } else { row.forward },
         attachment: if deleted { None } else { row.attachment },
+        attachments: if deleted { Vec::new() } else { row.attachments },
         mentions: row.mentions,
         edited_at: row.edited_at.map(rfc3339),
         deleted,

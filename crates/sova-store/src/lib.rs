@@ -128,6 +128,8 @@ pub struct NewMessage {
     /// Lower-cased usernames mentioned with `@`; members among them get `mention`.
     pub mentions: Vec<String>,
     pub attachment: Option<sova_types::models::Attachment>,
+    /// Ids of uploaded files to attach; each must be the sender's own upload.
+    pub files: Vec<String>,
     pub client_msg_id: Option<String>,
     pub created_at: i64,
 }
@@ -144,6 +146,7 @@ impl NewMessage {
             forward_of: None,
             mentions: Vec::new(),
             attachment: None,
+            files: Vec::new(),
             client_msg_id: None,
             created_at,
         }
@@ -163,6 +166,8 @@ pub struct MessageRow {
     pub reply_to: Option<MessageId>,
     pub forward: Option<sova_types::models::ForwardOrigin>,
     pub attachment: Option<sova_types::models::Attachment>,
+    /// Uploaded files carried, in the order sent.
+    pub attachments: Vec<sova_types::models::FileAttachment>,
     pub mentions: Vec<UserId>,
     pub client_msg_id: Option<String>,
     pub created_at: i64,
@@ -454,6 +459,64 @@ pub trait ChatStore: Send + Sync {
     async fn revoke_invite(&self, chat: ChatId, code: &str, now: i64) -> StoreResult<bool>;
 }
 
+/// An uploaded file as stored (its contents live in the blob store under `id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRow {
+    pub id: String,
+    pub uploader: UserId,
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_at: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub blurhash: Option<String>,
+}
+
+/// A resumable upload in progress (its sealed bytes are the blob store's
+/// unfinished object `id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadRow {
+    pub id: String,
+    pub uploader: UserId,
+    pub name: String,
+    pub mime: String,
+    /// Total bytes announced at creation.
+    pub length: i64,
+    /// Bytes sealed and durable so far.
+    pub received: i64,
+    pub created_at: i64,
+}
+
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    /// Records a new resumable upload.
+    async fn create_upload(&self, upload: &UploadRow) -> StoreResult<()>;
+    /// An upload of `user` in progress.
+    async fn upload(&self, id: &str, user: UserId) -> StoreResult<Option<UploadRow>>;
+    /// Moves an upload's `received` from `from` to `to`; false (nothing written)
+    /// when it is no longer at `from`.
+    async fn advance_upload(&self, id: &str, from: i64, to: i64) -> StoreResult<bool>;
+    /// Forgets an upload (finished or abandoned).
+    async fn delete_upload(&self, id: &str) -> StoreResult<()>;
+    /// (number, total announced bytes) of `user`'s uploads in progress.
+    async fn uploads_open(&self, user: UserId) -> StoreResult<(i64, i64)>;
+    /// Ids of uploads created before `before`, at most `limit`, oldest first.
+    async fn stale_uploads(&self, before: i64, limit: i64) -> StoreResult<Vec<String>>;
+    /// Records a file when its uploader's files, this one included, stay within
+    /// `quota` bytes (no limit when `None`); false (nothing written) otherwise.
+    async fn insert_file(&self, file: &FileRow, quota: Option<i64>) -> StoreResult<bool>;
+    /// The file when `user` may read it: its uploader, or a member of a chat where
+    /// a (not deleted) message carrying it was posted. `None` for anyone else.
+    async fn visible_file(&self, id: &str, user: UserId) -> StoreResult<Option<FileRow>>;
+    /// Deletes a file of `uploader` (and its links to messages); the deleted row,
+    /// or `None` when `uploader` has no such file.
+    async fn delete_file(&self, id: &str, uploader: UserId) -> StoreResult<Option<FileRow>>;
+    /// Bytes of files `user` has uploaded.
+    async fn bytes_used(&self, user: UserId) -> StoreResult<i64>;
+}
+
 /// Held while a batch is committed and published, when several processes publish
 /// to one bus: it makes publication order equal commit (seq) order everywhere.
 #[async_trait]
@@ -526,6 +589,7 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     pub chats: Arc<dyn ChatStore>,
     pub messages: Arc<dyn MessageStore>,
+    pub files: Arc<dyn FileStore>,
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
     pub backend: &'static str,
 }
@@ -534,12 +598,13 @@ impl Stores {
     /// Builds `Stores` from one value that implements every trait.
     pub fn from_backend<T>(backend: Arc<T>, name: &'static str) -> Stores
     where
-        T: UserStore + TokenStore + ChatStore + MessageStore + 'static,
+        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + 'static,
     {
         Stores {
             users: backend.clone(),
             tokens: backend.clone(),
             chats: backend.clone(),
+            files: backend.clone(),
             messages: backend,
             backend: name,
         }

@@ -16,6 +16,10 @@ pub enum ErrorCode {
     Conflict,
     RateLimited,
     TooLarge,
+    /// An upload would take the uploader past their storage quota (`USER_QUOTA_BYTES`).
+    QuotaExceeded,
+    /// The contents contradict the declared type (e.g. an "image" that is not one).
+    UnsupportedMediaType,
     /// The connection's outbound queue overflowed; it is closed and may resume from its last `seq`.
     SlowConsumer,
     /// This address must solve a proof-of-work challenge (`GET /api/captcha`) first.
@@ -35,6 +39,8 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
             ErrorCode::TooLarge => 413,
+            ErrorCode::QuotaExceeded => 413,
+            ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
             ErrorCode::SlowConsumer => 503,
             ErrorCode::CaptchaRequired => 403,
@@ -54,6 +60,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooLarge => "too_large",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::CaptchaRequired => "captcha_required",
             ErrorCode::Unavailable => "unavailable",

@@ -237,6 +237,7 @@ mod tests {
             reply_to: None,
             forward: None,
             attachment: None,
+            attachments: Vec::new(),
             mentions: Vec::new(),
             edited_at: None,
             deleted: false,

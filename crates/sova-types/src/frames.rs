@@ -39,11 +39,16 @@ pub enum ClientFrame {
         token: Option<String>,
         #[serde(default)]
         chat_id: Option<ChatId>,
-        text: String,
+        /// Required unless `files` carries something.
+        #[serde(default)]
+        text: Option<String>,
         #[serde(default)]
         client_msg_id: Option<String>,
         #[serde(default)]
         reply_to: Option<MessageId>,
+        /// Ids of the sender's uploads to attach (`POST /api/files`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<String>,
     },
 
     /// The second login step when 2FA is on: the ticket from `auth_2fa_required` and a
@@ -205,11 +210,13 @@ mod tests {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"auth","username":"u","password":"p"}"#).unwrap();
         assert!(matches!(f, ClientFrame::Auth { username: Some(ref u), .. } if u == "u"));
         let f: ClientFrame = serde_json::from_str(r#"{"type":"message","token":"t","text":"hi"}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Message { chat_id: None, ref text, .. } if text == "hi"));
+        assert!(matches!(f, ClientFrame::Message { chat_id: None, text: Some(ref text), .. } if text == "hi"));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"nope"}"#).is_err());
         // Operation frames are not seed frames (the gateway decodes them by the registry).
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"react","id":"r9","chat_id":3}"#).is_err());
-        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"message"}"#).is_err());
+        // Without text a message must carry files; the gateway refuses it otherwise.
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"message","files":["a1"]}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Message { text: None, ref files, .. } if files == &["a1"]));
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub struct Message {
     /// For `media` and `file` messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<Attachment>,
+    /// Uploaded files this message carries (`POST /api/files`), in the order sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<FileAttachment>,
     /// Users mentioned with `@username`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
@@ -266,6 +269,46 @@ pub struct Attachment {
     pub mime: String,
     /// Size in bytes.
     pub size: i64,
+}
+
+/// An uploaded file (`POST /api/files`, `GET /api/files/{id}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FileInfo {
+    /// Opaque, unguessable id.
+    pub id: String,
+    /// The uploader's name for it, made safe (no path, no control characters).
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// The stored content type (what downloads are served as).
+    pub mime: String,
+    /// SHA-256 of the contents, lower-case hex (also the download's `ETag`).
+    pub sha256: String,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// Pixel size, for images once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
+    /// A BlurHash placeholder, for images once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
+}
+
+/// An uploaded file as a message carries it (`Message.attachments`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FileAttachment {
+    pub file_id: String,
+    pub name: String,
+    pub size: i64,
+    pub mime: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blurhash: Option<String>,
 }
 
 /// Where a forwarded message came from.

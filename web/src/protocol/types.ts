@@ -4,7 +4,8 @@
 
 export type ErrorCode =
   | "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict"
-  | "rate_limited" | "too_large" | "slow_consumer" | "unavailable" | "internal" | "captcha_required";
+  | "rate_limited" | "too_large" | "slow_consumer" | "unavailable" | "internal" | "captcha_required"
+  | "quota_exceeded" | "unsupported_media_type";
 
 /** `details`: machine-readable facts, e.g. `{"max":4096}` on too_large (docs/protocol.md §2). */
 export interface ApiErrorBody { code: ErrorCode; message: string; retry_after?: number; details?: Record<string, unknown> }
@@ -16,12 +17,22 @@ export type MessageKind = "text" | "media" | "file" | "system";
 export interface ReactionCount { emoji: string; count: number; me?: true }
 export interface ForwardOrigin { chat_id: number; message_id: number; user_id: number; user: string }
 export interface Attachment { url: string; name: string; mime: string; size: number }
+/** An uploaded file a message carries (docs/files.md); download it from /api/files/{file_id}. */
+export interface FileAttachment {
+  file_id: string; name: string; size: number; mime: string; width?: number; height?: number; blurhash?: string;
+}
+/** POST /api/files answer. */
+export interface FileInfo {
+  id: string; name: string; size: number; mime: string; sha256: string; created_at: string;
+  width?: number; height?: number; blurhash?: string;
+}
 
 export interface Message {
   id: number; chat_id: number; chat_seq: number; user_id: number; user: string; text: string;
   timestamp: string; seq: number; kind: MessageKind;
   client_msg_id?: string; reply_to?: number; forward?: ForwardOrigin; mentions?: number[];
   edited_at?: string; deleted?: true; pinned?: true; reactions?: ReactionCount[]; attachment?: Attachment;
+  attachments?: FileAttachment[];
 }
 
 export interface Chat {
@@ -55,7 +66,7 @@ export type UserRef = number | string;
 export interface CreateChatRequest { type: "private" | "group" | "channel"; name?: string | null; members?: UserRef[] }
 export interface PostMessageRequest {
   text?: string | null; reply_to?: number | null; forward_of?: number | null; client_msg_id?: string | null;
-  kind?: "text" | "media" | "file"; attachment?: Attachment | null;
+  kind?: "text" | "media" | "file"; attachment?: Attachment | null; files?: string[];
 }
 export interface EditRequest { text: string }
 export interface ReadRequest { up_to: number }

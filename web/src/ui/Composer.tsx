@@ -1,8 +1,20 @@
 import { createEffect, createMemo, createSignal, For, on, Show } from "solid-js";
-import type { Member, Message } from "../protocol/types";
+import type { FileInfo, Member, Message } from "../protocol/types";
 import { t } from "../app/i18n";
-import { actions, sendText, state } from "../app/store";
+import { actions, rest, sendText, state, tokens } from "../app/store";
 import { errorText } from "../app/errorText";
+import { humanSize, uploadFile, type UploadHandle } from "../core/files";
+
+/** A file being attached: uploading (progress), uploaded (`file`) or failed (`error`). */
+interface Pending {
+  key: number;
+  name: string;
+  sent: number;
+  total: number;
+  file?: FileInfo;
+  error?: string;
+  handle?: UploadHandle;
+}
 
 export const EMOJI = "😀 😃 😄 😁 😆 😅 😂 🤣 😊 😇 🙂 😉 😍 🥰 😘 😋 😜 🤔 🤨 😐 😑 😶 🙄 😏 😴 😎 🤓 😕 😟 😮 😲 😳 🥺 😢 😭 😱 😡 🤯 🥳 🤗 👍 👎 👌 ✌️ 🤞 👏 🙌 🙏 💪 👋 ❤️ 🧡 💛 💚 💙 💜 🖤 💔 🔥 ✨ 🎉 🎂 🎁 ⭐ ☀️ 🌙 ☕ 🍕 🍻 🚀 ✅ ❌ ❓ ❗ 💯 👀".split(" ");
 
@@ -18,9 +30,43 @@ interface Props {
   onEditLast: () => void;
 }
 
-/** Multi-line composer: Enter sends, Shift+Enter breaks the line; emoji panel; @mention autocomplete; typing pings. */
+/** Multi-line composer: Enter sends, Shift+Enter breaks the line; emoji panel; @mention autocomplete; typing pings;
+ *  files attached with the 📎 button, drag-and-drop or paste, uploaded at once with progress and cancel. */
 export function Composer(props: Props) {
   const [text, setText] = createSignal("");
+  const [pending, setPending] = createSignal<Pending[]>([]);
+  let nextKey = 0;
+  let picker!: HTMLInputElement;
+  const ready = () => pending().filter((p) => p.file);
+  const uploading = () => pending().some((p) => !p.file && !p.error);
+  const patch = (key: number, change: Partial<Pending>) =>
+    setPending((list) => list.map((p) => (p.key === key ? { ...p, ...change } : p)));
+
+  async function attach(files: FileList | File[] | null | undefined) {
+    for (const f of Array.from(files ?? [])) {
+      const key = nextKey++;
+      setPending((list) => [...list, { key, name: f.name, sent: 0, total: f.size }]);
+      const token = await tokens.token(false);
+      if (!token) {
+        patch(key, { error: t("composer.uploadFailed") });
+        continue;
+      }
+      const handle = uploadFile("", token, f, f.name, (sent, total) => patch(key, { sent, total }));
+      patch(key, { handle });
+      handle.done.then(
+        (file) => patch(key, { file, handle: undefined }),
+        (e: unknown) => {
+          if (pending().some((p) => p.key === key)) patch(key, { error: errorText(e), handle: undefined });
+        },
+      );
+    }
+  }
+
+  function remove(key: number) {
+    const p = pending().find((x) => x.key === key);
+    setPending((list) => list.filter((x) => x.key !== key));
+    p?.handle?.cancel();
+  }
   const [emoji, setEmoji] = createSignal(false);
   const [mention, setMention] = createSignal<{ start: number; q: string } | null>(null);
   const [sel, setSel] = createSignal(0);
@@ -87,6 +133,22 @@ export function Composer(props: Props) {
 
   async function submit() {
     const value = text().trim();
+    const files = props.editing || uploading() ? [] : ready();
+    if (!value && !files.length) return;
+    if (files.length) {
+      const reply = props.replyTo?.id;
+      try {
+        await rest.post(props.chatId, { text: value || undefined, files: files.map((p) => p.file!.id), reply_to: reply });
+        setPending((list) => list.filter((p) => !files.includes(p)));
+        setText("");
+        ta.value = "";
+        resize();
+        props.onDone();
+      } catch (e) {
+        props.onError(errorText(e));
+      }
+      return;
+    }
     if (!value) return;
     if (props.editing) {
       const m = props.editing;
@@ -130,7 +192,27 @@ export function Composer(props: Props) {
   }
 
   return (
-    <div class="composer">
+    <div
+      class="composer"
+      onDragOver={(e) => { if (e.dataTransfer?.types.includes("Files")) e.preventDefault(); }}
+      onDrop={(e) => { if (e.dataTransfer?.files.length) { e.preventDefault(); void attach(e.dataTransfer.files); } }}
+    >
+      <Show when={pending().length}>
+        <ul class="uploads" aria-label={t("composer.attach")}>
+          <For each={pending()}>
+            {(p) => (
+              <li classList={{ failed: !!p.error }}>
+                <span class="file-name">{p.name}</span>
+                <Show when={!p.file && !p.error}>
+                  <progress max={p.total || 1} value={p.sent} aria-label={p.name} />
+                </Show>
+                <span class="muted">{p.error ?? humanSize(p.total)}</span>
+                <button class="icon-btn" aria-label={`${t("composer.removeFile")} ${p.name}`} onClick={() => remove(p.key)}>✕</button>
+              </li>
+            )}
+          </For>
+        </ul>
+      </Show>
       <Show when={props.replyTo || props.editing}>
         <div class="compose-ctx">
           <span>{props.editing ? t("composer.editing") : t("composer.replyTo", { u: props.replyTo!.user })}</span>
@@ -156,6 +238,10 @@ export function Composer(props: Props) {
       </Show>
       <div class="compose-row">
         <button class="icon-btn" aria-label={t("composer.emoji")} aria-expanded={emoji()} title={t("composer.emoji")} onClick={() => setEmoji(!emoji())}>☺</button>
+        <Show when={!props.editing}>
+          <button class="icon-btn" aria-label={t("composer.attach")} title={t("composer.attach")} onClick={() => picker.click()}>📎</button>
+          <input ref={picker} type="file" multiple hidden onChange={(e) => { void attach(e.currentTarget.files); e.currentTarget.value = ""; }} />
+        </Show>
         <textarea
           ref={ta}
           rows="1"
@@ -164,9 +250,10 @@ export function Composer(props: Props) {
           aria-label={t("composer.placeholder")}
           onInput={onInput}
           onKeyDown={onKey}
+          onPaste={(e) => { if (e.clipboardData?.files.length) { e.preventDefault(); void attach(e.clipboardData.files); } }}
           onBlur={() => setTimeout(() => setMention(null), 150)}
         />
-        <button class="send" aria-label={t("composer.send")} title={t("composer.send")} disabled={!text().trim()} onClick={() => void submit()}>➤</button>
+        <button class="send" aria-label={t("composer.send")} title={t("composer.send")} disabled={uploading() || (!text().trim() && !ready().length)} onClick={() => void submit()}>➤</button>
       </div>
     </div>
   );

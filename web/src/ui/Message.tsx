@@ -1,9 +1,11 @@
 import { createEffect, createSignal, For, onCleanup, onMount, Show } from "solid-js";
-import type { Message } from "../protocol/types";
+import type { FileAttachment, Message } from "../protocol/types";
 import type { OutboxEntry } from "../core/outbox";
 import { render } from "../app/markdown";
 import { fmtDate, fmtTime, t } from "../app/i18n";
-import { actions, discardOutbox, retryOutbox, state } from "../app/store";
+import { actions, discardOutbox, retryOutbox, state, tokens } from "../app/store";
+import { downloadFile, humanSize, isPreviewable } from "../core/files";
+import { Modal } from "./Dialogs";
 import { errorText } from "../app/errorText";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🎉", "🔥", "👎"];
@@ -41,6 +43,60 @@ export interface RowCtx {
   readBy: (m: Message) => boolean;
   /** chat_seq of the first message that was unread when the chat was opened (0: none). */
   firstUnread: number;
+}
+
+/** The bytes of an attachment, fetched with the session's token. */
+async function fileBlob(id: string): Promise<Blob> {
+  const token = await tokens.token(false);
+  if (!token) throw new Error("signed out");
+  return downloadFile("", token, id);
+}
+
+/** One attached file: a preview for images, name, size and a download button. */
+function FileCard(props: { f: FileAttachment }) {
+  const [url, setUrl] = createSignal<string | null>(null);
+  const [gone, setGone] = createSignal(false);
+  const [viewing, setViewing] = createSignal(false);
+  onMount(() => {
+    if (isPreviewable(props.f.mime)) fileBlob(props.f.file_id).then((b) => setUrl(URL.createObjectURL(b))).catch(() => setGone(true));
+  });
+  onCleanup(() => {
+    const u = url();
+    if (u) URL.revokeObjectURL(u);
+  });
+  const save = async () => {
+    try {
+      const u = URL.createObjectURL(await fileBlob(props.f.file_id));
+      const a = document.createElement("a");
+      a.href = u;
+      a.download = props.f.name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(u), 60_000);
+    } catch {
+      setGone(true);
+    }
+  };
+  return (
+    <div class="file-card">
+      <Show when={url()}>
+        <button class="file-open" aria-label={`${t("file.view")} ${props.f.name}`} onClick={() => setViewing(true)}>
+          <img class="file-preview" src={url()!} alt={props.f.name} width={props.f.width} height={props.f.height} />
+        </button>
+      </Show>
+      <Show when={viewing() && url()}>
+        <Modal title={props.f.name} wide onClose={() => setViewing(false)}>
+          <img class="file-full" src={url()!} alt={props.f.name} />
+        </Modal>
+      </Show>
+      <div class="file-row">
+        <span class="file-name">{props.f.name}</span>
+        <span class="muted">{humanSize(props.f.size)}</span>
+        <Show when={!gone()} fallback={<em class="muted">{t("file.unavailable")}</em>}>
+          <button class="file-dl" onClick={() => void save()} aria-label={`${t("file.download")} ${props.f.name}`}>⬇ {t("file.download")}</button>
+        </Show>
+      </div>
+    </div>
+  );
 }
 
 function ReactionBar(props: { m: Message; ctx: RowCtx }) {
@@ -174,6 +230,11 @@ export function MessageRow(props: { m: Message; prev?: Message | OutboxEntry; ct
                 <Md text={props.m.text} />
               </Show>
             </div>
+            <Show when={!props.m.deleted && props.m.attachments?.length}>
+              <div class="files">
+                <For each={props.m.attachments}>{(f) => <FileCard f={f} />}</For>
+              </div>
+            </Show>
             <div class="meta">
               <Show when={props.m.pinned}><span aria-label={t("chat.pinned")}>📌</span></Show>
               <Show when={props.m.edited_at && !props.m.deleted}><span class="edited">{t("msg.edited")}</span></Show>

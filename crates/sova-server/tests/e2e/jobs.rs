@@ -10,7 +10,7 @@ use common::{Backend, TestServer, user};
 use serde_json::json;
 use sova_jobs::{JobState, JobStore, NewJob, now_micros};
 use sova_server::Database;
-use sova_server::jobs::{PURGE_ALERTS, PURGE_INVITES, PURGE_TOKENS};
+use sova_server::jobs::{PURGE_ALERTS, PURGE_INVITES, PURGE_TOKENS, PURGE_UPLOADS};
 use std::time::Duration;
 
 const DAY: i64 = 24 * 3600 * 1_000_000;
@@ -88,14 +88,20 @@ async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
     // Every maintenance job ran once at start-up.
     for _ in 0..300 {
         let done = names(&db, "SELECT kind FROM jobs WHERE state = 'done'").await;
-        if done.len() >= 4 {
+        if done.len() >= 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
         names(&db, "SELECT kind FROM jobs WHERE state = 'done'").await,
-        vec![PURGE_ALERTS, PURGE_INVITES, sova_jobs::CLEANUP_KIND, PURGE_TOKENS]
+        vec![
+            PURGE_ALERTS,
+            PURGE_INVITES,
+            sova_jobs::CLEANUP_KIND,
+            PURGE_TOKENS,
+            PURGE_UPLOADS
+        ]
     );
 
     let now = now_micros();
@@ -125,8 +131,16 @@ async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
         &[old, now - 1_000, now + DAY],
     )
     .await;
+    exec(
+        &db,
+        "INSERT INTO uploads (id, uploader_id, name, mime, length, received, created_at) VALUES \
+         ('abandoned', (SELECT MIN(id) FROM users), 'a', 'text/plain', 5, 0, $1), \
+         ('recent', (SELECT MIN(id) FROM users), 'b', 'text/plain', 5, 0, $2)",
+        &[old, now - DAY],
+    )
+    .await;
     // Run this period's clean-ups again (the scheduled ones already ran).
-    for kind in [PURGE_TOKENS, PURGE_INVITES, PURGE_ALERTS] {
+    for kind in [PURGE_TOKENS, PURGE_INVITES, PURGE_ALERTS, PURGE_UPLOADS] {
         let id = store
             .enqueue(&NewJob::new(kind, json!({})).key("test"))
             .await
@@ -144,6 +158,11 @@ async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
         names(&db, "SELECT code FROM invites").await,
         vec!["just-expired", "live"],
         "invites go a grace period after they expire or are revoked"
+    );
+    assert_eq!(
+        names(&db, "SELECT id FROM uploads").await,
+        vec!["recent"],
+        "uploads unfinished for 7 days go"
     );
     let metrics = reqwest::get(format!("{}/metrics", server.http))
         .await

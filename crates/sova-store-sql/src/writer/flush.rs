@@ -35,6 +35,28 @@ where
                 r.text = self.cipher.seal(&r.text);
             }
             B::insert_messages(&mut self.tx, &rows).await?;
+            self.link_files(&rows).await?;
+        }
+        Ok(())
+    }
+
+    /// Records which chats the new messages shared their files with (access control).
+    async fn link_files(&mut self, rows: &[sova_store::MessageRow]) -> Result<()> {
+        let links: Vec<(i64, &str, i64)> = rows
+            .iter()
+            .flat_map(|r| {
+                r.attachments
+                    .iter()
+                    .map(move |a| (r.id.0, a.file_id.as_str(), r.chat_id.0))
+            })
+            .collect();
+        for chunk in links.chunks(EVENT_CHUNK) {
+            let mut qb = QueryBuilder::<Db<B>>::new("INSERT INTO message_files (message_id, file_id, chat_id) ");
+            qb.push_values(chunk, |mut b, (message, file, chat)| {
+                b.push_bind(*message).push_bind(file.to_string()).push_bind(*chat);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            qb.build().execute(&mut *self.tx).await?;
         }
         Ok(())
     }

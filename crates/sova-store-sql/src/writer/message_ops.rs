@@ -7,9 +7,9 @@ use super::state::{MemberState, reject, unchanged};
 use crate::{Backend, Db, Result, rows};
 use sova_core::{Rejection, rules};
 use sova_store::{Committed, MessageKind, NewMessage, Outcome};
-use sova_types::models::ForwardOrigin;
+use sova_types::models::{FileAttachment, ForwardOrigin};
 use sova_types::{ChatId, Event, MessageId, UserId};
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Type};
 
 /// Mentions resolved per message; more are ignored.
 const MAX_MENTIONS: usize = 50;
@@ -29,6 +29,36 @@ where
     Option<String>: for<'q> Encode<'q, Db<B>>,
     for<'a> Option<&'a str>: Encode<'a, Db<B>>,
 {
+    /// The sender's own uploads among `ids`, in the order given, as a message
+    /// carries them (one query); `None` when any id is not the sender's file.
+    async fn own_files(&mut self, sender: UserId, ids: &[String]) -> Result<Option<Vec<FileAttachment>>> {
+        let mut qb = QueryBuilder::<Db<B>>::new(
+            "SELECT id, name, size, mime, width, height, blurhash FROM files WHERE uploader_id = ",
+        );
+        qb.push_bind(sender.0).push(" AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id.clone());
+        }
+        qb.push(")");
+        let found = qb.build().fetch_all(&mut *self.tx).await?;
+        let mut by_id = std::collections::HashMap::new();
+        for r in &found {
+            let id: String = r.try_get(0)?;
+            let file = FileAttachment {
+                file_id: id.clone(),
+                name: r.try_get(1)?,
+                size: r.try_get(2)?,
+                mime: r.try_get(3)?,
+                width: r.try_get(4)?,
+                height: r.try_get(5)?,
+                blurhash: r.try_get(6)?,
+            };
+            by_id.insert(id, file);
+        }
+        Ok(ids.iter().map(|id| by_id.get(id).cloned()).collect())
+    }
+
     pub(super) async fn send(&mut self, m: &NewMessage) -> Result<Committed> {
         if let Some(cmid) = &m.client_msg_id {
             if let Some(row) = self.cmids.get(&(m.sender_id.0, cmid.clone())) {
@@ -65,6 +95,7 @@ where
         let mut msg_kind = m.kind;
         let mut forward = None;
         let mut attachment = m.attachment.clone();
+        let mut attachments = Vec::new();
         if let Some(orig) = m.forward_of {
             self.flush().await?;
             let r = sqlx::query(rows::select_messages("WHERE m.id = $1"))
@@ -80,6 +111,8 @@ where
             }
             text = o.text.clone();
             attachment = o.attachment.clone();
+            // A forward shares the files too: the new chat's members may read them.
+            attachments = o.attachments.clone();
             msg_kind = rules::forwarded_kind(o.kind);
             // Forwarding a forward keeps the first origin.
             forward = Some(o.forward.clone().unwrap_or(ForwardOrigin {
@@ -88,6 +121,12 @@ where
                 user_id: o.sender_id,
                 user: o.sender_name.clone(),
             }));
+        }
+        if !m.files.is_empty() {
+            match self.own_files(m.sender_id, &m.files).await? {
+                Some(found) => attachments = found,
+                None => return Ok(reject(Rejection::NoSuchFile)),
+            }
         }
         let mut mentioned = Vec::new();
         for name in m.mentions.iter().take(MAX_MENTIONS) {
@@ -113,6 +152,7 @@ where
         row.reply_to = m.reply_to;
         row.forward = forward;
         row.attachment = attachment;
+        row.attachments = attachments;
         row.mentions = mentioned.clone();
         row.client_msg_id = m.client_msg_id.clone();
         let mut events = vec![Self::new_message_event(&row)];
@@ -206,7 +246,7 @@ where
         // Deleted for everyone: the content and its history go, a tombstone stays.
         sqlx::query(
             "UPDATE messages SET text = '', deleted_at = $1, pinned_at = NULL, mentions = '', forward_chat_id = NULL, \
-             forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachment = NULL WHERE id = $2",
+             forward_message_id = NULL, forward_user_id = NULL, forward_user = NULL, attachment = NULL, attachments = NULL WHERE id = $2",
         )
         .bind(at)
         .bind(id.0)
@@ -218,6 +258,8 @@ where
             "DELETE FROM message_versions WHERE message_id = $1",
             "DELETE FROM reactions WHERE message_id = $1",
             "DELETE FROM events WHERE message_id = $1",
+            // Its files are no longer shared with the chat through it.
+            "DELETE FROM message_files WHERE message_id = $1",
         ] {
             sqlx::query(sql).bind(id.0).execute(&mut *self.tx).await?;
         }
@@ -227,6 +269,7 @@ where
         row.mentions.clear();
         row.forward = None;
         row.attachment = None;
+        row.attachments.clear();
         let ev = self.event(Some(chat), None, |seq| Event::MessageDeleted {
             seq,
             chat_id: chat,

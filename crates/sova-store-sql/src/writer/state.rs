@@ -253,6 +253,7 @@ where
             reply_to: None,
             forward: None,
             attachment: None,
+            attachments: Vec::new(),
             mentions: Vec::new(),
             client_msg_id: None,
             created_at: at,
