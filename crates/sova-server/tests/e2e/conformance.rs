@@ -429,7 +429,11 @@ async fn rate_limits_answer_alike(backend: Backend) {
     exhaust_messages(&server, &fx.token, &fx.ids["G"]).await;
     let path = format!("/api/chats/{}/messages", fx.ids["G"]);
     let body = serde_json::to_vec(&json!({"text": "again"})).unwrap();
-    let r = server.rest().raw("POST", &path, Some(&fx.token), Some(body)).await.unwrap();
+    let r = server
+        .rest()
+        .raw("POST", &path, Some(&fx.token), Some(body))
+        .await
+        .unwrap();
     assert_eq!(r.status, 429);
     assert!(r.body["details"]["retry_after"].as_u64().unwrap() >= 1, "{}", r.body);
     server.stop().await;
