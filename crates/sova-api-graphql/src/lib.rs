@@ -4,9 +4,13 @@
 //! by an attached gateway connection (the same pushes, `since` replay and order as a
 //! socket). Errors carry the registry's codes in `extensions.code`. Depth and
 //! complexity are limited. A thin adapter: no operation is named here. `/graphiql`
-//! serves the GraphiQL page ([`graphiql`]).
+//! serves the GraphiQL page ([`graphiql`]). Beyond the operations: Relay cursor
+//! connections over the paging operations ([`connection`]) and `Chat.members`,
+//! batched by a dataloader ([`loader`]).
 
+pub mod connection;
 pub mod graphiql;
+pub mod loader;
 mod resolve;
 pub mod schema;
 mod subscribe;
@@ -37,10 +41,16 @@ pub const MAX_COMPLEXITY: usize = 1000;
 /// The schema generated from the registry, without its server data (a test checks it
 /// builds and holds every operation).
 pub fn schema() -> async_graphql::dynamic::SchemaBuilder {
-    let parts = schema::parts();
+    let mut parts = schema::parts();
     let mut query = Object::new("Query");
-    for f in parts.query {
+    for f in parts.query.into_iter().chain(connection::fields()) {
         query = query.field(f);
+    }
+    // Nested fields no operation answers, resolved through the dataloader.
+    if let Some(chat) = parts.objects.remove(schema::CHAT) {
+        parts
+            .objects
+            .insert(schema::CHAT.to_owned(), chat.field(loader::members_field()));
     }
     let mut mutation = Object::new("Mutation");
     for f in parts.mutation {
@@ -52,6 +62,12 @@ pub fn schema() -> async_graphql::dynamic::SchemaBuilder {
         .register(mutation)
         .register(subscription)
         .register(subscribe::event_type());
+    for node in [schema::MESSAGE, schema::CHAT] {
+        for o in connection::types(node) {
+            builder = builder.register(o);
+        }
+    }
+    builder = builder.register(connection::page_info());
     for s in parts.scalars {
         builder = builder.register(s);
     }
@@ -64,10 +80,15 @@ pub fn schema() -> async_graphql::dynamic::SchemaBuilder {
     builder.limit_depth(MAX_DEPTH).limit_complexity(MAX_COMPLEXITY)
 }
 
+/// The schema with the services and the dataloaders that queries and mutations need
+/// (subscriptions need [`build`]'s gateway too).
+pub fn with_services(services: Arc<Services>) -> async_graphql::dynamic::SchemaBuilder {
+    schema().data(loader::members_loader(services.clone())).data(services)
+}
+
 /// The schema with the server's data.
 pub fn build(services: Arc<Services>, gateway: Arc<Gateway>, shutdown: CancellationToken) -> Result<Schema, String> {
-    schema()
-        .data(services)
+    with_services(services)
         .data(subscribe::Feed { gateway, shutdown })
         .finish()
         .map_err(|e| e.to_string())

@@ -21,6 +21,12 @@ use std::collections::{BTreeMap, HashMap};
 pub const JSON: &str = "JSON";
 /// A 64-bit integer, as a JSON number.
 pub const INT64: &str = "Int64";
+/// The registry's chat type (gains the nested `members` field).
+pub const CHAT: &str = "Chat";
+/// The registry's member type.
+pub const MEMBER: &str = "Member";
+/// The registry's message type (node of `messages_connection`).
+pub const MESSAGE: &str = "Message";
 
 /// A GraphQL name for a JSON property (`2fa_required` → `f_2fa_required`).
 pub fn identifier(name: &str) -> String {

@@ -229,7 +229,12 @@ pub fn frame_result(f: Value) -> Result<Value> {
         let message = f["message"].as_str().unwrap_or_default().to_owned();
         return Err(ClientError::Api {
             status: code.http_status(),
-            error: ApiError::new(code, message),
+            // Keep the machine-readable parts (`retry_after`, `details`) too.
+            error: ApiError {
+                retry_after: f["retry_after"].as_u64(),
+                details: Some(f["details"].clone()).filter(|d| !d.is_null()),
+                ..ApiError::new(code, message)
+            },
         });
     }
     Ok(f)

@@ -282,6 +282,33 @@ impl ChatService {
         Ok(found.into_iter().map(|m| dto::member(m, receipts)).collect())
     }
 
+    /// The first `per_chat` members of each of `chats` that `user` belongs to, in one
+    /// store call (for batched readers such as GraphQL's `Chat.members`). A chat
+    /// `user` is not in (or that is gone) is absent from the map, so nobody sees the
+    /// members of a chat they are not in.
+    pub async fn members_of_chats(
+        &self,
+        user: UserId,
+        chats: &[ChatId],
+        per_chat: i64,
+    ) -> Result<std::collections::HashMap<ChatId, Vec<Member>>, ApiError> {
+        if !(1..=1000).contains(&per_chat) {
+            return Err(ApiError::bad_request("limit must be 1-1000"));
+        }
+        let found = self
+            .stores
+            .chats
+            .members_of_chats(user, chats, per_chat)
+            .await
+            .map_err(store_err)?;
+        let mut out: std::collections::HashMap<ChatId, Vec<Member>> = std::collections::HashMap::new();
+        for (row, member_count) in found {
+            let receipts = member_count <= self.receipts_max;
+            out.entry(row.chat_id).or_default().push(dto::member(row, receipts));
+        }
+        Ok(out)
+    }
+
     pub async fn add_members(&self, user: UserId, chat: ChatId, refs: &[UserRef]) -> Result<Chat, ApiError> {
         let users = self.resolve(refs).await?;
         if users.is_empty() {

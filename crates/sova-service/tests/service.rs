@@ -224,3 +224,39 @@ async fn abandoned_uploads_are_purged_with_their_bytes_and_open_uploads_are_capp
     let e = files.create_upload(&u, new()).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Conflict, "{e}");
 }
+
+#[tokio::test]
+async fn members_of_chats_shows_only_the_callers_chats() {
+    let h = harness().await;
+    let (a, b, c) = (
+        user(&h.services, "moa").await,
+        user(&h.services, "mob").await,
+        user(&h.services, "moc").await,
+    );
+    let ab = group(&h, &a, &[&b]).await;
+    let bc = group(&h, &b, &[&c]).await;
+    let found = h
+        .services
+        .chats
+        .members_of_chats(a.user_id, &[ab, bc], 50)
+        .await
+        .unwrap();
+    // a is not in bc: its members stay hidden from a.
+    assert_eq!(found.keys().copied().collect::<Vec<_>>(), vec![ab]);
+    let names: Vec<&str> = found[&ab].iter().map(|m| m.username.as_str()).collect();
+    assert_eq!(names, vec!["moa", "mob"]);
+    // Small chats show read positions, as the `members` operation does.
+    assert!(found[&ab].iter().all(|m| m.last_read_seq.is_some()));
+    let single = h.services.chats.members(a.user_id, ab, None, 50).await.unwrap();
+    assert_eq!(single, found[&ab]);
+    assert_eq!(
+        h.services
+            .chats
+            .members_of_chats(a.user_id, &[ab], 0)
+            .await
+            .unwrap_err()
+            .code
+            .as_str(),
+        "bad_request"
+    );
+}

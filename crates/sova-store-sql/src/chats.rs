@@ -122,6 +122,40 @@ where
         rows::all(&found, rows::member).map_err(B::classify)
     }
 
+    async fn members_of_chats(
+        &self,
+        user: UserId,
+        chats: &[ChatId],
+        per_chat: i64,
+    ) -> StoreResult<Vec<(MemberRow, i64)>> {
+        if chats.is_empty() || per_chat < 1 {
+            return Ok(Vec::new());
+        }
+        // One placeholder per chat id (values are bound, only `$n` is formatted in);
+        // the window keeps the first `per_chat` members of each chat.
+        let list: Vec<String> = (0..chats.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT * FROM (SELECT {cols}, c.member_count, \
+             ROW_NUMBER() OVER (PARTITION BY cm.chat_id ORDER BY cm.user_id) AS rn \
+             FROM chat_members cm JOIN users u ON u.id = cm.user_id JOIN chats c ON c.id = cm.chat_id \
+             WHERE cm.chat_id IN ({list}) AND c.deleted_at IS NULL AND EXISTS \
+             (SELECT 1 FROM chat_members me WHERE me.chat_id = cm.chat_id AND me.user_id = $1)) t \
+             WHERE rn <= $2 ORDER BY chat_id, user_id",
+            cols = rows::MEMBER_COLUMNS,
+            list = list.join(", "),
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.0).bind(per_chat);
+        for chat in chats {
+            query = query.bind(chat.0);
+        }
+        let found = query.fetch_all(&self.pool).await.map_err(B::classify)?;
+        found
+            .iter()
+            .map(|r| Ok((rows::member(r)?, r.try_get::<i64, _>(7)?)))
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+            .map_err(B::classify)
+    }
+
     async fn create_invite(&self, i: InviteRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO invites (code, chat_id, created_by, created_at, expires_at, max_uses, uses) \

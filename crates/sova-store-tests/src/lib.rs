@@ -151,6 +151,7 @@ macro_rules! conformance_suite {
             read_state_and_receipts,
             events_are_scoped_and_ordered,
             invites_and_join,
+            members_of_many_chats_in_one_query,
             mentions_replies_and_forwards,
         );
     };

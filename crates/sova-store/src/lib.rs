@@ -452,6 +452,15 @@ pub trait ChatStore: Send + Sync {
     async fn my_chats(&self, user: UserId, before: Option<(i64, ChatId)>, limit: i64) -> StoreResult<Vec<MyChat>>;
     /// Members ordered by user id, after `after`.
     async fn members(&self, chat: ChatId, after: Option<UserId>, limit: i64) -> StoreResult<Vec<MemberRow>>;
+    /// The first `per_chat` members (by user id) of each of `chats` that is live and
+    /// that `user` belongs to, with that chat's member count: one query for many chats
+    /// (GraphQL batches `Chat.members` through it). Chats `user` is not in yield nothing.
+    async fn members_of_chats(
+        &self,
+        user: UserId,
+        chats: &[ChatId],
+        per_chat: i64,
+    ) -> StoreResult<Vec<(MemberRow, i64)>>;
     async fn create_invite(&self, invite: InviteRow) -> StoreResult<()>;
     async fn invite(&self, code: &str) -> StoreResult<Option<InviteRow>>;
     async fn invites(&self, chat: ChatId) -> StoreResult<Vec<InviteRow>>;

@@ -16,13 +16,13 @@ use sova_client::Realtime;
 
 /// What one fixture holds: A (acting, owner of group G), B (member), C (outsider),
 /// message M by A in G, invite I of G.
-struct Fixture {
+pub(crate) struct Fixture {
     /// A's token (the acting user), or another user's for a refusal case.
-    token: String,
+    pub(crate) token: String,
     /// Tokens of A, B and C.
-    tokens: [String; 3],
-    names: Vec<String>,
-    ids: Map<String, Value>,
+    pub(crate) tokens: [String; 3],
+    pub(crate) names: Vec<String>,
+    pub(crate) ids: Map<String, Value>,
 }
 
 /// Who calls in a case.
@@ -33,7 +33,7 @@ enum Actor {
     C,
 }
 
-async fn fixture(server: &TestServer) -> Fixture {
+pub(crate) async fn fixture(server: &TestServer) -> Fixture {
     let (a_name, a) = user(server, "cfa").await;
     let (b_name, b) = user(server, "cfb").await;
     let (c_name, c) = user(server, "cfc").await;
@@ -224,10 +224,12 @@ const VOLATILE: &[&str] = &[
     "expires_in",
     // `general` grows with every fixture.
     "member_count",
+    // Seconds left in the limiter's window (`rate_limited`); checked to be positive.
+    "retry_after",
 ];
 
 /// Replaces what differs between two equal fixtures: ids, times, names, secrets.
-fn normalize(v: &Value, f: &Fixture) -> Value {
+pub(crate) fn normalize(v: &Value, f: &Fixture) -> Value {
     match v {
         Value::Object(o) => o
             .iter()
@@ -259,8 +261,25 @@ fn normalize(v: &Value, f: &Fixture) -> Value {
     }
 }
 
+/// Sends messages to G as the holder of `token` over REST until the per-user message
+/// limit refuses one, so the next send on any transport hits the limit.
+async fn exhaust_messages(server: &TestServer, token: &str, group: &Value) {
+    let path = format!("/api/chats/{group}/messages");
+    for i in 0..100 {
+        let body = serde_json::to_vec(&json!({"text": format!("burn {i}")})).unwrap();
+        let r = server.rest().raw("POST", &path, Some(token), Some(body)).await.unwrap();
+        if r.status == 429 {
+            assert_eq!(r.body["code"], "rate_limited", "{}", r.body);
+            return;
+        }
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    panic!("the message limit never refused a send");
+}
+
 /// Runs `template` as `actor` over all five transports on equal fixtures and requires
-/// the same answer everywhere; returns the (normalized) REST answer.
+/// the same answer everywhere; returns the (normalized) REST answer. With `exhaust`,
+/// each fixture's actor first uses up its message budget (just before its call).
 async fn compare(
     server: &TestServer,
     grpc: &mut GrpcClient,
@@ -268,6 +287,7 @@ async fn compare(
     entry: &sova_ops::Entry,
     template: &Value,
     actor: Actor,
+    exhaust: bool,
 ) -> Value {
     let name = entry.spec.name;
     // One fixture per transport, made concurrently (registrations dominate the time).
@@ -284,6 +304,15 @@ async fn compare(
     }
     let req = |f: &Fixture| resolve(template, f).as_object().unwrap().clone();
 
+    let burn = |fx: &Fixture| {
+        let (token, group) = (fx.token.clone(), fx.ids["G"].clone());
+        async move {
+            if exhaust {
+                exhaust_messages(server, &token, &group).await;
+            }
+        }
+    };
+    burn(&rest_fx).await;
     let raw_rest = over_rest(server, entry, &req(&rest_fx), &rest_fx.token).await;
     let rest_as_grpc = normalize(&rest_as_grpc(grpc, entry, &raw_rest), &rest_fx);
     let rest_as_graphql = normalize(&rest_as_graphql(graphql, entry, &raw_rest), &rest_fx);
@@ -296,6 +325,7 @@ async fn compare(
             server.ws().await
         };
         rt.auth_token(&fx.token, None).await.unwrap();
+        burn(fx).await;
         let via_socket = normalize(&over_socket(&mut rt, entry, &req(fx)).await, fx);
         rt.close().await;
         assert_eq!(
@@ -304,9 +334,11 @@ async fn compare(
         );
     }
 
+    burn(&grpc_fx).await;
     let via_grpc = normalize(&over_grpc(grpc, entry, &req(&grpc_fx), &grpc_fx.token).await, &grpc_fx);
     assert_eq!(rest_as_grpc, via_grpc, "{name} answers differently over REST and gRPC");
 
+    burn(&gql_fx).await;
     let via_graphql = normalize(&graphql.call(name, &req(&gql_fx), &gql_fx.token).await, &gql_fx);
     assert_eq!(
         rest_as_graphql, via_graphql,
@@ -362,12 +394,48 @@ async fn refusals_answer_alike(backend: Backend) {
     let graphql = GraphqlClient::connect(&server.http).await;
     for (name, actor, template) in refusals() {
         let entry = sova_ops::socket_op(name).unwrap();
-        let answer = compare(&server, &mut grpc, &graphql, entry, &template, actor).await;
+        let answer = compare(&server, &mut grpc, &graphql, entry, &template, actor, false).await;
         assert!(
             answer.get("error").is_some(),
             "{name} as a refusal case succeeded: {answer}"
         );
     }
+    server.stop().await;
+}
+
+/// A send over the per-user message limit: `rate_limited` with the same message and
+/// `retry_after` detail (present and positive) on every transport.
+async fn rate_limits_answer_alike(backend: Backend) {
+    let Some(server) = TestServer::start_with(backend, |c| {
+        c.rate_limit_register_per_hour = 100_000;
+        c.rate_limit_login_per_min = 100_000;
+        c.rate_limit_frames_per_sec = 100_000;
+        // Tiny, so that a few sends reach it (the fixture itself sends one).
+        c.rate_limit_messages_per_min = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut grpc = GrpcClient::connect(&server.grpc).await;
+    let graphql = GraphqlClient::connect(&server.http).await;
+    let entry = sova_ops::socket_op("send").unwrap();
+    let template = json!({"chat_id": "$G", "text": "over the limit"});
+    let answer = compare(&server, &mut grpc, &graphql, entry, &template, Actor::A, true).await;
+    assert_eq!(answer["error"][0], "rate_limited", "{answer}");
+    assert_eq!(answer["error"][2]["retry_after"], "<volatile>", "{answer}");
+    // The value itself (normalized away above, as it ticks) is a positive wait.
+    let fx = fixture(&server).await;
+    exhaust_messages(&server, &fx.token, &fx.ids["G"]).await;
+    let path = format!("/api/chats/{}/messages", fx.ids["G"]);
+    let body = serde_json::to_vec(&json!({"text": "again"})).unwrap();
+    let r = server
+        .rest()
+        .raw("POST", &path, Some(&fx.token), Some(body))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429);
+    assert!(r.body["details"]["retry_after"].as_u64().unwrap() >= 1, "{}", r.body);
     server.stop().await;
 }
 
@@ -390,7 +458,7 @@ async fn every_socket_operation_answers_like_rest(backend: Backend) {
             missing.push(entry.spec.name);
             continue;
         };
-        compare(&server, &mut grpc, &graphql, entry, &template, Actor::A).await;
+        compare(&server, &mut grpc, &graphql, entry, &template, Actor::A, false).await;
         compared += 1;
     }
     assert!(missing.is_empty(), "operations without a conformance case: {missing:?}");
@@ -419,6 +487,16 @@ mod sqlite {
         .await
         .expect("test timed out");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rate_limits_answer_alike() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            super::rate_limits_answer_alike(super::common::Backend::Sqlite),
+        )
+        .await
+        .expect("test timed out");
+    }
 }
 mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -436,6 +514,16 @@ mod postgres {
         tokio::time::timeout(
             std::time::Duration::from_secs(120),
             super::refusals_answer_alike(super::common::Backend::Postgres),
+        )
+        .await
+        .expect("test timed out");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rate_limits_answer_alike() {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            super::rate_limits_answer_alike(super::common::Backend::Postgres),
         )
         .await
         .expect("test timed out");

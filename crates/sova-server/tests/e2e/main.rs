@@ -9,6 +9,7 @@ mod api;
 mod binary;
 mod cluster;
 mod conformance;
+mod conformance_resume;
 mod encryption;
 mod files;
 mod graphql;

@@ -269,3 +269,48 @@ pub async fn invites_and_join(s: &Stores) {
     let members = s.chats.members(g, None, 10).await.unwrap();
     assert_eq!(members.iter().map(|m| m.user_id).collect::<Vec<_>>(), vec![o.id, j.id]);
 }
+
+pub async fn members_of_many_chats_in_one_query(s: &Stores) {
+    let a = user(s, "mba", &[]).await;
+    let b = user(s, "mbb", &[]).await;
+    let c = user(s, "mbc", &[]).await;
+    let ab = chat_of(&commit(s, vec![create(ChatKind::Group, "ab", a.id, &[b.id])]).await[0]);
+    let abc = chat_of(&commit(s, vec![create(ChatKind::Group, "abc", a.id, &[b.id, c.id])]).await[0]);
+    let bc = chat_of(&commit(s, vec![create(ChatKind::Group, "bc", b.id, &[c.id])]).await[0]);
+    let found = s
+        .chats
+        .members_of_chats(a.id, &[ab.id, abc.id, bc.id, ChatId(987_654)], 10)
+        .await
+        .unwrap();
+    let pairs: Vec<(ChatId, UserId, i64)> = found.iter().map(|(m, n)| (m.chat_id, m.user_id, *n)).collect();
+    // `bc` is not a's chat and the unknown id is no chat: neither shows.
+    assert_eq!(
+        pairs,
+        vec![
+            (ab.id, a.id, 2),
+            (ab.id, b.id, 2),
+            (abc.id, a.id, 3),
+            (abc.id, b.id, 3),
+            (abc.id, c.id, 3)
+        ]
+    );
+    assert_eq!(found[0].0.username, "mba");
+    // The per-chat cap keeps the first members of each chat by user id.
+    let capped = s.chats.members_of_chats(b.id, &[abc.id, bc.id], 1).await.unwrap();
+    let capped: Vec<(ChatId, UserId)> = capped.iter().map(|(m, _)| (m.chat_id, m.user_id)).collect();
+    assert_eq!(capped, vec![(abc.id, a.id), (bc.id, b.id)]);
+    assert!(s.chats.members_of_chats(a.id, &[], 10).await.unwrap().is_empty());
+    // A deleted chat has no members to show.
+    let del = commit(
+        s,
+        vec![WriteOp::DeleteChat {
+            chat: ab.id,
+            by: a.id,
+            at: T0,
+        }],
+    )
+    .await;
+    assert!(!matches!(del[0].outcome, Outcome::Rejected(..)));
+    let after = s.chats.members_of_chats(a.id, &[ab.id], 10).await.unwrap();
+    assert!(after.is_empty(), "{after:?}");
+}

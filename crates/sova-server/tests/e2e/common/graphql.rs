@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 const INTROSPECTION: &str =
-    "{ __schema { queryType { name } mutationType { name } types { name kind fields { name type { ...T } } } } }
+    "{ __schema { queryType { name } mutationType { name } types { name kind fields { name args { name } type { ...T } } } } }
 fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }";
 
 /// How deep selections go (the schema's real nesting is shallower).
@@ -66,10 +66,16 @@ impl GraphqlClient {
         let schema = &r["data"]["__schema"];
         let mut types = Map::new();
         for t in schema["types"].as_array().unwrap() {
+            // Fields with arguments on result types (`Chat.members(first)`) are nested
+            // resolvers, not part of an operation's answer: the selection leaves them out.
             let fields: Map<String, Value> = t["fields"]
                 .as_array()
                 .map(|fs| {
                     fs.iter()
+                        .filter(|f| {
+                            f["args"].as_array().is_none_or(Vec::is_empty)
+                                || ["Query", "Mutation"].contains(&t["name"].as_str().unwrap_or(""))
+                        })
                         .map(|f| (f["name"].as_str().unwrap().to_owned(), f["type"].clone()))
                         .collect()
                 })

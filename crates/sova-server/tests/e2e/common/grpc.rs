@@ -57,6 +57,28 @@ impl GrpcClient {
         Ok(unshape(rpc.reply, &reply))
     }
 
+    /// Opens the `Events` stream of the holder of `token`, replaying after `since`.
+    pub async fn events(
+        &mut self,
+        since: Option<i64>,
+        token: &str,
+    ) -> Result<tonic::Streaming<DynamicMessage>, tonic::Status> {
+        let req_desc = self.pool.get_message_by_name("sova.v1.EventsRequest").unwrap();
+        let event = self.pool.get_message_by_name("sova.v1.Event").unwrap();
+        let request = since.map_or_else(|| json!({}), |s| json!({ "since": s }));
+        let msg = from_json(req_desc, &request).unwrap();
+        let mut req = tonic::Request::new(msg);
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        self.grpc.ready().await.unwrap();
+        let path = "/sova.v1.Sova/Events".parse().unwrap();
+        Ok(self
+            .grpc
+            .server_streaming(req, path, DynCodec::new(event))
+            .await?
+            .into_inner())
+    }
+
     /// A REST body as gRPC carries it: through the reply message and back.
     pub fn project(&self, op: &str, body: &Value) -> Value {
         let rpc = self.rpc(op);
