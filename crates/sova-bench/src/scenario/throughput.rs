@@ -60,6 +60,11 @@ pub struct Outcome {
     pub lost: u64,
     /// Error frames received.
     pub errors: u64,
+    /// Member connections the server closed during the run (slow consumers: a
+    /// member that reads slower than its group sends is cut off by design and would
+    /// resume with `since`; the load generator does not reconnect, so its missing
+    /// deliveries show up in `lost`).
+    pub cut_off: u64,
     /// Server resident memory at the end, bytes (all instances together).
     pub server_rss: u64,
     /// Sova only: mean ops per group commit over the run (from `/metrics`).
@@ -102,6 +107,7 @@ struct Counters {
     acked: AtomicU64,
     delivered: AtomicU64,
     errors: AtomicU64,
+    cut_off: AtomicU64,
     measuring: AtomicBool,
     stop: AtomicBool,
 }
@@ -159,7 +165,11 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
                         _ = done.cancelled() => break,
                         f = reader.next() => match f {
                             Some(Ok(f)) => f,
-                            _ => break,
+                            _ => {
+                                // The server closed this member's connection mid-run.
+                                c.cut_off.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
                         },
                     };
                     match frame_type(&frame) {
@@ -175,6 +185,10 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
                         Some("ack") => {
                             c.acked.fetch_add(1, Ordering::Relaxed);
                             w.add_permits(1);
+                        }
+                        Some("error") if frame.contains("\"slow_consumer\"") => {
+                            // Its connection is closed next (counted once, there).
+                            eprintln!("slow consumer cut off: {frame}");
                         }
                         Some("error") => {
                             if c.errors.fetch_add(1, Ordering::Relaxed) == 0 {
@@ -224,15 +238,16 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
         Kind::Sova => writer_means(&servers[0]).await,
         _ => (None, None),
     };
-    for mut w in writers {
-        w.close().await;
-    }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    // Readers stop before the connections close, so only closes during the run count as cut off.
     done.cancel();
     for r in readers {
         if let Ok(Some(h)) = r.await {
             hist.add(h)?;
         }
+    }
+    for mut w in writers {
+        w.close().await;
     }
     let secs = after.at.duration_since(before.at).as_secs_f64();
     let delivered = after.delivered.saturating_sub(before.delivered) as f64;
@@ -251,6 +266,7 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
         acked,
         lost: (acked * p.members as u64).saturating_sub(counters.delivered.load(Ordering::Relaxed)),
         errors: counters.errors.load(Ordering::Relaxed),
+        cut_off: counters.cut_off.load(Ordering::Relaxed),
         server_rss,
         avg_batch,
         avg_commit_ms,
