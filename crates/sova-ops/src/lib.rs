@@ -15,6 +15,7 @@ pub mod chats;
 pub mod messages;
 pub mod openapi;
 mod params;
+pub mod search;
 pub mod security;
 
 use bytes::Bytes;
@@ -330,7 +331,7 @@ fn call<O: Operation>(
 /// Every operation, in declaration order.
 pub fn all() -> &'static [Entry] {
     static ALL: OnceLock<Vec<Entry>> = OnceLock::new();
-    ALL.get_or_init(|| [account::OPS, security::OPS, chats::OPS, messages::OPS].concat())
+    ALL.get_or_init(|| [account::OPS, security::OPS, chats::OPS, messages::OPS, search::OPS].concat())
 }
 
 /// The operation a socket op frame names (`None` for unknown and REST-only names).

@@ -23,6 +23,12 @@ pub const PURGE_INVITES: &str = "invites.purge_expired";
 pub const PURGE_ALERTS: &str = "alerts.purge_old";
 /// Removes resumable uploads left unfinished for `sova_service::uploads::UPLOAD_TTL`.
 pub const PURGE_UPLOADS: &str = "uploads.purge_abandoned";
+/// Indexes messages and files sent, edited or deleted since the index's position.
+pub const SEARCH_INDEX: &str = "search.index";
+/// How often the search indexer looks for new changes.
+const SEARCH_INDEX_EVERY: Duration = Duration::from_secs(1);
+/// Longest one indexer run keeps going before leaving the rest to the next period.
+const SEARCH_INDEX_BUDGET: Duration = Duration::from_secs(10);
 /// How often abandoned uploads are looked for.
 const PURGE_UPLOADS_EVERY: Duration = Duration::from_secs(3600);
 
@@ -61,6 +67,7 @@ pub fn runner_config(config: &Config) -> RunnerConfig {
 pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobRunner {
     let stores = services.stores.clone();
     let alert_retention = Duration::from_secs(config.security_alert_retention_days.saturating_mul(DAY));
+    let indexer = services.clone();
     JobRunner::new(queue, runner_config(config))
         .handler(PURGE_TOKENS, move |_, _| {
             let tokens = stores.tokens.clone();
@@ -107,6 +114,29 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
                 Ok(())
             }
         })
+        .handler(SEARCH_INDEX, move |ctx, _| {
+            let services = indexer.clone();
+            // Idempotent effect: each step moves the index position with a
+            // compare-and-set in the transaction that writes its tokens, so a run
+            // repeated or overlapping another instance's writes nothing twice.
+            async move {
+                let started = std::time::Instant::now();
+                loop {
+                    let step = services
+                        .search
+                        .index_step(&services.files, sova_service::search::INDEX_BATCH)
+                        .await
+                        .map_err(|e| JobError::retry(e.message))?;
+                    if step.caught_up
+                        || started.elapsed() > SEARCH_INDEX_BUDGET
+                        || ctx.shutting_down().is_cancelled()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+        .recurring(Recurring::new(SEARCH_INDEX, SEARCH_INDEX_EVERY))
         .recurring(Recurring::new(PURGE_TOKENS, PURGE_TOKENS_EVERY))
         .recurring(Recurring::new(PURGE_UPLOADS, PURGE_UPLOADS_EVERY))
         .recurring(Recurring::new(PURGE_INVITES, PURGE_INVITES_EVERY))

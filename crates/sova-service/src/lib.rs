@@ -11,6 +11,7 @@ pub mod hashing;
 pub mod messages;
 pub mod order;
 pub mod presence;
+pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod telemetry;
@@ -42,6 +43,8 @@ pub struct Services {
     /// Uploaded files.
     pub files: files::FileService,
     pub presence: presence::PresenceService,
+    /// Full-text search and its indexer.
+    pub search: search::SearchService,
     /// Client settings that follow the user.
     pub settings: settings::SettingsService,
     /// Abuse counters shared by every service and transport.
@@ -101,6 +104,7 @@ impl Services {
         let presence = presence::PresenceService::new(counts, stores.clone(), bus.clone(), audience);
         let settings = settings::SettingsService::new(stores.clone(), bus.clone());
         let files = files::FileService::start(&config, stores.clone()).await?;
+        let search = search::SearchService::new(&config, stores.clone())?;
         let services = Arc::new(Services {
             config,
             stores,
@@ -110,6 +114,7 @@ impl Services {
             messages,
             files,
             presence,
+            search,
             settings,
             limits,
             metrics: telemetry::install(),

@@ -20,6 +20,7 @@ mod events;
 mod files;
 mod messages;
 mod reseal;
+mod search;
 mod retry;
 mod rows;
 mod store;

@@ -599,6 +599,8 @@ pub struct Stores {
     pub chats: Arc<dyn ChatStore>,
     pub messages: Arc<dyn MessageStore>,
     pub files: Arc<dyn FileStore>,
+    /// The blind full-text index.
+    pub search: Arc<dyn SearchStore>,
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
     pub backend: &'static str,
 }
@@ -607,13 +609,14 @@ impl Stores {
     /// Builds `Stores` from one value that implements every trait.
     pub fn from_backend<T>(backend: Arc<T>, name: &'static str) -> Stores
     where
-        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + 'static,
+        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + SearchStore + 'static,
     {
         Stores {
             users: backend.clone(),
             tokens: backend.clone(),
             chats: backend.clone(),
             files: backend.clone(),
+            search: backend.clone(),
             messages: backend,
             backend: name,
         }
@@ -622,3 +625,6 @@ impl Stores {
 
 pub mod cipher;
 pub mod dto;
+pub mod search;
+
+pub use search::{Posting, SearchBatch, SearchChanges, SearchDoc, SearchFilter, SearchState, SearchStore};

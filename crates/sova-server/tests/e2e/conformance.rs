@@ -90,6 +90,7 @@ fn case(name: &str) -> Option<Value> {
         "join" => json!({"code": "$I"}),
         "send" => json!({"chat_id": "$G", "text": "hello", "client_msg_id": "c1"}),
         "messages" => json!({"chat_id": "$G", "limit": 10}),
+        "search" => json!({"q": "hello", "chat_id": "$G", "limit": 5}),
         "get_message" | "delete" | "versions" | "pin" | "unpin" => json!({"chat_id": "$G", "message_id": "$M"}),
         "edit" => json!({"chat_id": "$G", "message_id": "$M", "text": "edited"}),
         "react" | "unreact" => json!({"chat_id": "$G", "message_id": "$M", "emoji": "👍"}),

@@ -20,6 +20,7 @@ mod messaging;
 mod presence;
 mod realtime;
 mod s3;
+mod search;
 mod sessions;
 mod tls;
 mod tus;
