@@ -1,7 +1,7 @@
 import { ApiError } from "./errors";
 import type {
   AuditEntry, BackupCodes, CaptchaChallenge, CaptchaSolution, Chat, CreateChatRequest, CreateInviteRequest, Invite,
-  LoginResult, Member, Message, MessageVersion, PostMessageRequest, Presence, RegisteredUser, Role, Session,
+  LoginResult, Member, Message, MessageVersion, PostMessageRequest, Presence, RegisteredUser, Role, SearchPage, Session,
   SettingsEnvelope, SyncPage, TokenPair, TotpSetup, TotpStatus, ErrorCode,
 } from "../protocol/types";
 
@@ -57,6 +57,8 @@ export const ROUTES = {
   // Client settings that follow the user (GET/PUT /api/me/settings, push settings_updated).
   getSettings: ["GET", "/api/me/settings"],
   putSettings: ["PUT", "/api/me/settings"],
+  // Full-text search over my chats' messages and files (docs/search.md).
+  search: ["GET", "/api/search"],
 } as const satisfies Record<string, readonly [Method, string]>;
 
 /** Routes that exist in the client before the server has them (excluded from the drift check). */
@@ -193,6 +195,11 @@ export class Rest {
   revokeSession(id: string) { return this.call<void>("revokeSession", { id }); }
   revokeOthers() { return this.call<{ revoked: number }>("revokeOthers", {}); }
   alerts() { return this.call<AuditEntry[]>("alerts"); }
+
+  // ---- search ----
+  search(q: string, opts: { chat_id?: number; limit?: number; cursor?: string } = {}) {
+    return this.call<SearchPage>("search", {}, undefined, { q, ...opts });
+  }
 
   // ---- settings ----
   getSettings() { return this.call<SettingsEnvelope>("getSettings"); }

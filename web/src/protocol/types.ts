@@ -27,6 +27,14 @@ export interface FileInfo {
   width?: number; height?: number; blurhash?: string;
 }
 
+/** One search result (GET /api/search). `snippet` is HTML-escaped text whose only markup is
+ * `<mark>`…`</mark>` around matched words: render it with app/snippet.ts, never as HTML. */
+export type SearchItem =
+  | { kind: "message"; message: Message; snippet: string }
+  | { kind: "file"; file: FileInfo; chat_id: number; message_id: number; snippet: string };
+/** A page of search results, best first; `cursor` fetches the next page (null on the last). */
+export interface SearchPage { items: SearchItem[]; cursor: string | null }
+
 export interface Message {
   id: number; chat_id: number; chat_seq: number; user_id: number; user: string; text: string;
   timestamp: string; seq: number; kind: MessageKind;
