@@ -279,6 +279,34 @@ test("history: virtualized, older pages load when scrolling up", async () => {
   assert.ok((await alice.locator(".vrow").count()) < 80);
 });
 
+test("search: an old message found by another word form, opened in context", async () => {
+  const token = await alice.evaluate(() => JSON.parse(localStorage.getItem("sova.session")).token);
+  const h = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const chat = await (await fetch(`${server.url}/api/chats`, { method: "POST", headers: h, body: JSON.stringify({ type: "group", name: "Search room", members: [B] }) })).json();
+  const post = (text) => fetch(`${server.url}/api/chats/${chat.id}/messages`, { method: "POST", headers: h, body: JSON.stringify({ text }) });
+  const old = "Мы долго обсуждали книгами <b>старыми</b>";
+  await post(old);
+  for (let i = 1; i <= 120; i++) await post(`filler ${i}`);
+  if (await bob.locator(".chat-head .back").isVisible().catch(() => false)) await bob.click(".chat-head .back");
+  const hit = bob.locator(".search-hit[data-kind=message]");
+  // The index follows commits within a second or two: search again until it has the message.
+  for (let i = 0; i < 40 && (await hit.count()) === 0; i++) {
+    await bob.fill("#chat-search", "");
+    await bob.fill("#chat-search", "книга");
+    await bob.waitForTimeout(500);
+  }
+  await hit.first().waitFor(T);
+  assert.equal(await hit.first().locator("mark").textContent(), "книгами");
+  assert.ok((await hit.first().locator(".sh-snippet").textContent()).includes("<b>старыми</b>"), "markup in a message is shown as text");
+  assert.equal(await hit.first().locator(".sh-snippet b").count(), 0, "and never becomes markup");
+  await shot(bob, "search-phone");
+  await hit.first().click();
+  await msg(bob, old).waitFor(T);
+  await bob.locator(".jump-target").first().waitFor(T);
+  if (await bob.locator(".chat-head .back").isVisible().catch(() => false)) await bob.click(".chat-head .back");
+  await bob.fill("#chat-search", "");
+});
+
 test("offline, reload while offline, back online: resent once", async () => {
   await openChat(alice, "Team Owl");
   await server.stop();

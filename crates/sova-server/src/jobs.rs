@@ -25,7 +25,8 @@ pub const PURGE_ALERTS: &str = "alerts.purge_old";
 pub const PURGE_UPLOADS: &str = "uploads.purge_abandoned";
 /// Indexes messages and files sent, edited or deleted since the index's position.
 pub const SEARCH_INDEX: &str = "search.index";
-/// How often the search indexer looks for new changes.
+/// How often the search indexer looks for new changes (each run returns once it
+/// has caught up, so it holds a worker only while there is work).
 const SEARCH_INDEX_EVERY: Duration = Duration::from_secs(1);
 /// Longest one indexer run keeps going before leaving the rest to the next period.
 const SEARCH_INDEX_BUDGET: Duration = Duration::from_secs(10);
@@ -118,7 +119,7 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
             let services = indexer.clone();
             // Idempotent effect: each step moves the index position with a
             // compare-and-set in the transaction that writes its tokens, so a run
-            // repeated or overlapping another instance's writes nothing twice.
+            // repeated, or overlapping another instance's, writes nothing twice.
             async move {
                 let started = std::time::Instant::now();
                 loop {
