@@ -26,7 +26,10 @@ pub enum Kind {
 
 /// The extractor for a file of this type and name, if any.
 pub fn kind(mime: &str, name: &str) -> Option<Kind> {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match (mime, ext.as_str()) {
         ("application/pdf", _) | (_, "pdf") => Some(Kind::Pdf),
         ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", _) | (_, "docx") => {
@@ -82,10 +85,7 @@ fn docx(bytes: &[u8]) -> Option<String> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
     let entry = zip.by_name("word/document.xml").ok()?;
     let mut xml = String::new();
-    entry
-        .take(MAX_INFLATED_BYTES as u64)
-        .read_to_string(&mut xml)
-        .ok()?;
+    entry.take(MAX_INFLATED_BYTES as u64).read_to_string(&mut xml).ok()?;
     let mut reader = Reader::from_str(&xml);
     let mut out = String::new();
     let mut in_text = false;
@@ -129,11 +129,20 @@ mod tests {
     fn documents_yield_their_text() {
         let pdf = fixtures::pdf(&["Quarterly report", "budget forecast"]);
         let text = extract(Kind::Pdf, &pdf).unwrap();
-        assert!(text.contains("Quarterly report") && text.contains("budget forecast"), "{text}");
+        assert!(
+            text.contains("Quarterly report") && text.contains("budget forecast"),
+            "{text}"
+        );
         let docx = fixtures::docx(&["Договор поставки", "R&D <plans>"]);
         let text = extract(Kind::Docx, &docx).unwrap();
-        assert!(text.contains("Договор поставки") && text.contains("R&D <plans>"), "{text}");
-        assert_eq!(extract(Kind::Text, "# Заголовок".as_bytes()).as_deref(), Some("# Заголовок"));
+        assert!(
+            text.contains("Договор поставки") && text.contains("R&D <plans>"),
+            "{text}"
+        );
+        assert_eq!(
+            extract(Kind::Text, "# Заголовок".as_bytes()).as_deref(),
+            Some("# Заголовок")
+        );
         assert_eq!(extract(Kind::Pdf, b"%PDF-1.4 garbage"), None);
         assert_eq!(extract(Kind::Docx, b"PK garbage"), None);
         assert_eq!(kind("application/octet-stream", "a.PDF"), Some(Kind::Pdf));

@@ -128,10 +128,7 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
                         .index_step(&services.files, sova_service::search::INDEX_BATCH)
                         .await
                         .map_err(|e| JobError::retry(e.message))?;
-                    if step.caught_up
-                        || started.elapsed() > SEARCH_INDEX_BUDGET
-                        || ctx.shutting_down().is_cancelled()
-                    {
+                    if step.caught_up || started.elapsed() > SEARCH_INDEX_BUDGET || ctx.shutting_down().is_cancelled() {
                         return Ok(());
                     }
                 }

@@ -101,8 +101,13 @@ fn bound(field: &str, v: &str) -> Result<Bound, ApiError> {
     if let Ok(id) = v.parse::<i64>() {
         return Ok(Bound::Id(MessageId(id)));
     }
-    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| bad(field, "format", format!("{field} must be a message id or an RFC 3339 time")))?;
+    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        bad(
+            field,
+            "format",
+            format!("{field} must be a message id or an RFC 3339 time"),
+        )
+    })?;
     Ok(Bound::At(
         i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX),
     ))
@@ -199,7 +204,13 @@ impl SearchService {
     }
 
     /// The documents of one live message: its text and each attached file.
-    async fn docs(&self, files: &FileService, m: &MessageRow, cache: &mut HashMap<String, Terms>, out: &mut Vec<SearchDoc>) {
+    async fn docs(
+        &self,
+        files: &FileService,
+        m: &MessageRow,
+        cache: &mut HashMap<String, Terms>,
+        out: &mut Vec<SearchDoc>,
+    ) {
         let has_files = !m.attachments.is_empty();
         let doc = |slot: i64, file_id: Option<String>, terms: &Terms| SearchDoc {
             message_id: m.id,
@@ -292,7 +303,12 @@ impl SearchService {
             }
         }
         if let Some(chat) = p.chat_id
-            && !self.stores.chats.is_member(chat, user.user_id).await.map_err(store_err)?
+            && !self
+                .stores
+                .chats
+                .is_member(chat, user.user_id)
+                .await
+                .map_err(store_err)?
         {
             return Err(ApiError::not_found("no such chat"));
         }
@@ -330,7 +346,10 @@ impl SearchService {
             for h in chunk {
                 examined += 1;
                 last = Some(h);
-                if let Some(item) = self.item(messages, files, user, &query, h, rows.get(&h.message_id)).await? {
+                if let Some(item) = self
+                    .item(messages, files, user, &query, h, rows.get(&h.message_id))
+                    .await?
+                {
                     items.push(item);
                     if items.len() as i64 == limit {
                         break 'pages;

@@ -138,14 +138,98 @@ const LEMMAS: &[&[&str]] = &[
 
 /// Filler words (checked below not to share a stem with any lemma).
 const FILLER: &[&str] = &[
-    "утро", "вечер", "солнце", "ветер", "река", "море", "лес", "поле", "небо", "снег", "дождь", "окно", "дверь",
-    "стол", "стул", "чай", "кофе", "хлеб", "молоко", "сыр", "яблоко", "груша", "кошка", "собака", "птица", "рыба",
-    "зеленый", "синий", "красный", "быстро", "медленно", "тихо", "громко", "сегодня", "завтра", "вчера", "всегда",
-    "никогда", "очень", "почти", "коллега", "проект", "встреча", "письмо", "звонок", "вопрос", "ответ", "идея",
-    "morning", "evening", "river", "forest", "window", "table", "coffee", "bread", "cheese", "apple", "yellow",
-    "purple", "quickly", "slowly", "quietly", "today", "tomorrow", "always", "never", "very", "almost", "colleague",
-    "meeting", "letter", "question", "answer", "idea", "weather", "sunny", "cloudy", "music", "guitar", "piano",
-    "movie", "ticket", "station", "airport", "bridge", "tower", "castle", "island", "mountain", "valley", "ocean",
+    "утро",
+    "вечер",
+    "солнце",
+    "ветер",
+    "река",
+    "море",
+    "лес",
+    "поле",
+    "небо",
+    "снег",
+    "дождь",
+    "окно",
+    "дверь",
+    "стол",
+    "стул",
+    "чай",
+    "кофе",
+    "хлеб",
+    "молоко",
+    "сыр",
+    "яблоко",
+    "груша",
+    "кошка",
+    "собака",
+    "птица",
+    "рыба",
+    "зеленый",
+    "синий",
+    "красный",
+    "быстро",
+    "медленно",
+    "тихо",
+    "громко",
+    "сегодня",
+    "завтра",
+    "вчера",
+    "всегда",
+    "никогда",
+    "очень",
+    "почти",
+    "коллега",
+    "проект",
+    "встреча",
+    "письмо",
+    "звонок",
+    "вопрос",
+    "ответ",
+    "идея",
+    "morning",
+    "evening",
+    "river",
+    "forest",
+    "window",
+    "table",
+    "coffee",
+    "bread",
+    "cheese",
+    "apple",
+    "yellow",
+    "purple",
+    "quickly",
+    "slowly",
+    "quietly",
+    "today",
+    "tomorrow",
+    "always",
+    "never",
+    "very",
+    "almost",
+    "colleague",
+    "meeting",
+    "letter",
+    "question",
+    "answer",
+    "idea",
+    "weather",
+    "sunny",
+    "cloudy",
+    "music",
+    "guitar",
+    "piano",
+    "movie",
+    "ticket",
+    "station",
+    "airport",
+    "bridge",
+    "tower",
+    "castle",
+    "island",
+    "mountain",
+    "valley",
+    "ocean",
 ];
 
 #[tokio::test]
@@ -271,20 +355,28 @@ async fn find(s: &Services, u: &AuthUser, q: &str) -> Vec<(MessageId, String)> {
 async fn forms_phrases_prefixes_edits_deletes_and_no_plaintext_in_the_index() {
     let h = harness().await;
     let s = &h.services;
-    let (alice, bob, eve) = (
-        user(s, "alice").await,
-        user(s, "bob").await,
-        user(s, "eve").await,
-    );
+    let (alice, bob, eve) = (user(s, "alice").await, user(s, "bob").await, user(s, "eve").await);
     let chat = group(s, &alice, &[&bob]).await;
     let send = |text: &str| sova_service::messages::SendParams {
         chat: Some(chat),
         text: text.into(),
         ..Default::default()
     };
-    let m1 = s.messages.send_with(&alice, send("Я читал эти книгами zanzibarite")).await.unwrap();
-    let m2 = s.messages.send_with(&alice, send("the quick brown fox jumps")).await.unwrap();
-    let m3 = s.messages.send_with(&bob, send("a brown quick fox <script>")).await.unwrap();
+    let m1 = s
+        .messages
+        .send_with(&alice, send("Я читал эти книгами zanzibarite"))
+        .await
+        .unwrap();
+    let m2 = s
+        .messages
+        .send_with(&alice, send("the quick brown fox jumps"))
+        .await
+        .unwrap();
+    let m3 = s
+        .messages
+        .send_with(&bob, send("a brown quick fox <script>"))
+        .await
+        .unwrap();
     index_all(s).await;
 
     let got = find(s, &bob, "книга").await;
@@ -292,15 +384,25 @@ async fn forms_phrases_prefixes_edits_deletes_and_no_plaintext_in_the_index() {
     assert_eq!(got[0].0, m1.id);
     assert_eq!(got[0].1, "Я читал эти <mark>книгами</mark> zanzibarite");
     assert!(find(s, &eve, "книга").await.is_empty(), "a non-member sees nothing");
-    let phrase: Vec<MessageId> = find(s, &bob, "\"quick brown\"").await.into_iter().map(|x| x.0).collect();
+    let phrase: Vec<MessageId> = find(s, &bob, "\"quick brown\"")
+        .await
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
     assert_eq!(phrase, [m2.id]);
     let both: BTreeSet<MessageId> = find(s, &bob, "fox quick").await.into_iter().map(|x| x.0).collect();
     assert_eq!(both, BTreeSet::from([m2.id, m3.id]));
     assert_eq!(find(s, &bob, "zanzib*").await.len(), 1);
-    assert_eq!(find(s, &bob, "script").await[0].1, "a brown quick fox &lt;<mark>script</mark>&gt;");
+    assert_eq!(
+        find(s, &bob, "script").await[0].1,
+        "a brown quick fox &lt;<mark>script</mark>&gt;"
+    );
 
     // Edits replace the indexed text, deletes remove it.
-    s.messages.edit(&alice, chat, m1.id, "теперь про машины".into()).await.unwrap();
+    s.messages
+        .edit(&alice, chat, m1.id, "теперь про машины".into())
+        .await
+        .unwrap();
     s.messages.delete(&alice, chat, m2.id).await.unwrap();
     index_all(s).await;
     assert!(find(s, &bob, "книга").await.is_empty());
@@ -314,7 +416,15 @@ async fn forms_phrases_prefixes_edits_deletes_and_no_plaintext_in_the_index() {
     for (q, reason) in [("", "empty"), ("  !! ", "empty"), ("ab*", "short_prefix")] {
         let e = s
             .search
-            .search(&s.messages, &s.files, &bob, SearchParams { q: q.into(), ..Default::default() })
+            .search(
+                &s.messages,
+                &s.files,
+                &bob,
+                SearchParams {
+                    q: q.into(),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::BadRequest);
@@ -323,7 +433,15 @@ async fn forms_phrases_prefixes_edits_deletes_and_no_plaintext_in_the_index() {
     let long = "x".repeat(300);
     let e = s
         .search
-        .search(&s.messages, &s.files, &bob, SearchParams { q: long, ..Default::default() })
+        .search(
+            &s.messages,
+            &s.files,
+            &bob,
+            SearchParams {
+                q: long,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap_err();
     assert_eq!(e.details.as_ref().unwrap()["reason"], "too_long");

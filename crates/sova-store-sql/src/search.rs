@@ -113,17 +113,12 @@ where
     }
 
     async fn search_progress(&self, position: i64) -> StoreResult<(i64, i64)> {
-        let r = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM messages WHERE id <= $1), (SELECT COUNT(*) FROM messages)",
-        )
-        .bind(position)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(B::classify)?;
-        Ok((
-            r.try_get(0).map_err(B::classify)?,
-            r.try_get(1).map_err(B::classify)?,
-        ))
+        let r = sqlx::query("SELECT (SELECT COUNT(*) FROM messages WHERE id <= $1), (SELECT COUNT(*) FROM messages)")
+            .bind(position)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(B::classify)?;
+        Ok((r.try_get(0).map_err(B::classify)?, r.try_get(1).map_err(B::classify)?))
     }
 }
 
@@ -190,7 +185,11 @@ where
     let postings: Vec<(&[u8], i64, i64, i64)> = b
         .docs
         .iter()
-        .flat_map(|d| d.tokens.iter().map(move |(t, n)| (t.as_slice(), d.message_id.0, d.slot, *n)))
+        .flat_map(|d| {
+            d.tokens
+                .iter()
+                .map(move |(t, n)| (t.as_slice(), d.message_id.0, d.slot, *n))
+        })
         .collect();
     for chunk in postings.chunks(INSERT_ROWS) {
         let mut qb = QueryBuilder::<Db<B>>::new("INSERT INTO search_postings (token, message_id, slot, tf) ");
@@ -243,13 +242,12 @@ where
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        let events = sqlx::query(
-            "SELECT id, payload FROM events WHERE id > $1 AND chat_id IS NOT NULL ORDER BY id LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let events =
+            sqlx::query("SELECT id, payload FROM events WHERE id > $1 AND chat_id IS NOT NULL ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
         let mut seqs: Vec<(i64, Option<i64>)> = Vec::with_capacity(sent.len() + events.len());
         for r in &sent {
             let id: i64 = r.try_get(0)?;

@@ -29,9 +29,36 @@ pub struct Search {
 
 /// The vocabulary messages are made of (and queries drawn from).
 pub const WORDS: &[&str] = &[
-    "книга", "книгами", "машина", "город", "городами", "школа", "работа", "работой", "письмо", "встреча", "проект",
-    "вопрос", "ответ", "утро", "вечер", "report", "reports", "planning", "garden", "meeting", "letter", "question",
-    "answer", "window", "coffee", "bridge", "station", "ticket", "music", "weather",
+    "книга",
+    "книгами",
+    "машина",
+    "город",
+    "городами",
+    "школа",
+    "работа",
+    "работой",
+    "письмо",
+    "встреча",
+    "проект",
+    "вопрос",
+    "ответ",
+    "утро",
+    "вечер",
+    "report",
+    "reports",
+    "planning",
+    "garden",
+    "meeting",
+    "letter",
+    "question",
+    "answer",
+    "window",
+    "coffee",
+    "bridge",
+    "station",
+    "ticket",
+    "music",
+    "weather",
 ];
 
 fn next(k: &mut u64) -> u64 {
@@ -58,7 +85,9 @@ pub async fn fill(transport: Transport, server: &Server, user: &User, chat: i64,
                     .join(" ")
             };
             c.writer
-                .feed(format!(r#"{{"type":"message","id":"f{sent}","chat_id":{chat},"text":"{text}"}}"#))
+                .feed(format!(
+                    r#"{{"type":"message","id":"f{sent}","chat_id":{chat},"text":"{text}"}}"#
+                ))
                 .await?;
         }
         c.writer.flush().await?;
@@ -72,7 +101,9 @@ pub async fn fill(transport: Transport, server: &Server, user: &User, chat: i64,
     let started = Instant::now();
     for i in 0.. {
         c.writer
-            .send(format!(r#"{{"type":"search","id":"w{i}","q":"{marker}","chat_id":{chat}}}"#))
+            .send(format!(
+                r#"{{"type":"search","id":"w{i}","q":"{marker}","chat_id":{chat}}}"#
+            ))
             .await?;
         let answer = c.reader.answer(&format!("w{i}"), Duration::from_secs(30)).await?;
         if answer.contains("\"kind\":\"message\"") {

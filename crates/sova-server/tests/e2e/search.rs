@@ -17,7 +17,10 @@ struct Http {
 
 impl Http {
     async fn json(&self, method: reqwest::Method, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let mut req = self.c.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        let mut req = self
+            .c
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
         if !body.is_null() {
             req = req.json(&body);
         }
@@ -64,7 +67,10 @@ impl Http {
             if done(&page) {
                 return page;
             }
-            assert!(tokio::time::Instant::now() < deadline, "never got there: {query:?} → {page}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never got there: {query:?} → {page}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -154,8 +160,18 @@ async fn search_everything(backend: Backend) {
             sova_search::fixtures::docx(&["Договор поставки кроликов", "и морковки"]),
         )
         .await;
-    let with_files = send(a.token.clone(), chat_id, json!({"text": "документы", "files": [pdf, docx]})).await;
-    let old = send(a.token.clone(), chat_id, json!({"text": "Я оставил твоими книгами на столе"})).await;
+    let with_files = send(
+        a.token.clone(),
+        chat_id,
+        json!({"text": "документы", "files": [pdf, docx]}),
+    )
+    .await;
+    let old = send(
+        a.token.clone(),
+        chat_id,
+        json!({"text": "Я оставил твоими книгами на столе"}),
+    )
+    .await;
     let by_b = send(b.token.clone(), chat_id, json!({"text": "книга от боба"})).await;
     let elsewhere = send(a.token.clone(), solo_id, json!({"text": "книга в другом чате"})).await;
 
@@ -168,12 +184,20 @@ async fn search_everything(backend: Backend) {
     assert_eq!(item["file"]["name"], "q3.pdf");
     assert_eq!(item["chat_id"], chat_id);
     assert_eq!(item["message_id"], with_files);
-    assert!(item["snippet"].as_str().unwrap().contains("<mark>zebracorn</mark>"), "{item}");
+    assert!(
+        item["snippet"].as_str().unwrap().contains("<mark>zebracorn</mark>"),
+        "{item}"
+    );
     let page = http
         .search_until(&b.token, &[("q", "кролик")], |p| !items(p).is_empty())
         .await;
     assert_eq!(items(&page)[0]["file"]["id"], docx.as_str(), "{page}");
-    assert!(items(&page)[0]["snippet"].as_str().unwrap().contains("<mark>кроликов</mark>"));
+    assert!(
+        items(&page)[0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>кроликов</mark>")
+    );
     let page = http.search(&b.token, &[("q", "contract")]).await.1;
     assert_eq!(items(&page)[0]["snippet"], "<mark>contract</mark>.docx", "{page}");
 
@@ -181,10 +205,17 @@ async fn search_everything(backend: Backend) {
     let page = http
         .search_until(&b.token, &[("q", "книга")], |p| items(p).len() >= 2)
         .await;
-    assert_eq!(message_ids(&page), BTreeSet::from([old, by_b]), "b is not in the solo chat");
+    assert_eq!(
+        message_ids(&page),
+        BTreeSet::from([old, by_b]),
+        "b is not in the solo chat"
+    );
     assert_eq!(items(&page)[0]["kind"], "message");
     let snippets: Vec<&str> = items(&page).iter().map(|i| i["snippet"].as_str().unwrap()).collect();
-    assert!(snippets.contains(&"Я оставил твоими <mark>книгами</mark> на столе"), "{snippets:?}");
+    assert!(
+        snippets.contains(&"Я оставил твоими <mark>книгами</mark> на столе"),
+        "{snippets:?}"
+    );
     let page = http.search(&a.token, &[("q", "книга")]).await.1;
     assert_eq!(message_ids(&page), BTreeSet::from([old, by_b, elsewhere]));
 
@@ -211,11 +242,21 @@ async fn search_everything(backend: Backend) {
     let page = http.search(&a.token, &[("q", "книга"), ("after", &by_b_s)]).await.1;
     assert_eq!(message_ids(&page), BTreeSet::from([elsewhere]));
     let page = http
-        .search(&a.token, &[("q", "книга"), ("after", "2000-01-01T00:00:00Z"), ("before", "2999-01-01T00:00:00+03:00")])
+        .search(
+            &a.token,
+            &[
+                ("q", "книга"),
+                ("after", "2000-01-01T00:00:00Z"),
+                ("before", "2999-01-01T00:00:00+03:00"),
+            ],
+        )
         .await
         .1;
     assert_eq!(message_ids(&page).len(), 3);
-    let page = http.search(&a.token, &[("q", "книга"), ("before", "2000-01-01T00:00:00Z")]).await.1;
+    let page = http
+        .search(&a.token, &[("q", "книга"), ("before", "2000-01-01T00:00:00Z")])
+        .await
+        .1;
     assert!(items(&page).is_empty());
     let page = http.search(&a.token, &[("q", "документы"), ("has", "file")]).await.1;
     assert_eq!(message_ids(&page), BTreeSet::from([with_files]), "{page}");
@@ -225,10 +266,19 @@ async fn search_everything(backend: Backend) {
     // Pagination: stable and complete.
     let mut sent = BTreeSet::new();
     for i in 0..25 {
-        sent.insert(send(a.token.clone(), chat_id, json!({"text": format!("pagination item {i}")})).await);
+        sent.insert(
+            send(
+                a.token.clone(),
+                chat_id,
+                json!({"text": format!("pagination item {i}")}),
+            )
+            .await,
+        );
     }
-    http.search_until(&b.token, &[("q", "pagination"), ("limit", "100")], |p| items(p).len() == 25)
-        .await;
+    http.search_until(&b.token, &[("q", "pagination"), ("limit", "100")], |p| {
+        items(p).len() == 25
+    })
+    .await;
     let (mut seen, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
     loop {
         let mut q = vec![("q", "pagination"), ("limit", "10")];
@@ -270,9 +320,12 @@ async fn search_everything(backend: Backend) {
         )
         .await;
     assert_eq!(status, 200);
-    http.search_until(&b.token, &[("q", "машина")], |p| message_ids(p) == BTreeSet::from([old]))
+    http.search_until(&b.token, &[("q", "машина")], |p| {
+        message_ids(p) == BTreeSet::from([old])
+    })
+    .await;
+    http.search_until(&b.token, &[("q", "книга")], |p| items(p).is_empty())
         .await;
-    http.search_until(&b.token, &[("q", "книга")], |p| items(p).is_empty()).await;
 
     // Typed refusals.
     let long = "слово ".repeat(60);
@@ -310,7 +363,10 @@ async fn search_everything(backend: Backend) {
                 .unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let dump = String::from_utf8_lossy(&out.stdout);
-            assert!(dump.contains("COPY") && dump.contains("search_postings"), "the index is in the dump");
+            assert!(
+                dump.contains("COPY") && dump.contains("search_postings"),
+                "the index is in the dump"
+            );
             for word in ["zebracorn", "кроликов", "машины", "pagination"] {
                 assert!(!dump.contains(word), "{word} readable in the dump");
             }

@@ -39,10 +39,18 @@ pub async fn search_index_follows_changes_once_and_by_membership(s: &Stores) {
     let b = user(s, "x2", &[c2]).await;
     let out = append(
         s,
-        &[msg(c1, a.id, "one", None), msg(c2, b.id, "two", None), msg(c1, a.id, "three", None)],
+        &[
+            msg(c1, a.id, "one", None),
+            msg(c2, b.id, "two", None),
+            msg(c1, a.id, "three", None),
+        ],
     )
     .await;
-    let (m1, m2, m3) = (new_row(&out[0]).clone(), new_row(&out[1]).clone(), new_row(&out[2]).clone());
+    let (m1, m2, m3) = (
+        new_row(&out[0]).clone(),
+        new_row(&out[1]).clone(),
+        new_row(&out[2]).clone(),
+    );
     let ix = &s.search;
     assert_eq!(ix.search_state().await.unwrap().key, 0, "never built");
     ix.reset_search(42).await.unwrap();
@@ -60,14 +68,25 @@ pub async fn search_index_follows_changes_once_and_by_membership(s: &Stores) {
     };
     assert!(ix.apply_search(&batch).await.unwrap());
     assert!(!ix.apply_search(&batch).await.unwrap(), "a range is applied once");
-    let wrong_key = SearchBatch { from: ch.position, to: ch.position + 1, key: 7, ..SearchBatch::default() };
-    assert!(!ix.apply_search(&wrong_key).await.unwrap(), "tokens of another key are refused");
+    let wrong_key = SearchBatch {
+        from: ch.position,
+        to: ch.position + 1,
+        key: 7,
+        ..SearchBatch::default()
+    };
+    assert!(
+        !ix.apply_search(&wrong_key).await.unwrap(),
+        "tokens of another key are refused"
+    );
     let st = ix.search_state().await.unwrap();
     assert_eq!((st.position, st.key, st.docs, st.words), (m2.id.0, 42, 2, 8));
 
     let t1 = vec![vec![1u8; 12]];
     let for_a = ix.search_postings(&t1, &only(a.id)).await.unwrap();
-    assert_eq!(for_a.iter().map(|p| (p.message_id, p.tf, p.length)).collect::<Vec<_>>(), [(m1.id, 2, 3)]);
+    assert_eq!(
+        for_a.iter().map(|p| (p.message_id, p.tf, p.length)).collect::<Vec<_>>(),
+        [(m1.id, 2, 3)]
+    );
     let for_b = ix.search_postings(&t1, &only(b.id)).await.unwrap();
     assert_eq!(for_b.iter().map(|p| p.message_id).collect::<Vec<_>>(), [m2.id]);
     let mut f = only(a.id);
@@ -82,15 +101,29 @@ pub async fn search_index_follows_changes_once_and_by_membership(s: &Stores) {
     commit(
         s,
         vec![
-            WriteOp::Edit { chat: c1, message: m1.id, user: a.id, text: "uno".into(), at: T0 + 1 },
-            WriteOp::Delete { chat: c1, message: m3.id, user: a.id, at: T0 + 2 },
+            WriteOp::Edit {
+                chat: c1,
+                message: m1.id,
+                user: a.id,
+                text: "uno".into(),
+                at: T0 + 1,
+            },
+            WriteOp::Delete {
+                chat: c1,
+                message: m3.id,
+                user: a.id,
+                at: T0 + 2,
+            },
         ],
     )
     .await;
     let ch = ix.search_changes(st.position, 100).await.unwrap();
     assert!(ch.position > m3.id.0);
-    let got: Vec<(MessageId, bool, String)> =
-        ch.messages.iter().map(|m| (m.id, m.deleted_at.is_some(), m.text.clone())).collect();
+    let got: Vec<(MessageId, bool, String)> = ch
+        .messages
+        .iter()
+        .map(|m| (m.id, m.deleted_at.is_some(), m.text.clone()))
+        .collect();
     assert_eq!(got, [(m1.id, false, "uno".into()), (m3.id, true, String::new())]);
     let batch = SearchBatch {
         from: st.position,
@@ -100,7 +133,10 @@ pub async fn search_index_follows_changes_once_and_by_membership(s: &Stores) {
         docs: vec![],
     };
     assert!(ix.apply_search(&batch).await.unwrap());
-    assert!(ix.search_postings(&t1, &only(a.id)).await.unwrap().is_empty(), "replaced documents are gone");
+    assert!(
+        ix.search_postings(&t1, &only(a.id)).await.unwrap().is_empty(),
+        "replaced documents are gone"
+    );
     let st = ix.search_state().await.unwrap();
     assert_eq!((st.docs, st.words), (1, 5));
     assert_eq!(ix.search_progress(m2.id.0).await.unwrap(), (2, 3));
