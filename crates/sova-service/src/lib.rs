@@ -16,6 +16,7 @@ pub mod settings;
 pub mod telemetry;
 pub mod twofa;
 pub mod uploads;
+pub mod users;
 pub mod writer;
 
 use sova_bus::EventBus;
@@ -44,6 +45,8 @@ pub struct Services {
     pub presence: presence::PresenceService,
     /// Client settings that follow the user.
     pub settings: settings::SettingsService,
+    /// The user directory.
+    pub users: users::UserService,
     /// Abuse counters shared by every service and transport.
     pub limits: Arc<dyn sova_limits::Limits>,
     /// Renders `/metrics`.
@@ -101,6 +104,7 @@ impl Services {
         let presence = presence::PresenceService::new(counts, stores.clone(), bus.clone(), audience);
         let settings = settings::SettingsService::new(stores.clone(), bus.clone());
         let files = files::FileService::start(&config, stores.clone()).await?;
+        let users = users::UserService::new(stores.clone());
         let services = Arc::new(Services {
             config,
             stores,
@@ -111,6 +115,7 @@ impl Services {
             files,
             presence,
             settings,
+            users,
             limits,
             metrics: telemetry::install(),
         });
