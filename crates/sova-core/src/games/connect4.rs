@@ -30,13 +30,13 @@ pub struct Connect4Move {
 /// The whole state of a Connect Four game (nothing secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connect4State {
-    table: Table,
+    pub(crate) table: Table,
     /// Each column's discs from the bottom up, as the seat that dropped them.
-    columns: Vec<Vec<u8>>,
+    pub(crate) columns: Vec<Vec<u8>>,
     /// Columns in the order discs were dropped.
-    moves: Vec<u8>,
+    pub(crate) moves: Vec<u8>,
     /// The winning cells as `[column, row]` (row 0 at the bottom), when there are.
-    line: Option<Vec<[u8; 2]>>,
+    pub(crate) line: Option<Vec<[u8; 2]>>,
 }
 
 impl Connect4State {
@@ -51,8 +51,8 @@ impl Connect4State {
     }
 }
 
-/// The four cells through (`col`, `row`) in `dir` that hold `seat`'s discs, if any
-/// line of four or more does.
+/// The cells of the first line (horizontal, vertical, rising, falling) of four or
+/// more of `seat`'s discs through (`col`, `row`), as `[column, row]` sorted.
 fn line_through(s: &Connect4State, col: usize, row: usize, seat: u8) -> Option<Vec<[u8; 2]>> {
     let same = |c: i64, r: i64| {
         c >= 0

@@ -392,8 +392,9 @@ impl Table {
         }
     }
 
-    /// Checks that `user` may make a move now and returns their seat: seated,
-    /// started, not finished, still playing, and (for `play` moves) within the deadline.
+    /// Checks that `user` may act in the game now and returns their seat: seated
+    /// (`not_a_player`), not finished and still playing (`game_over`), started
+    /// (`not_started`).
     pub(crate) fn check_player(&self, user: UserId) -> Result<usize, GameError> {
         let seat = self.seat_of(user).ok_or(GameError::NotAPlayer)?;
         match self.status {

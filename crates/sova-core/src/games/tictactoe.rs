@@ -45,13 +45,13 @@ pub struct BoardOptions {
 /// The whole state of a tic-tac-toe game (nothing secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicTacToeState {
-    table: Table,
+    pub(crate) table: Table,
     /// The mark in each cell: the seat (0 = X, 1 = O) or empty.
-    board: [Option<u8>; 9],
+    pub(crate) board: [Option<u8>; 9],
     /// Cells in the order they were marked.
-    moves: Vec<u8>,
+    pub(crate) moves: Vec<u8>,
     /// The winning line, when there is one.
-    line: Option<[u8; 3]>,
+    pub(crate) line: Option<[u8; 3]>,
 }
 
 impl TicTacToeState {
@@ -86,7 +86,7 @@ pub(crate) fn two_seats(players: &[UserId], o: &BoardOptions) -> Result<Table, G
     })
 }
 
-/// A two-player game where `seat` left: the other player wins.
+/// Ends a two-player game one player left (already marked out): the other wins.
 pub(crate) fn forfeit_two(table: &mut Table, reason: EndReason) {
     match table.last_standing() {
         Some(winner) => table.finish(GameResult::Win { winner, reason }),

@@ -58,14 +58,14 @@ pub struct Guess {
 /// The whole state of a hangman game; `word` is secret until the end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HangmanState {
-    table: Table,
-    language: Language,
-    word: String,
-    max_misses: u32,
-    misses: u32,
-    letters: Vec<char>,
-    wrong_words: Vec<String>,
-    guesses: Vec<Guess>,
+    pub(crate) table: Table,
+    pub(crate) language: Language,
+    pub(crate) word: String,
+    pub(crate) max_misses: u32,
+    pub(crate) misses: u32,
+    pub(crate) letters: Vec<char>,
+    pub(crate) wrong_words: Vec<String>,
+    pub(crate) guesses: Vec<Guess>,
 }
 
 impl HangmanState {

@@ -69,15 +69,15 @@ pub struct Answer {
 /// The whole state of a quiz; the open question's answer is secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuizState {
-    table: Table,
-    language: Language,
-    question_ms: i64,
-    questions: Vec<Question>,
+    pub(crate) table: Table,
+    pub(crate) language: Language,
+    pub(crate) question_ms: i64,
+    pub(crate) questions: Vec<Question>,
     /// The open question's index (= `questions.len()` once all are played).
-    current: usize,
-    asked_at: Millis,
+    pub(crate) current: usize,
+    pub(crate) asked_at: Millis,
     /// The answers to each question, in the order they came.
-    answers: Vec<Vec<Answer>>,
+    pub(crate) answers: Vec<Vec<Answer>>,
 }
 
 impl QuizState {
