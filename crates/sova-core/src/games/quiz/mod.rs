@@ -262,7 +262,7 @@ impl Game for Quiz {
         if s.answered(user).is_some() {
             return Err(GameError::invalid("this question is already answered"));
         }
-        let left = s.question_ms - (now - s.asked_at).clamp(0, s.question_ms);
+        let left = s.question_ms - now.saturating_sub(s.asked_at).clamp(0, s.question_ms);
         let points = if mv.answer == q.correct {
             500 + 500 * left / s.question_ms
         } else {
