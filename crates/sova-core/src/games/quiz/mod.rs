@@ -256,7 +256,7 @@ impl Game for Quiz {
         if usize::from(mv.answer) >= q.choices.len() {
             return Err(GameError::invalid(format!(
                 "answer must be between 0 and {}",
-                q.choices.len() - 1
+                q.choices.len().saturating_sub(1)
             )));
         }
         if s.answered(user).is_some() {
