@@ -7,6 +7,8 @@
 
 mod models;
 
+pub(crate) use models::string_values;
+
 use super::Millis;
 use super::engine::Game;
 use super::table::{Action, GameResult, PlayerOutcome, Status};
