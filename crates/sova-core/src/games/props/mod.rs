@@ -5,6 +5,7 @@
 //! refuses everything else without changing the state, keeps every invariant,
 //! always reaches an end with exactly one result, and accepts nothing after it.
 
+mod json;
 mod models;
 
 pub(crate) use models::string_values;
