@@ -7,7 +7,8 @@ use super::connect4::Connect4;
 use super::engine::Game;
 use super::hangman::Hangman;
 use super::quiz::Quiz;
-use super::stats::GameRecord;
+use super::rating::{Rating, RatingChange, rate_game};
+use super::stats::{Achievement, GameRecord, Progress};
 use super::table::{Action, Status};
 use super::tictactoe::TicTacToe;
 use super::{GameError, GameKind, Millis};
@@ -161,6 +162,68 @@ impl GameState {
     }
 }
 
+/// What one player gets from a finished game.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlayerSettlement {
+    /// The player.
+    pub user: UserId,
+    /// How the game went for them.
+    pub record: GameRecord,
+    /// Their statistics and achievements after the game.
+    pub progress: Progress,
+    /// Achievements this game unlocked (announce each with `achievement_unlocked`).
+    pub unlocked: Vec<Achievement>,
+}
+
+/// Everything a finished game changes, computed in one pure step for the
+/// transaction that stores the final state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// The kind, whose ratings change.
+    pub kind: GameKind,
+    /// Rating changes for this kind (empty for unrated games).
+    pub ratings: Vec<RatingChange>,
+    /// Per player, in seat order.
+    pub players: Vec<PlayerSettlement>,
+}
+
+impl GameState {
+    /// The settlement of a finished game (`None` before the end), given the
+    /// players' current ratings for this kind and their progress; a player
+    /// missing from either starts from the default (a new player).
+    pub fn settle(&self, ratings: &[(UserId, Rating)], progress: &[(UserId, Progress)]) -> Option<Settlement> {
+        let result = self.status().result()?;
+        let players = self.players();
+        let rated: Vec<(UserId, Rating)> = players
+            .iter()
+            .map(|&u| (u, ratings.iter().find(|r| r.0 == u).map(|r| r.1).unwrap_or_default()))
+            .collect();
+        let settled = self
+            .records()
+            .into_iter()
+            .map(|(user, record)| {
+                let before = progress
+                    .iter()
+                    .find(|p| p.0 == user)
+                    .map(|p| p.1.clone())
+                    .unwrap_or_default();
+                let (progress, unlocked) = before.record(&record);
+                PlayerSettlement {
+                    user,
+                    record,
+                    progress,
+                    unlocked,
+                }
+            })
+            .collect();
+        Some(Settlement {
+            kind: self.kind(),
+            ratings: rate_game(result, &rated),
+            players: settled,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +300,51 @@ mod tests {
         let v = q.view(None);
         assert!(v["question"].get("correct").is_none());
         assert!(v.get("questions").is_none());
+    }
+
+    #[test]
+    fn a_finished_game_settles_ratings_stats_and_achievements_once() {
+        let mut g = GameState::new(GameKind::Connect4, &[A, B], &Value::Null, 0, 0).unwrap();
+        assert!(g.settle(&[], &[]).is_none(), "nothing to settle before the end");
+        for (who, column) in [(A, 0), (B, 1), (A, 0), (B, 1), (A, 0), (B, 1), (A, 0)] {
+            g = g.apply(who, &json!({"column": column}), 1).unwrap();
+        }
+        let s = g
+            .settle(
+                &[(
+                    B,
+                    Rating {
+                        rating: 1700.0,
+                        deviation: 80.0,
+                        volatility: 0.06,
+                    },
+                )],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(s.kind, GameKind::Connect4);
+        assert_eq!(s.ratings.len(), 2);
+        assert!(s.ratings[0].after.rating > 1500.0, "the new player beat a stronger one");
+        assert!(s.ratings[1].after.rating < 1700.0);
+        let a = &s.players[0];
+        assert_eq!((a.user, a.record.outcome), (A, crate::games::PlayerOutcome::Won));
+        assert_eq!(
+            a.unlocked,
+            vec![
+                Achievement::FirstGame,
+                Achievement::FirstWin,
+                Achievement::FirstConnect4
+            ]
+        );
+        assert_eq!(
+            s.players[1].unlocked,
+            vec![Achievement::FirstGame, Achievement::FirstConnect4]
+        );
+        let again = g.settle(&[], &[(A, a.progress.clone())]).unwrap();
+        assert!(
+            again.players[0].unlocked.is_empty(),
+            "held achievements are not unlocked again"
+        );
+        assert_eq!(again.players[0].progress.stats.kind(GameKind::Connect4).won, 2);
     }
 }

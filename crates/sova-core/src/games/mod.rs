@@ -22,7 +22,7 @@ pub mod tictactoe;
 #[cfg(test)]
 mod props;
 
-pub use any::GameState;
+pub use any::{GameState, PlayerSettlement, Settlement};
 pub use engine::Game;
 pub use error::GameError;
 pub use rating::{Rating, RatingChange};
