@@ -17,6 +17,7 @@ pub mod settings;
 pub mod telemetry;
 pub mod twofa;
 pub mod uploads;
+pub mod users;
 pub mod writer;
 
 use sova_bus::EventBus;
@@ -47,6 +48,8 @@ pub struct Services {
     pub search: search::SearchService,
     /// Client settings that follow the user.
     pub settings: settings::SettingsService,
+    /// The user directory.
+    pub users: users::UserService,
     /// Abuse counters shared by every service and transport.
     pub limits: Arc<dyn sova_limits::Limits>,
     /// Renders `/metrics`.
@@ -105,6 +108,7 @@ impl Services {
         let settings = settings::SettingsService::new(stores.clone(), bus.clone());
         let files = files::FileService::start(&config, stores.clone()).await?;
         let search = search::SearchService::new(&config, stores.clone())?;
+        let users = users::UserService::new(stores.clone());
         let services = Arc::new(Services {
             config,
             stores,
@@ -116,6 +120,7 @@ impl Services {
             presence,
             search,
             settings,
+            users,
             limits,
             metrics: telemetry::install(),
         });
