@@ -332,7 +332,17 @@ fn call<O: Operation>(
 /// Every operation, in declaration order.
 pub fn all() -> &'static [Entry] {
     static ALL: OnceLock<Vec<Entry>> = OnceLock::new();
-    ALL.get_or_init(|| [account::OPS, security::OPS, chats::OPS, messages::OPS, users::OPS, search::OPS].concat())
+    ALL.get_or_init(|| {
+        [
+            account::OPS,
+            security::OPS,
+            chats::OPS,
+            messages::OPS,
+            users::OPS,
+            search::OPS,
+        ]
+        .concat()
+    })
 }
 
 /// The operation a socket op frame names (`None` for unknown and REST-only names).
