@@ -388,3 +388,75 @@ fn files_contain(dir: &std::path::Path, needle: &[u8]) -> bool {
 }
 
 both_backends!(search_everything);
+
+/// `sova admin reindex` rebuilds the index with progress while the server runs,
+/// and searches find everything again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_reindex_rebuilds_while_the_server_runs() {
+    let server = TestServer::start_with(Backend::Sqlite, |c| {
+        c.jwt_secret = Some(sova_config::Secret::new("reindex-test-jwt-secret-0123456789abcdef"));
+        c.message_encryption_key = Some(sova_config::Secret::new(common::TEST_FERNET_KEY));
+    })
+    .await
+    .unwrap();
+    let http = Http {
+        base: server.http.clone(),
+        c: reqwest::Client::new(),
+    };
+    let (_, a) = user(&server, "ri").await;
+    let (_, chat) = http
+        .json(
+            reqwest::Method::POST,
+            &a.token,
+            "/api/chats",
+            json!({"type": "group", "name": "reindex", "members": []}),
+        )
+        .await;
+    let chat_id = chat["id"].as_i64().unwrap();
+    for i in 0..30 {
+        let (status, _) = http
+            .json(
+                reqwest::Method::POST,
+                &a.token,
+                &format!("/api/chats/{chat_id}/messages"),
+                json!({"text": format!("перестройка книгами {i}")}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let q = [("q", "книга"), ("limit", "100")];
+    http.search_until(&a.token, &q, |p| items(p).len() == 30).await;
+
+    let (data, url) = (server.config.data_dir.clone(), server.config.database_url());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sova"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SOVA_DATA_DIR", data)
+            .env("DATABASE_URL", url)
+            .env("JWT_SECRET", "reindex-test-jwt-secret-0123456789abcdef")
+            .env("MESSAGE_ENCRYPTION_KEY", common::TEST_FERNET_KEY)
+            .args(["admin", "reindex", "--batch", "7"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("indexed "))
+        .unwrap_or_default();
+    let (done, total) = last
+        .trim_start_matches("indexed ")
+        .trim_end_matches(" messages")
+        .split_once('/')
+        .unwrap();
+    assert_eq!(done, total, "{text}");
+    assert!(total.parse::<i64>().unwrap() >= 30, "{text}");
+    assert!(text.ends_with("done: the search index is rebuilt\n"), "{text}");
+    http.search_until(&a.token, &q, |p| items(p).len() == 30).await;
+    server.stop().await;
+}
