@@ -7,6 +7,7 @@
 pub mod rejection;
 pub mod rules;
 pub mod system;
+pub mod tasks;
 
 pub use rejection::{Rejection, RejectionKind};
 pub use system::{Lang, SystemEvent};

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod openapi;
 mod params;
 pub mod security;
+pub mod tasks;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -330,7 +331,7 @@ fn call<O: Operation>(
 /// Every operation, in declaration order.
 pub fn all() -> &'static [Entry] {
     static ALL: OnceLock<Vec<Entry>> = OnceLock::new();
-    ALL.get_or_init(|| [account::OPS, security::OPS, chats::OPS, messages::OPS].concat())
+    ALL.get_or_init(|| [account::OPS, security::OPS, chats::OPS, messages::OPS, tasks::OPS].concat())
 }
 
 /// The operation a socket op frame names (`None` for unknown and REST-only names).

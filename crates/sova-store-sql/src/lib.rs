@@ -23,6 +23,7 @@ mod reseal;
 mod retry;
 mod rows;
 mod store;
+mod tasks;
 mod tokens;
 mod users;
 mod writer;

@@ -296,6 +296,8 @@ pub enum WriteOp {
         by: UserId,
         at: i64,
     },
+    /// A task or board change (see `tasks::TaskOp`).
+    Task(tasks::TaskOp),
 }
 
 /// What an op did.
@@ -309,6 +311,10 @@ pub enum Outcome {
     /// `CreateChat` of a private chat that already existed.
     ExistingChat(ChatRow),
     Done,
+    /// A task after the change (for a delete: before it).
+    Task(tasks::TaskRow),
+    /// A board just created.
+    Board(tasks::BoardRow),
     /// Refused by a domain rule; nothing was written for this op.
     Rejected(sova_core::Rejection),
 }
@@ -599,6 +605,7 @@ pub struct Stores {
     pub chats: Arc<dyn ChatStore>,
     pub messages: Arc<dyn MessageStore>,
     pub files: Arc<dyn FileStore>,
+    pub tasks: Arc<dyn TaskStore>,
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
     pub backend: &'static str,
 }
@@ -607,13 +614,14 @@ impl Stores {
     /// Builds `Stores` from one value that implements every trait.
     pub fn from_backend<T>(backend: Arc<T>, name: &'static str) -> Stores
     where
-        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + 'static,
+        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + TaskStore + 'static,
     {
         Stores {
             users: backend.clone(),
             tokens: backend.clone(),
             chats: backend.clone(),
             files: backend.clone(),
+            tasks: backend.clone(),
             messages: backend,
             backend: name,
         }
@@ -622,3 +630,6 @@ impl Stores {
 
 pub mod cipher;
 pub mod dto;
+pub mod tasks;
+
+pub use tasks::{BoardRow, NewTask, TaskOp, TaskPatch, TaskQuery, TaskRow, TaskStore};
