@@ -165,7 +165,7 @@ pub(crate) fn rejection_err(r: &Rejection) -> ApiError {
         Rejection::NoSuchTask => "no such task".to_owned(),
         Rejection::NoSuchBoard => "no such board".to_owned(),
         Rejection::NoSuchColumn => "no such column on a board of this chat".to_owned(),
-        Rejection::AssigneeNotMember(u) => format!("assignee {u} is not a member of this chat"),
+        Rejection::AssigneeNotMember(_) => "assignees must be members of this chat".to_owned(),
         Rejection::MessageOutsideChat => "message_id must be a message of this chat".to_owned(),
         Rejection::AfterNotInColumn => "after must be another task in the target column".to_owned(),
         Rejection::StaleVersion { current } => format!("the task changed: it is at version {current}"),

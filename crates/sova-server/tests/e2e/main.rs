@@ -21,6 +21,7 @@ mod presence;
 mod realtime;
 mod s3;
 mod sessions;
+mod tasks;
 mod tls;
 mod tus;
 mod twofa;
