@@ -286,7 +286,10 @@ mod tests {
         assert_eq!(title("a\nb"), Err(TaskInvalid::Control("title")));
         assert!(description("line one\nline two\tend").is_ok());
         assert!(description(&"é".repeat(10_000)).is_ok());
-        assert!(matches!(description(&"x".repeat(10_001)), Err(TaskInvalid::TooLong { .. })));
+        assert!(matches!(
+            description(&"x".repeat(10_001)),
+            Err(TaskInvalid::TooLong { .. })
+        ));
         assert_eq!(description("bell\u{7}"), Err(TaskInvalid::Control("description")));
     }
 
@@ -302,14 +305,20 @@ mod tests {
         assert!(matches!(checklist(&items), Err(TaskInvalid::TooMany { max: 100, .. })));
         assert_eq!(checklist(&items[..100]).unwrap().len(), 100);
         assert_eq!(checklist(&[item(" ", true)]), Err(TaskInvalid::Empty("checklist item")));
-        assert_eq!(assignees(&[UserId(1), UserId(1), UserId(2)]).unwrap(), [UserId(1), UserId(2)]);
+        assert_eq!(
+            assignees(&[UserId(1), UserId(1), UserId(2)]).unwrap(),
+            [UserId(1), UserId(2)]
+        );
         assert_eq!(
             board(" Plan ", &["To do".into(), "Done".into()]).unwrap(),
             ("Plan".to_owned(), vec!["To do".to_owned(), "Done".to_owned()])
         );
         assert_eq!(board("Plan", &[]), Err(TaskInvalid::Empty("columns")));
         let cols: Vec<String> = (0..21).map(|i| format!("c{i}")).collect();
-        assert!(matches!(board("Plan", &cols), Err(TaskInvalid::TooMany { max: 20, .. })));
+        assert!(matches!(
+            board("Plan", &cols),
+            Err(TaskInvalid::TooMany { max: 20, .. })
+        ));
     }
 
     #[test]

@@ -96,10 +96,10 @@ impl TaskService {
     async fn run(&self, op: TaskOp) -> Result<Outcome, ApiError> {
         let c = self.writer.submit(WriteOp::Task(op)).await?;
         if let Outcome::Rejected(sova_core::Rejection::StaleVersion { current }) = &c.outcome {
-            return Err(
-                ApiError::conflict(format!("the task changed: it is at version {current}; read it and retry"))
-                    .with_details(serde_json::json!({ "version": current })),
-            );
+            return Err(ApiError::conflict(format!(
+                "the task changed: it is at version {current}; read it and retry"
+            ))
+            .with_details(serde_json::json!({ "version": current })));
         }
         match outcome_err(&c.outcome) {
             Some(e) => Err(e),
@@ -151,7 +151,12 @@ impl TaskService {
     /// Applies `changes` when the task is still at `version` (else `conflict`, nothing changed).
     pub async fn update(&self, user: UserId, id: TaskId, version: i64, changes: TaskChanges) -> Result<Task, ApiError> {
         let patch = TaskPatch {
-            title: changes.title.as_deref().map(rules::title).transpose().map_err(invalid)?,
+            title: changes
+                .title
+                .as_deref()
+                .map(rules::title)
+                .transpose()
+                .map_err(invalid)?,
             description: changes
                 .description
                 .as_deref()
@@ -171,7 +176,12 @@ impl TaskService {
                 Some(Some(d)) => Some(Some(parse_time("due", &d)?)),
             },
             priority: changes.priority,
-            labels: changes.labels.as_deref().map(rules::labels).transpose().map_err(invalid)?,
+            labels: changes
+                .labels
+                .as_deref()
+                .map(rules::labels)
+                .transpose()
+                .map_err(invalid)?,
             checklist: changes
                 .checklist
                 .as_deref()
@@ -226,14 +236,17 @@ impl TaskService {
         let assignee = match f.assignee.as_deref().map(str::trim) {
             None | Some("") => None,
             Some("me") => Some(user),
-            Some(id) => Some(UserId(id.parse().map_err(|_| {
-                ApiError::bad_request("assignee must be 'me' or a user id")
-            })?)),
+            Some(id) => {
+                Some(UserId(id.parse().map_err(|_| {
+                    ApiError::bad_request("assignee must be 'me' or a user id")
+                })?))
+            }
         };
         let status = match f.status.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => Some(
-                TaskStatus::parse(s).ok_or_else(|| ApiError::bad_request("status must be todo, in_progress or done"))?,
+                TaskStatus::parse(s)
+                    .ok_or_else(|| ApiError::bad_request("status must be todo, in_progress or done"))?,
             ),
         };
         let due_before = match f.due_before.as_deref().map(str::trim) {
@@ -247,10 +260,9 @@ impl TaskService {
         }
         let before = match f.cursor.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(c) => Some(TaskId(
-                c.parse()
-                    .map_err(|_| ApiError::bad_request("cursor must be the cursor of a previous page"))?,
-            )),
+            Some(c) => Some(TaskId(c.parse().map_err(|_| {
+                ApiError::bad_request("cursor must be the cursor of a previous page")
+            })?)),
         };
         let limit = f.limit.unwrap_or(50);
         if !(1..=MAX_PAGE).contains(&limit) {

@@ -176,7 +176,8 @@ where
         if member.is_none() {
             return Ok(None);
         }
-        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.board_id = $1 ORDER BY t.column_id, t.sort_key, t.id");
+        let sql =
+            format!("SELECT {TASK_COLUMNS} FROM tasks t WHERE t.board_id = $1 ORDER BY t.column_id, t.sort_key, t.id");
         let found = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.0)
             .fetch_all(&self.pool)

@@ -418,8 +418,16 @@ fn refusals() -> Vec<(&'static str, Actor, Value)> {
         ),
         ("get_task", Actor::C, json!({"task_id": "$T"})),
         ("create_task", Actor::A, json!({"chat_id": "$G", "title": ""})),
-        ("create_task", Actor::A, json!({"chat_id": "$G", "title": "t", "assignees": ["$C"]})),
-        ("move_task", Actor::B, json!({"task_id": "$T", "column_id": "$K2", "after": "$T"})),
+        (
+            "create_task",
+            Actor::A,
+            json!({"chat_id": "$G", "title": "t", "assignees": ["$C"]}),
+        ),
+        (
+            "move_task",
+            Actor::B,
+            json!({"task_id": "$T", "column_id": "$K2", "after": "$T"}),
+        ),
         // Unknown ids.
         ("get_chat", Actor::A, json!({"chat_id": 987_654_321})),
         (

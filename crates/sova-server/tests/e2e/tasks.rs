@@ -77,8 +77,20 @@ async fn task_lifecycle_reaches_members_live(backend: Backend) {
     )
     .await;
     for field in [
-        "id", "chat_id", "title", "status", "assignees", "due", "priority", "labels", "checklist", "progress",
-        "version", "created_by", "created_at", "updated_at",
+        "id",
+        "chat_id",
+        "title",
+        "status",
+        "assignees",
+        "due",
+        "priority",
+        "labels",
+        "checklist",
+        "progress",
+        "version",
+        "created_by",
+        "created_at",
+        "updated_at",
     ] {
         assert!(t.get(field).is_some(), "{field} missing in {t}");
     }
@@ -163,7 +175,10 @@ async fn task_lifecycle_reaches_members_live(backend: Backend) {
     let (s, _) = call(&server, "DELETE", &format!("/api/tasks/{id}"), &a.token, None).await;
     assert_eq!(s, 204);
     let gone = b_ws.recv_type("task_deleted").await.unwrap();
-    assert_eq!((gone["task_id"].as_i64(), gone["chat_id"].as_i64()), (Some(id), Some(g)));
+    assert_eq!(
+        (gone["task_id"].as_i64(), gone["chat_id"].as_i64()),
+        (Some(id), Some(g))
+    );
     let (s, _) = call(&server, "GET", &format!("/api/tasks/{id}"), &a.token, None).await;
     assert_eq!(s, 404);
     b_ws.close().await;
@@ -188,11 +203,17 @@ async fn invalid_input_gets_typed_errors(backend: Backend) {
     )
     .await;
     let labels: Vec<String> = (0..21).map(|i| format!("l{i}")).collect();
-    let items: Vec<Value> = (0..101).map(|i| json!({"text": format!("i{i}"), "done": false})).collect();
+    let items: Vec<Value> = (0..101)
+        .map(|i| json!({"text": format!("i{i}"), "done": false}))
+        .collect();
     let cases = [
         (json!({"title": "  "}), 400, "bad_request"),
         (json!({"title": "x".repeat(201)}), 413, "too_large"),
-        (json!({"title": "t", "description": "d".repeat(10_001)}), 413, "too_large"),
+        (
+            json!({"title": "t", "description": "d".repeat(10_001)}),
+            413,
+            "too_large",
+        ),
         (json!({"title": "t", "labels": labels}), 413, "too_large"),
         (json!({"title": "t", "checklist": items}), 413, "too_large"),
         (json!({"title": "t", "assignees": [c.user_id]}), 400, "bad_request"),
@@ -202,13 +223,34 @@ async fn invalid_input_gets_typed_errors(backend: Backend) {
         (json!({"title": "t", "column_id": 987_654_321}), 404, "not_found"),
     ];
     for (body, status, code) in cases {
-        let (s, e) = call(&server, "POST", &format!("/api/chats/{g}/tasks"), &a.token, Some(body.clone())).await;
+        let (s, e) = call(
+            &server,
+            "POST",
+            &format!("/api/chats/{g}/tasks"),
+            &a.token,
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!((s, e["code"].as_str()), (status, Some(code)), "{body}: {e}");
     }
-    let (s, e) = call(&server, "POST", &format!("/api/chats/{g}/tasks"), &a.token, Some(json!({"title": "x".repeat(201)}))).await;
+    let (s, e) = call(
+        &server,
+        "POST",
+        &format!("/api/chats/{g}/tasks"),
+        &a.token,
+        Some(json!({"title": "x".repeat(201)})),
+    )
+    .await;
     assert_eq!((s, e["details"]["max"].as_i64()), (413, Some(200)), "{e}");
     // Non-members cannot create tasks or boards, nor read boards.
-    let (s, _) = call(&server, "POST", &format!("/api/chats/{g}/tasks"), &c.token, Some(json!({"title": "t"}))).await;
+    let (s, _) = call(
+        &server,
+        "POST",
+        &format!("/api/chats/{g}/tasks"),
+        &c.token,
+        Some(json!({"title": "t"})),
+    )
+    .await;
     assert_eq!(s, 404);
     let (s, _) = call(
         &server,
@@ -278,7 +320,14 @@ fn layout(board: &Value) -> Vec<Vec<i64>> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["tasks"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect())
+        .map(|c| {
+            c["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_i64().unwrap())
+                .collect()
+        })
         .collect()
 }
 
@@ -301,7 +350,12 @@ async fn boards_order_tasks_and_concurrent_moves_resolve_by_version(backend: Bac
     assert_eq!(s, 201, "{board}");
     let pushed = b_tcp.recv_type("board_updated").await.unwrap();
     assert_eq!(pushed["board"], board);
-    let cols: Vec<i64> = board["columns"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    let cols: Vec<i64> = board["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(cols.len(), 3);
     let bid = board["id"].as_i64().unwrap();
     let mut ids = Vec::new();
@@ -365,7 +419,11 @@ async fn boards_order_tasks_and_concurrent_moves_resolve_by_version(backend: Bac
         }
         Err(e) => panic!("{e}"),
     }
-    assert_eq!(a_status == 200, !b_won, "exactly one move wins: A {a_status} {a_body}, B {b_answer:?}");
+    assert_eq!(
+        a_status == 200,
+        !b_won,
+        "exactly one move wins: A {a_status} {a_body}, B {b_answer:?}"
+    );
     if b_won {
         assert_eq!(a_body["code"], "conflict");
         let (_, fresh) = call(&server, "GET", &format!("/api/tasks/{task}"), &a.token, None).await;
@@ -375,7 +433,10 @@ async fn boards_order_tasks_and_concurrent_moves_resolve_by_version(backend: Bac
         assert_eq!(retried["version"], v + 2);
     } else {
         assert_eq!(a_body["column_id"], cols[2]);
-        let fresh = b_tcp.request(json!({"type": "get_task", "task_id": task})).await.unwrap();
+        let fresh = b_tcp
+            .request(json!({"type": "get_task", "task_id": task}))
+            .await
+            .unwrap();
         assert_eq!(fresh["data"]["column_id"], cols[2], "the winner's move stands");
         let retry = json!({"type": "move_task", "task_id": task, "column_id": cols[1], "after": ids[0], "version": fresh["data"]["version"]});
         let f = b_tcp.request(retry).await.unwrap();
@@ -410,7 +471,11 @@ async fn listing_filters_and_pages_across_my_chats(backend: Backend) {
     let mut made = Vec::new();
     for i in 0..5 {
         let due = format!("2030-01-0{}T00:00:00Z", i + 1);
-        let assignees = if i % 2 == 0 { json!([a.user_id]) } else { json!([b.user_id]) };
+        let assignees = if i % 2 == 0 {
+            json!([a.user_id])
+        } else {
+            json!([b.user_id])
+        };
         let t = create(
             &server,
             &a.token,
@@ -420,9 +485,20 @@ async fn listing_filters_and_pages_across_my_chats(backend: Backend) {
         .await;
         made.push(t["id"].as_i64().unwrap());
     }
-    let private = create(&server, &a.token, solo, json!({"title": "only mine", "assignees": [a.user_id]})).await;
+    let private = create(
+        &server,
+        &a.token,
+        solo,
+        json!({"title": "only mine", "assignees": [a.user_id]}),
+    )
+    .await;
     let ids = |page: &Value| -> Vec<i64> {
-        page["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
     };
     let srv = &server;
     let list = |token: &str, query: &str| {
@@ -431,7 +507,10 @@ async fn listing_filters_and_pages_across_my_chats(backend: Backend) {
     };
     let (s, mine) = list(&a.token, "assignee=me").await;
     assert_eq!(s, 200, "{mine}");
-    assert_eq!(ids(&mine), vec![private["id"].as_i64().unwrap(), made[4], made[2], made[0]]);
+    assert_eq!(
+        ids(&mine),
+        vec![private["id"].as_i64().unwrap(), made[4], made[2], made[0]]
+    );
     let (_, b_mine) = list(&b.token, "assignee=me").await;
     assert_eq!(ids(&b_mine), vec![made[3], made[1]]);
     let (_, done) = list(&b.token, "status=done").await;
@@ -474,7 +553,14 @@ async fn resume_replays_task_events(backend: Backend) {
     let (_, b) = user(&server, "trb").await;
     let g = group(&server, &a.token, &[b.user_id.0]).await;
     let mut rt = socket(&server, "ws", &b.token).await;
-    let (_, m) = call(&server, "POST", &format!("/api/chats/{g}/messages"), &a.token, Some(json!({"text": "mark"}))).await;
+    let (_, m) = call(
+        &server,
+        "POST",
+        &format!("/api/chats/{g}/messages"),
+        &a.token,
+        Some(json!({"text": "mark"})),
+    )
+    .await;
     let seen = rt.recv_type("new_message").await.unwrap();
     assert_eq!(seen["id"], m["id"]);
     let since = seen["seq"].as_i64().unwrap();
@@ -489,7 +575,13 @@ async fn resume_replays_task_events(backend: Backend) {
         Some(json!({"name": "b", "columns": ["x", "y"]})),
     )
     .await;
-    let t = create(&server, &a.token, g, json!({"title": "missed", "column_id": board["columns"][0]["id"]})).await;
+    let t = create(
+        &server,
+        &a.token,
+        g,
+        json!({"title": "missed", "column_id": board["columns"][0]["id"]}),
+    )
+    .await;
     let id = t["id"].as_i64().unwrap();
     let (s, _) = call(
         &server,

@@ -120,13 +120,25 @@ async fn task_ops_emit_typed_chat_events_and_refusals_emit_none() {
     assert_eq!(tasks.get(bob.user_id, t.id).await.unwrap(), t);
 
     // Replay returns the stored task events, typed, to members only.
-    let replay = h.services.stores.messages.events_since(bob.user_id, 0, 1000).await.unwrap();
+    let replay = h
+        .services
+        .stores
+        .messages
+        .events_since(bob.user_id, 0, 1000)
+        .await
+        .unwrap();
     let created = replay
         .iter()
         .filter(|e| matches!(e, Event::TaskCreated { task, .. } if task.chat_id == g))
         .count();
     assert_eq!(created, 2);
-    let outsider_replay = h.services.stores.messages.events_since(carol.user_id, 0, 1000).await.unwrap();
+    let outsider_replay = h
+        .services
+        .stores
+        .messages
+        .events_since(carol.user_id, 0, 1000)
+        .await
+        .unwrap();
     assert!(
         !outsider_replay
             .iter()

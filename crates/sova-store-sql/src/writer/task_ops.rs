@@ -41,7 +41,12 @@ where
                 patch,
                 at,
             } => self.update_task(*task, *by, *version, patch, *at).await,
-            TaskOp::Delete { task, by, version, at: _ } => self.delete_task(*task, *by, *version).await,
+            TaskOp::Delete {
+                task,
+                by,
+                version,
+                at: _,
+            } => self.delete_task(*task, *by, *version).await,
             TaskOp::Move {
                 task,
                 by,
@@ -62,7 +67,12 @@ where
 
     /// `by`'s role in live chat `chat` when they may change its tasks; the
     /// rejection otherwise (`missing` when the chat is gone or `by` is not in it).
-    async fn task_gate(&mut self, chat: ChatId, by: UserId, missing: Rejection) -> Result<std::result::Result<Role, Rejection>> {
+    async fn task_gate(
+        &mut self,
+        chat: ChatId,
+        by: UserId,
+        missing: Rejection,
+    ) -> Result<std::result::Result<Role, Rejection>> {
         let Some(kind) = self.chat(chat).await?.map(|c| c.row.kind) else {
             return Ok(Err(missing));
         };
@@ -413,12 +423,13 @@ where
         let id = BoardId(r.try_get(0)?);
         let mut cols = Vec::with_capacity(columns.len());
         for (i, c) in columns.iter().enumerate() {
-            let r = sqlx::query("INSERT INTO board_columns (board_id, name, position) VALUES ($1, $2, $3) RETURNING id")
-                .bind(id.0)
-                .bind(c.as_str())
-                .bind(i as i64)
-                .fetch_one(&mut *self.tx)
-                .await?;
+            let r =
+                sqlx::query("INSERT INTO board_columns (board_id, name, position) VALUES ($1, $2, $3) RETURNING id")
+                    .bind(id.0)
+                    .bind(c.as_str())
+                    .bind(i as i64)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
             cols.push((ColumnId(r.try_get(0)?), c.clone()));
         }
         let row = BoardRow {
