@@ -153,6 +153,7 @@ macro_rules! conformance_suite {
             invites_and_join,
             members_of_many_chats_in_one_query,
             mentions_replies_and_forwards,
+            tasks_keep_versions_order_and_membership,
         );
     };
     (@cases $backend:ident: $($case:ident),* $(,)?) => {

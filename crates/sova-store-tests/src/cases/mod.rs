@@ -5,10 +5,12 @@
 mod accounts;
 mod chats;
 mod messages;
+mod tasks;
 
 pub use accounts::*;
 pub use chats::*;
 pub use messages::*;
+pub use tasks::*;
 
 use sova_core::RejectionKind;
 use sova_store::{
