@@ -4,6 +4,7 @@
 //! inside its write transaction and tests can call it with any state. The coming
 //! domains (task workflow, game moves, call states) add their modules here.
 
+pub mod games;
 pub mod rejection;
 pub mod rules;
 pub mod system;

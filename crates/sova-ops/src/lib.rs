@@ -17,6 +17,7 @@ pub mod openapi;
 mod params;
 pub mod security;
 pub mod tasks;
+pub mod users;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -331,7 +332,17 @@ fn call<O: Operation>(
 /// Every operation, in declaration order.
 pub fn all() -> &'static [Entry] {
     static ALL: OnceLock<Vec<Entry>> = OnceLock::new();
-    ALL.get_or_init(|| [account::OPS, security::OPS, chats::OPS, messages::OPS, tasks::OPS].concat())
+    ALL.get_or_init(|| {
+        [
+            account::OPS,
+            security::OPS,
+            chats::OPS,
+            messages::OPS,
+            users::OPS,
+            tasks::OPS,
+        ]
+        .concat()
+    })
 }
 
 /// The operation a socket op frame names (`None` for unknown and REST-only names).

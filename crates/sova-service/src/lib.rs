@@ -17,6 +17,7 @@ pub mod tasks;
 pub mod telemetry;
 pub mod twofa;
 pub mod uploads;
+pub mod users;
 pub mod writer;
 
 use sova_bus::EventBus;
@@ -45,6 +46,8 @@ pub struct Services {
     pub presence: presence::PresenceService,
     /// Client settings that follow the user.
     pub settings: settings::SettingsService,
+    /// The user directory.
+    pub users: users::UserService,
     /// Tasks and kanban boards.
     pub tasks: tasks::TaskService,
     /// Abuse counters shared by every service and transport.
@@ -105,6 +108,7 @@ impl Services {
         let presence = presence::PresenceService::new(counts, stores.clone(), bus.clone(), audience);
         let settings = settings::SettingsService::new(stores.clone(), bus.clone());
         let files = files::FileService::start(&config, stores.clone()).await?;
+        let users = users::UserService::new(stores.clone());
         let services = Arc::new(Services {
             config,
             stores,
@@ -115,6 +119,7 @@ impl Services {
             files,
             presence,
             settings,
+            users,
             tasks,
             limits,
             metrics: telemetry::install(),

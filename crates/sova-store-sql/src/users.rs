@@ -44,6 +44,27 @@ where
             .map_err(B::classify)
     }
 
+    async fn search_users(&self, prefix_lower: &str, after: Option<&str>, limit: i64) -> StoreResult<Vec<UserRow>> {
+        // `substr` compares characters, not a LIKE pattern, so `%` and `_` in a
+        // prefix match themselves; both databases order the cursor column alike
+        // because `>` and ORDER BY use the same collation.
+        let rows = sqlx::query(
+            "SELECT id, username, password_hash, created_at FROM users \
+             WHERE substr(username_lower, 1, length($1)) = $1 AND ($2 IS NULL OR username_lower > $2) \
+             ORDER BY username_lower LIMIT $3",
+        )
+        .bind(prefix_lower)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(B::classify)?;
+        rows.iter()
+            .map(rows::user)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(B::classify)
+    }
+
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRow>> {
         let r = sqlx::query("SELECT id, username, password_hash, created_at FROM users WHERE id = $1")
             .bind(id.0)

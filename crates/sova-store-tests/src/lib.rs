@@ -129,6 +129,7 @@ macro_rules! conformance_suite {
     ($backend:ident) => {
         $crate::conformance_suite!(@cases $backend:
             user_create_and_lookup,
+            users_by_prefix_page_in_order,
             username_conflict_is_case_insensitive,
             registration_auto_joins,
             ensure_chat_is_idempotent_under_races,

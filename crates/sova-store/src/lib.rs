@@ -365,6 +365,10 @@ pub trait UserStore: Send + Sync {
     async fn user_by_name(&self, username_lower: &str) -> StoreResult<Option<UserRow>>;
     /// Looks a user up by id.
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRow>>;
+    /// Up to `limit` users whose lower-cased username starts with `prefix_lower`
+    /// (every user when it is empty), ordered by lower-cased username, strictly after
+    /// `after` (a lower-cased username) when given, so pages never overlap.
+    async fn search_users(&self, prefix_lower: &str, after: Option<&str>, limit: i64) -> StoreResult<Vec<UserRow>>;
     /// `user`'s two-factor state.
     async fn totp(&self, user: UserId) -> StoreResult<TotpRow>;
     /// Stores (or clears) a secret awaiting confirmation.

@@ -247,6 +247,16 @@ pub struct Chat {
     pub last_message: Option<Box<Message>>,
 }
 
+/// A user as any signed-in user sees them (no private data).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UserProfile {
+    pub user_id: UserId,
+    /// The username as registered (display case kept).
+    pub username: String,
+    /// RFC 3339 time of registration.
+    pub created_at: String,
+}
+
 /// A chat member.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Member {

@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 use sova_client::Realtime;
 
 /// What one fixture holds: A (acting, owner of group G), B (member), C (outsider),
-/// message M by A in G, invite I of G, board W of G with columns K1 and K2, and
-/// task T made from M, assigned to B, in K1.
+/// message M by A in G, invite I of G, B's username NB, board W of G with columns
+/// K1 and K2, and task T made from M, assigned to B, in K1.
 pub(crate) struct Fixture {
     /// A's token (the acting user), or another user's for a refusal case.
     pub(crate) token: String,
@@ -88,7 +88,7 @@ pub(crate) async fn fixture(server: &TestServer) -> Fixture {
         .unwrap();
     let ids = json!({
         "A": a.user_id, "B": b.user_id, "C": c.user_id, "G": g,
-        "M": m.body["id"], "I": invite.body["code"],
+        "M": m.body["id"], "I": invite.body["code"], "NB": b_name,
         "W": board.body["id"], "K1": k1, "K2": k2, "T": task.body["id"],
     });
     Fixture {
@@ -121,6 +121,8 @@ fn case(name: &str) -> Option<Value> {
         "react" | "unreact" => json!({"chat_id": "$G", "message_id": "$M", "emoji": "👍"}),
         "read" => json!({"chat_id": "$G", "up_to": 1}),
         "presence" => json!({"user_ids": ["$B", "$C"]}),
+        "get_user" => json!({"user_id": "$B"}),
+        "users" => json!({"q": "$NB", "limit": 5}),
         "put_settings" => json!({"settings": {"theme": "dark", "font_size": 15}}),
         "me"
         | "settings"
@@ -410,6 +412,7 @@ fn refusals() -> Vec<(&'static str, Actor, Value)> {
         ("send", Actor::A, json!({"chat_id": "$G", "text": ""})),
         ("create_chat", Actor::A, json!({"type": "no-such-kind", "name": "x"})),
         ("read", Actor::A, json!({"chat_id": "$G", "up_to": -5})),
+        ("users", Actor::A, json!({"q": "x", "limit": 500})),
         // Tasks: a stale version, an outsider, bad input.
         (
             "update_task",
@@ -430,6 +433,7 @@ fn refusals() -> Vec<(&'static str, Actor, Value)> {
         ),
         // Unknown ids.
         ("get_chat", Actor::A, json!({"chat_id": 987_654_321})),
+        ("get_user", Actor::A, json!({"user_id": 987_654_321})),
         (
             "react",
             Actor::A,

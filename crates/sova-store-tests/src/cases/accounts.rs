@@ -13,6 +13,44 @@ pub async fn user_create_and_lookup(s: &Stores) {
     assert_eq!(s.users.user_by_id(UserId(a.id.0 + 1000)).await.unwrap(), None);
 }
 
+pub async fn users_by_prefix_page_in_order(s: &Stores) {
+    for name in ["Bob", "bobby", "Boris", "alice", "b_x", "bZx", "Борис"] {
+        user(s, name, &[]).await;
+    }
+    let names = |rows: Vec<UserRow>| rows.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    let bo = s.users.search_users("bo", None, 10).await.unwrap();
+    assert_eq!(
+        names(bo),
+        ["Bob", "bobby", "Boris"],
+        "prefix, case-insensitive, by lower-cased name"
+    );
+    // `_` is a character here, not a LIKE wildcard.
+    assert_eq!(names(s.users.search_users("b_", None, 10).await.unwrap()), ["b_x"]);
+    assert_eq!(names(s.users.search_users("бо", None, 10).await.unwrap()), ["Борис"]);
+    // Pages of two never overlap and end.
+    let first = s.users.search_users("b", None, 2).await.unwrap();
+    let last = first.last().unwrap().username.to_lowercase();
+    let second = s.users.search_users("b", Some(&last), 2).await.unwrap();
+    let third = s
+        .users
+        .search_users("b", Some(&second.last().unwrap().username.to_lowercase()), 2)
+        .await
+        .unwrap();
+    let mut all = names(first);
+    all.extend(names(second));
+    all.extend(names(third));
+    all.sort();
+    let mut expected = vec!["Bob", "bobby", "Boris", "b_x", "bZx"];
+    expected.sort();
+    assert_eq!(all, expected, "every b-user once over the pages");
+    assert_eq!(
+        s.users.search_users("", None, 100).await.unwrap().len(),
+        7,
+        "empty prefix: everyone"
+    );
+    assert!(s.users.search_users("nobody", None, 10).await.unwrap().is_empty());
+}
+
 pub async fn username_conflict_is_case_insensitive(s: &Stores) {
     user(s, "Alice", &[]).await;
     let again = s

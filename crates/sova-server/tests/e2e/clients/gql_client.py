@@ -156,10 +156,18 @@ def main():
     msgs = client.execute(gql("query($c: Int64!) { messages(chat_id: $c, limit: 5) { id text } }"),
                           variable_values={"c": chat["id"]})["messages"]
     assert msgs[-1]["text"] == "hello over graphql", msgs
+    # The user directory: by username prefix (case-insensitive) and by id.
+    found = client.execute(gql("query($q: String) { users(q: $q) { user_id username } }"),
+                           variable_values={"q": names[1].upper()})["users"]
+    assert found == [{"user_id": ids[1], "username": names[1]}], found
+    one = client.execute(gql("query($u: Int64!) { get_user(user_id: $u) { username created_at } }"),
+                         variable_values={"u": ids[1]})["get_user"]
+    assert one["username"] == names[1] and one["created_at"], one
     ok("queries and mutations")
 
     expect_code(anon, "{ me { username } }", "unauthorized")
     expect_code(client, "query { get_chat(chat_id: 987654321) { id } }", "not_found")
+    expect_code(client, "query { get_user(user_id: 987654321) { username } }", "not_found")
     err = expect_code(client, "mutation($c: Int64!, $t: String) { send(chat_id: $c, text: $t) { id } }", ("bad_request", "too_large"),
                       {"c": chat["id"], "t": "x" * 5000})
     assert err["message"], err
