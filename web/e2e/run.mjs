@@ -269,6 +269,13 @@ test("tasks: make a task from a message, plan on a board; the other side sees ev
   await card(alice, "Done").waitFor(T);
   await card(bob, "Done").waitFor({ state: "attached", ...T });
   assert.equal(await card(bob, "Doing").count(), 0);
+  // The task made from the message goes onto the board from its editor.
+  await alice.click('.task-panel [role=tab]:has-text("List")');
+  await alice.click('.task-list .task-card:has-text("Welcome to the group")');
+  await alice.selectOption(".dialog select[name=column]", { label: "Board · Doing" });
+  await bob.locator('.column[aria-label="Doing"] .task-card:has-text("Welcome to the group")').waitFor({ state: "attached", ...T });
+  await alice.keyboard.press("Escape");
+  await alice.click('.task-panel [role=tab]:has-text("Board")');
   await shot(alice, "tasks-board-desktop");
   await alice.click('.task-panel .task-head button[aria-label="Close"]');
   await bob.click('.task-panel .task-head button[aria-label="Close"]');

@@ -250,6 +250,8 @@ const en = {
   "task.moveLeft": "Move {t} to the previous column",
   "task.moveRight": "Move {t} to the next column",
   "task.moved": "{t} moved to {c}",
+  "task.column": "Board column",
+  "task.noColumn": "Not on a board",
 };
 
 export type Key = keyof typeof en;
@@ -501,6 +503,8 @@ const ru: Record<Key, string> = {
   "task.moveLeft": "Переместить «{t}» в предыдущую колонку",
   "task.moveRight": "Переместить «{t}» в следующую колонку",
   "task.moved": "«{t}» перемещена в «{c}»",
+  "task.column": "Колонка доски",
+  "task.noColumn": "Не на доске",
 };
 
 export const DICTS: Record<Lang, Record<Key, string>> = { en, ru };

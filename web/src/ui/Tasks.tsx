@@ -216,12 +216,26 @@ function TaskEditor(props: { task: Task; onClose: () => void }) {
   const [items, setItems] = createSignal<ChecklistItem[]>(base.checklist.map((i) => ({ ...i })));
   const [newItem, setNewItem] = createSignal("");
   const [err, setErr] = createSignal("");
+  const [version, setVersion] = createSignal(base.version);
   const members = () => state.members[base.chat_id] ?? [];
+  const places = () => chatBoards(base.chat_id).flatMap((b) => b.columns.map((c) => ({ board: b, column: c })));
+  // Putting the task on a board (or into another column) is a move of its own, at the end of the column.
+  const place = (columnId: number) => {
+    const p = places().find((x) => x.column.id === columnId);
+    if (!p) return;
+    const req = dropMove(columnTasks(Object.values(tstate.tasks), p.board.id, columnId), columnId, base.id, Number.MAX_SAFE_INTEGER);
+    const before = version();
+    moveTask(base.id, req).then(
+      // The form still holds the version it read unless someone else changed the task meanwhile.
+      (moved) => { if (moved.version === before + 1) setVersion(moved.version); },
+      (x: unknown) => setErr(errorText(x)),
+    );
+  };
   const save = async (e: Event) => {
     e.preventDefault();
     try {
       await updateTask(base.id, {
-        version: base.version,
+        version: version(),
         title: title(), description: description(), status: status(), priority: priority(), due: fromLocal(due()),
         labels: labels().split(",").map((l) => l.trim()).filter(Boolean), assignees: assignees(), checklist: items(),
       });
@@ -258,6 +272,14 @@ function TaskEditor(props: { task: Task; onClose: () => void }) {
           <label>{t("task.due")}<input type="datetime-local" value={due()} onInput={(e) => setDue(e.currentTarget.value)} /></label>
         </div>
         <label>{t("task.labels")}<input value={labels()} onInput={(e) => setLabels(e.currentTarget.value)} /></label>
+        <Show when={places().length}>
+          <label>{t("task.column")}
+            <select name="column" value={tstate.tasks[base.id]?.column_id ?? ""} onChange={(e) => place(Number(e.currentTarget.value))}>
+              <option value="" disabled>{t("task.noColumn")}</option>
+              <For each={places()}>{(p) => <option value={p.column.id}>{p.board.name} · {p.column.name}</option>}</For>
+            </select>
+          </label>
+        </Show>
         <fieldset>
           <legend>{t("task.assignees")}</legend>
           <For each={members()}>
