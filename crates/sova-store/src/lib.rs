@@ -583,8 +583,8 @@ pub trait MessageStore: Send + Sync {
     async fn unpublished(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// Records that every event up to `seq` has been published.
     async fn mark_published(&self, seq: i64) -> StoreResult<()>;
-    /// Re-encrypts with the newest key the rows of `table` (`messages`, `versions`
-    /// or `events`) after cursor `after`, at most `limit`: (rows scanned, rows
+    /// Re-encrypts with the newest key the rows of `table` (`messages`, `versions`,
+    /// `events`, `tasks`, `totp_secret` or `totp_pending`) after cursor `after`, at most `limit`: (rows scanned, rows
     /// changed, next cursor). Rows already under the newest key are left alone.
     async fn reseal(&self, table: &str, after: i64, limit: i64) -> StoreResult<(i64, i64, i64)>;
     /// Rows of `table` after cursor `after` (for progress).
