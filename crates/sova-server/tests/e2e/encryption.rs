@@ -58,7 +58,8 @@ async fn write_secrets(server: &TestServer) -> (i64, String) {
         .unwrap();
     assert_eq!(r.status, 200);
     // A task's text is sealed too (title, description, labels, checklist).
-    let task = json!({"title": format!("{MARK} task"), "description": MARK, "checklist": [{"text": MARK, "done": false}]});
+    let task =
+        json!({"title": format!("{MARK} task"), "description": MARK, "checklist": [{"text": MARK, "done": false}]});
     let r = rest
         .raw(
             "POST",
@@ -186,7 +187,11 @@ async fn keys_rotate_without_losing_rows() {
         .status();
     assert_eq!(status, 200, "TOTP secret readable after rotation");
     // So was the task.
-    let tasks = server.rest().raw("GET", "/api/tasks", Some(&token), None).await.unwrap();
+    let tasks = server
+        .rest()
+        .raw("GET", "/api/tasks", Some(&token), None)
+        .await
+        .unwrap();
     assert_eq!(tasks.status, 200, "{}", tasks.body);
     assert_eq!(tasks.body["items"][0]["title"], format!("{MARK} task"));
     server.stop().await;
