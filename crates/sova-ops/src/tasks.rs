@@ -29,6 +29,16 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A string, or a number taken as its decimal text (a user id in an op frame).
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => return Err(serde::de::Error::custom("expected 'me' or a user id")),
+    })
+}
+
 /// `create_task` (`/api/chats/{chat_id}/tasks`): Create a task in a chat.
 pub struct CreateTask;
 /// The input of `create_task`, from path and body (REST) or the op frame.
@@ -200,7 +210,8 @@ pub struct ListTasks;
 #[derive(Deserialize, JsonSchema)]
 pub struct ListTasksRequest {
     /// `me` or a user id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_number")]
+    #[schemars(with = "Option<String>")]
     pub assignee: Option<String>,
     /// `todo`, `in_progress` or `done`.
     #[serde(default)]

@@ -513,6 +513,16 @@ async fn listing_filters_and_pages_across_my_chats(backend: Backend) {
     );
     let (_, b_mine) = list(&b.token, "assignee=me").await;
     assert_eq!(ids(&b_mine), vec![made[3], made[1]]);
+    let (_, by_id) = list(&a.token, &format!("assignee={}", b.user_id)).await;
+    assert_eq!(ids(&by_id), vec![made[3], made[1]]);
+    // An op frame may name the assignee by a number.
+    let mut rt = socket(&server, "tcp", &a.token).await;
+    let f = rt
+        .request(json!({"type": "tasks", "assignee": b.user_id, "chat_id": g}))
+        .await
+        .unwrap();
+    assert_eq!(ids(&f["data"]), vec![made[3], made[1]]);
+    rt.close().await;
     let (_, done) = list(&b.token, "status=done").await;
     assert_eq!(ids(&done), vec![made[1], made[0]]);
     let (_, soon) = list(&a.token, &format!("due_before=2030-01-03T00:00:00Z&chat_id={g}")).await;
