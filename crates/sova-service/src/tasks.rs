@@ -79,6 +79,8 @@ fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{field} is out of range")))
 }
 
+/// Tasks and boards: validates input, writes through the ordered writer, reads
+/// only what the caller's memberships allow.
 #[derive(Clone)]
 pub struct TaskService {
     stores: Stores,

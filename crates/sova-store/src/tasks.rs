@@ -131,6 +131,7 @@ pub struct TaskQuery {
     pub limit: i64,
 }
 
+/// Reads of tasks and boards; every answer is limited to chats the reader belongs to.
 #[async_trait]
 pub trait TaskStore: Send + Sync {
     /// Task `id` when `user` is a member of its live chat; `None` otherwise.
