@@ -234,6 +234,53 @@ test("reply, mention autocomplete, pin, forward, delete", async () => {
   assert.equal(await msg(bob, "to be deleted").count(), 0);
 });
 
+test("tasks: make a task from a message, plan on a board; the other side sees every move live", async () => {
+  // Alice makes a task from her message; the editor opens on it.
+  const own = msg(alice, "Welcome to the group");
+  await own.hover();
+  await own.locator(".more").click();
+  await alice.locator(".menu button", { hasText: "Make a task" }).click();
+  await alice.locator('.dialog input[maxlength="200"]').waitFor(T);
+  assert.equal(await alice.locator('.dialog input[maxlength="200"]').inputValue(), "Welcome to the group");
+  await alice.keyboard.press("Escape");
+  await alice.locator('.task-list .task-card:has-text("Welcome to the group")').waitFor(T);
+  // Bob opens the panel too and sees it (loaded, then live).
+  await bob.click('.chat-head button[aria-label="Tasks"]');
+  await bob.locator('.task-list .task-card:has-text("Welcome to the group")').waitFor(T);
+  // A board: Alice creates it, Bob's board view shows it live.
+  await alice.click('.task-panel [role=tab]:has-text("Board")');
+  await bob.click('.task-panel [role=tab]:has-text("Board")');
+  await alice.click('.board-new button[type=submit]');
+  await alice.locator('.column[aria-label="Doing"]').waitFor(T);
+  await bob.locator('.column[aria-label="Doing"]').waitFor(T);
+  // A task straight into "To do".
+  await alice.fill('.column[aria-label="To do"] .task-new input', "Plan the launch");
+  await alice.press('.column[aria-label="To do"] .task-new input', "Enter");
+  const card = (page, column) => page.locator(`.column[aria-label="${column}"] .task-card:has-text("Plan the launch")`);
+  await card(alice, "To do").waitFor(T);
+  await card(bob, "To do").waitFor({ state: "attached", ...T });
+  // Dragged to "Doing": Bob sees it move.
+  await card(alice, "To do").dragTo(alice.locator('.column[aria-label="Doing"]'));
+  await card(alice, "Doing").waitFor(T);
+  await card(bob, "Doing").waitFor({ state: "attached", ...T });
+  assert.equal(await card(bob, "To do").count(), 0);
+  // The keyboard alternative: the move button to the next column.
+  await alice.click('button[aria-label="Move Plan the launch to the next column"]');
+  await card(alice, "Done").waitFor(T);
+  await card(bob, "Done").waitFor({ state: "attached", ...T });
+  assert.equal(await card(bob, "Doing").count(), 0);
+  // The task made from the message goes onto the board from its editor.
+  await alice.click('.task-panel [role=tab]:has-text("List")');
+  await alice.click('.task-list .task-card:has-text("Welcome to the group")');
+  await alice.selectOption(".dialog select[name=column]", { label: "Board · Doing" });
+  await bob.locator('.column[aria-label="Doing"] .task-card:has-text("Welcome to the group")').waitFor({ state: "attached", ...T });
+  await alice.keyboard.press("Escape");
+  await alice.click('.task-panel [role=tab]:has-text("Board")');
+  await shot(alice, "tasks-board-desktop");
+  await alice.click('.task-panel .task-head button[aria-label="Close"]');
+  await bob.click('.task-panel .task-head button[aria-label="Close"]');
+});
+
 test("invite link: a third person joins by URL", async () => {
   await alice.click(".chat-head .head-main");
   await alice.click('.dialog button:has-text("Create invite link")');

@@ -17,6 +17,7 @@ pub mod openapi;
 mod params;
 pub mod search;
 pub mod security;
+pub mod tasks;
 pub mod users;
 
 use bytes::Bytes;
@@ -340,6 +341,7 @@ pub fn all() -> &'static [Entry] {
             messages::OPS,
             users::OPS,
             search::OPS,
+            tasks::OPS,
         ]
         .concat()
     })

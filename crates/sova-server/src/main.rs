@@ -226,7 +226,7 @@ async fn rotate_keys(mut config: Config, batch: i64, restart: bool) -> anyhow::R
     db.migrate().await?;
     let stores = db.stores();
     let m = &stores.messages;
-    for table in ["messages", "versions", "events", "totp_secret", "totp_pending"] {
+    for table in ["messages", "versions", "events", "tasks", "totp_secret", "totp_pending"] {
         let key = format!("reseal:{table}");
         if restart {
             m.set_checkpoint(&key, 0).await?;

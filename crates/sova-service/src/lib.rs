@@ -14,6 +14,7 @@ pub mod presence;
 pub mod search;
 pub mod sessions;
 pub mod settings;
+pub mod tasks;
 pub mod telemetry;
 pub mod twofa;
 pub mod uploads;
@@ -50,6 +51,8 @@ pub struct Services {
     pub settings: settings::SettingsService,
     /// The user directory.
     pub users: users::UserService,
+    /// Tasks and kanban boards.
+    pub tasks: tasks::TaskService,
     /// Abuse counters shared by every service and transport.
     pub limits: Arc<dyn sova_limits::Limits>,
     /// Renders `/metrics`.
@@ -87,6 +90,7 @@ impl Services {
             None => Arc::new(sova_limits::LocalLimits::default()),
         };
         let auth = AuthService::new(&config, stores.clone(), chats.general(), limits.clone(), bus.clone())?;
+        let tasks = tasks::TaskService::new(stores.clone(), write.clone());
         let messages = MessageService::new(
             &config,
             stores.clone(),
@@ -121,6 +125,7 @@ impl Services {
             search,
             settings,
             users,
+            tasks,
             limits,
             metrics: telemetry::install(),
         });
@@ -167,6 +172,14 @@ pub(crate) fn rejection_err(r: &Rejection) -> ApiError {
         Rejection::PrivateChatPair => "a private chat has exactly one other member".to_owned(),
         Rejection::UncreatableKind => "type must be private, group or channel".to_owned(),
         Rejection::GroupFull { max } => format!("a group holds at most {max} members"),
+        Rejection::NoSuchTask => "no such task".to_owned(),
+        Rejection::NoSuchBoard => "no such board".to_owned(),
+        Rejection::NoSuchColumn => "no such column on a board of this chat".to_owned(),
+        Rejection::AssigneeNotMember(_) => "assignees must be members of this chat".to_owned(),
+        Rejection::MessageOutsideChat => "message_id must be a message of this chat".to_owned(),
+        Rejection::AfterNotInColumn => "after must be another task in the target column".to_owned(),
+        Rejection::StaleVersion { current } => format!("the task changed: it is at version {current}"),
+        Rejection::TaskDeleteNotAllowed => "only the task's creator or a chat admin can delete it".to_owned(),
     };
     match r.kind() {
         RejectionKind::NotFound => ApiError::not_found(message),

@@ -260,3 +260,6 @@ async fn members_of_chats_shows_only_the_callers_chats() {
         "bad_request"
     );
 }
+
+#[path = "service_tasks/mod.rs"]
+mod service_tasks;

@@ -24,6 +24,7 @@ mod retry;
 mod rows;
 mod search;
 mod store;
+mod tasks;
 mod tokens;
 mod users;
 mod writer;

@@ -81,7 +81,8 @@ where
         + sova_store::ChatStore
         + sova_store::MessageStore
         + sova_store::FileStore
-        + sova_store::SearchStore,
+        + sova_store::SearchStore
+        + sova_store::TaskStore,
 {
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {

@@ -296,6 +296,8 @@ pub enum WriteOp {
         by: UserId,
         at: i64,
     },
+    /// A task or board change (see `tasks::TaskOp`).
+    Task(tasks::TaskOp),
 }
 
 /// What an op did.
@@ -309,6 +311,10 @@ pub enum Outcome {
     /// `CreateChat` of a private chat that already existed.
     ExistingChat(ChatRow),
     Done,
+    /// A task after the change (for a delete: before it).
+    Task(tasks::TaskRow),
+    /// A board just created.
+    Board(tasks::BoardRow),
     /// Refused by a domain rule; nothing was written for this op.
     Rejected(sova_core::Rejection),
 }
@@ -577,8 +583,8 @@ pub trait MessageStore: Send + Sync {
     async fn unpublished(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// Records that every event up to `seq` has been published.
     async fn mark_published(&self, seq: i64) -> StoreResult<()>;
-    /// Re-encrypts with the newest key the rows of `table` (`messages`, `versions`
-    /// or `events`) after cursor `after`, at most `limit`: (rows scanned, rows
+    /// Re-encrypts with the newest key the rows of `table` (`messages`, `versions`,
+    /// `events`, `tasks`, `totp_secret` or `totp_pending`) after cursor `after`, at most `limit`: (rows scanned, rows
     /// changed, next cursor). Rows already under the newest key are left alone.
     async fn reseal(&self, table: &str, after: i64, limit: i64) -> StoreResult<(i64, i64, i64)>;
     /// Rows of `table` after cursor `after` (for progress).
@@ -605,6 +611,7 @@ pub struct Stores {
     pub files: Arc<dyn FileStore>,
     /// The blind full-text index.
     pub search: Arc<dyn SearchStore>,
+    pub tasks: Arc<dyn TaskStore>,
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
     pub backend: &'static str,
 }
@@ -613,7 +620,7 @@ impl Stores {
     /// Builds `Stores` from one value that implements every trait.
     pub fn from_backend<T>(backend: Arc<T>, name: &'static str) -> Stores
     where
-        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + SearchStore + 'static,
+        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + SearchStore + TaskStore + 'static,
     {
         Stores {
             users: backend.clone(),
@@ -621,6 +628,7 @@ impl Stores {
             chats: backend.clone(),
             files: backend.clone(),
             search: backend.clone(),
+            tasks: backend.clone(),
             messages: backend,
             backend: name,
         }
@@ -632,3 +640,6 @@ pub mod dto;
 pub mod search;
 
 pub use search::{Posting, SearchBatch, SearchChanges, SearchDoc, SearchFilter, SearchState, SearchStore};
+pub mod tasks;
+
+pub use tasks::{BoardRow, NewTask, TaskOp, TaskPatch, TaskQuery, TaskRow, TaskStore};

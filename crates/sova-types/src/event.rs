@@ -87,6 +87,18 @@ pub enum Event {
         user_id: UserId,
         role: Role,
     },
+    /// A task was created in the chat.
+    TaskCreated { seq: i64, task: crate::tasks::Task },
+    /// A task changed (fields, checklist, assignees, or its place on a board).
+    TaskUpdated { seq: i64, task: crate::tasks::Task },
+    /// A task was deleted.
+    TaskDeleted {
+        seq: i64,
+        chat_id: ChatId,
+        task_id: crate::ids::TaskId,
+    },
+    /// A board was created or its columns changed (columns carry no tasks here).
+    BoardUpdated { seq: i64, board: crate::tasks::Board },
     /// Ephemeral: a user's presence changed (sent to their private chats and small groups).
     Presence(crate::models::Presence),
     /// Ephemeral: a member is typing (expires after `expires_in` seconds).
@@ -140,7 +152,11 @@ impl Event {
             | Event::ChatAdded { seq, .. }
             | Event::ChatUpdated { seq, .. }
             | Event::ChatRemoved { seq, .. }
-            | Event::MemberUpdated { seq, .. } => *seq,
+            | Event::MemberUpdated { seq, .. }
+            | Event::TaskCreated { seq, .. }
+            | Event::TaskUpdated { seq, .. }
+            | Event::TaskDeleted { seq, .. }
+            | Event::BoardUpdated { seq, .. } => *seq,
             Event::Presence(_)
             | Event::Typing { .. }
             | Event::SecurityAlert { .. }

@@ -42,3 +42,15 @@ id_type!(
     /// A message; also its server-wide event sequence number.
     MessageId
 );
+id_type!(
+    /// A task in a chat.
+    TaskId
+);
+id_type!(
+    /// A kanban board in a chat.
+    BoardId
+);
+id_type!(
+    /// A column of a board.
+    ColumnId
+);

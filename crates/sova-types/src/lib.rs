@@ -7,8 +7,9 @@ pub mod event;
 pub mod frames;
 pub mod ids;
 pub mod models;
+pub mod tasks;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};
 pub use event::{Event, SharedEvent};
-pub use ids::{ChatId, MessageId, UserId};
+pub use ids::{BoardId, ChatId, ColumnId, MessageId, TaskId, UserId};

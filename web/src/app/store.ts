@@ -10,6 +10,7 @@ import type { AckFrame, Chat, Member, Message, PushFrame, Role, SecurityAlertFra
 import { DEFAULT_SETTINGS, applyAppearance, normalize, type Settings } from "./settings";
 import { setLang, t } from "./i18n";
 import { navigate } from "./router";
+import { onTaskPush } from "./tasks";
 
 export interface ChatMessages {
   list: Message[];
@@ -517,6 +518,7 @@ function patchMessage(chatId: number, id: number, fn: (m: Message) => void) {
 
 function onPush(f: PushFrame) {
   if ("seq" in f) bumpSeq(f.seq);
+  if (onTaskPush(f)) return;
   const me = state.me?.id;
   switch (f.type) {
     case "new_message": {

@@ -2,7 +2,8 @@ import { ApiError } from "./errors";
 import type {
   AuditEntry, BackupCodes, CaptchaChallenge, CaptchaSolution, Chat, CreateChatRequest, CreateInviteRequest, Invite,
   LoginResult, Member, Message, MessageVersion, PostMessageRequest, Presence, RegisteredUser, Role, SearchPage, Session,
-  SettingsEnvelope, SyncPage, TokenPair, TotpSetup, TotpStatus, ErrorCode,
+  SettingsEnvelope, SyncPage, TokenPair, TotpSetup, TotpStatus, ErrorCode, Board, CreateBoardRequest, CreateTaskRequest,
+  MoveTaskRequest, Task, TaskPage, UpdateTaskRequest,
 } from "../protocol/types";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -59,6 +60,16 @@ export const ROUTES = {
   putSettings: ["PUT", "/api/me/settings"],
   // Full-text search over my chats' messages and files (docs/search.md).
   search: ["GET", "/api/search"],
+  // Tasks and boards (docs/tasks.md).
+  createTask: ["POST", "/api/chats/{id}/tasks"],
+  task: ["GET", "/api/tasks/{id}"],
+  updateTask: ["PATCH", "/api/tasks/{id}"],
+  deleteTask: ["DELETE", "/api/tasks/{id}"],
+  tasks: ["GET", "/api/tasks"],
+  moveTask: ["POST", "/api/tasks/{id}/move"],
+  createBoard: ["POST", "/api/chats/{id}/boards"],
+  boards: ["GET", "/api/chats/{id}/boards"],
+  board: ["GET", "/api/boards/{id}"],
 } as const satisfies Record<string, readonly [Method, string]>;
 
 /** Routes that exist in the client before the server has them (excluded from the drift check). */
@@ -184,6 +195,19 @@ export class Rest {
   typing(id: number) { return this.call<void>("typing", { id }); }
   sync(since: number, limit = 500) { return this.call<SyncPage>("sync", {}, undefined, { since, limit }); }
   presence(ids: number[]) { return this.call<Presence[]>("presence", {}, undefined, { user_ids: ids.join(",") }); }
+
+  // ---- tasks and boards ----
+  createTask(chat: number, req: CreateTaskRequest) { return this.call<Task>("createTask", { id: chat }, req); }
+  task(id: number) { return this.call<Task>("task", { id }); }
+  updateTask(id: number, req: UpdateTaskRequest) { return this.call<Task>("updateTask", { id }, req); }
+  deleteTask(id: number) { return this.call<void>("deleteTask", { id }); }
+  tasks(q: { chat_id?: number; assignee?: string; status?: string; due_before?: string; cursor?: string; limit?: number } = {}) {
+    return this.call<TaskPage>("tasks", {}, undefined, q);
+  }
+  moveTask(id: number, req: MoveTaskRequest) { return this.call<Task>("moveTask", { id }, req); }
+  createBoard(chat: number, req: CreateBoardRequest) { return this.call<Board>("createBoard", { id: chat }, req); }
+  boards(chat: number) { return this.call<Board[]>("boards", { id: chat }); }
+  board(id: number) { return this.call<Board>("board", { id }); }
 
   // ---- security ----
   totpStatus() { return this.call<TotpStatus>("totpStatus"); }

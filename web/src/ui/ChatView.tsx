@@ -9,6 +9,7 @@ import { Composer } from "./Composer";
 import { MessageRow, PendingRow, type RowCtx } from "./Message";
 import { VirtualList } from "./VirtualList";
 import { ChatInfo, ForwardDialog, VersionsDialog } from "./Dialogs";
+import { TaskPanel, type TaskDraft } from "./Tasks";
 
 type Item = Message | OutboxEntry;
 const isMsg = (x: Item): x is Message => "id" in x;
@@ -22,6 +23,8 @@ export function ChatView(props: { chatId: number }) {
   const [forward, setForward] = createSignal<Message | null>(null);
   const [versions, setVersions] = createSignal<Message | null>(null);
   const [info, setInfo] = createSignal(false);
+  const [tasks, setTasks] = createSignal(false);
+  const [draft, setDraft] = createSignal<TaskDraft | null>(null);
   const [toast, setToast] = createSignal("");
   const [atBottom, setAtBottom] = createSignal(true);
   const [highlight, setHighlight] = createSignal(0);
@@ -114,6 +117,12 @@ export function ChatView(props: { chatId: number }) {
     onReply: (m) => { setEditing(null); setReplyTo(m); },
     onEdit: (m) => { setReplyTo(null); setEditing(m); },
     onForward: (m) => setForward(m),
+    onMakeTask: (m) => {
+      const first = m.text.split("\n")[0]!.trim();
+      const title = [...(first || m.user)].slice(0, 200).join("");
+      setDraft({ title, message_id: m.id });
+      setTasks(true);
+    },
     onVersions: (m) => setVersions(m),
     onJump: (id) => list?.scrollToKey(id),
     onError: (m) => { setToast(m); setTimeout(() => setToast(""), 5000); },
@@ -139,6 +148,7 @@ export function ChatView(props: { chatId: number }) {
               <span class="head-sub" classList={{ typing: !!typingText() }} aria-live="polite">{subtitle()}</span>
             </span>
           </button>
+          <button class="icon-btn" aria-label={t("task.panel")} aria-pressed={tasks()} onClick={() => setTasks(!tasks())}>☑</button>
           <button class="icon-btn" aria-label={t("chat.info")} onClick={() => setInfo(true)}>⋮</button>
         </header>
         <Show when={state.conn !== "online"}>
@@ -205,6 +215,9 @@ export function ChatView(props: { chatId: number }) {
         </Show>
         <Show when={info()}>
           <ChatInfo chatId={props.chatId} onClose={() => setInfo(false)} />
+        </Show>
+        <Show when={tasks()}>
+          <TaskPanel chatId={props.chatId} draft={draft()} onDraftUsed={() => setDraft(null)} onClose={() => setTasks(false)} />
         </Show>
       </section>
     </Show>

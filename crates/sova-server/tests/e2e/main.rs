@@ -22,6 +22,7 @@ mod realtime;
 mod s3;
 mod search;
 mod sessions;
+mod tasks;
 mod tls;
 mod tus;
 mod twofa;

@@ -6,14 +6,15 @@
 //! statements, one commit and one fsync, not N round trips each.
 //!
 //! `state` holds the batch's cached state and its accessors, `prefetch` loads
-//! what a batch of sends needs in three queries, `message_ops` and `chat_ops`
-//! apply the ops, `flush` writes everything out and commits.
+//! what a batch of sends needs in three queries, `message_ops`, `chat_ops` and
+//! `task_ops` apply the ops, `flush` writes everything out and commits.
 
 mod chat_ops;
 mod flush;
 mod message_ops;
 mod prefetch;
 mod state;
+mod task_ops;
 
 pub(crate) use state::Writer;
 
@@ -137,6 +138,7 @@ where
             } => self.set_role(*chat, *by, *user, *role, *at).await,
             WriteOp::Rename { chat, by, name, at } => self.rename(*chat, *by, name, *at).await,
             WriteOp::DeleteChat { chat, by, at } => self.delete_chat(*chat, *by, *at).await,
+            WriteOp::Task(op) => self.task_op(op).await,
         }
     }
 }

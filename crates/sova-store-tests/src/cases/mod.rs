@@ -6,11 +6,13 @@ mod accounts;
 mod chats;
 mod messages;
 mod search;
+mod tasks;
 
 pub use accounts::*;
 pub use chats::*;
 pub use messages::*;
 pub use search::*;
+pub use tasks::*;
 
 use sova_core::RejectionKind;
 use sova_store::{
