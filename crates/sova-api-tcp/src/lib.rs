@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::codec::{Decoder, FramedRead};
 use tokio_util::sync::CancellationToken;
@@ -89,23 +89,88 @@ impl Decoder for LineCodec {
     }
 }
 
-/// Writes frames as lines through a buffer; `flush` sends them.
+/// Writes frames as lines without copying them: `feed` queues the frame's shared
+/// bytes (the same allocation every recipient of an event writes) and a static
+/// newline, `flush` hands the queue to the socket in vectored writes. An idle
+/// connection holds no write buffer.
 pub struct TcpSink<W> {
-    writer: BufWriter<W>,
+    writer: W,
+    queue: std::collections::VecDeque<Bytes>,
+    queued_bytes: usize,
+}
+
+/// Initial read buffer of a connection.
+const READ_BUFFER: usize = 1024;
+
+/// Slices per vectored write (half of them newlines).
+const MAX_IOV: usize = 128;
+/// Bytes queued before `feed` writes them out on its own.
+const FLUSH_AT: usize = 64 * 1024;
+/// Queue slots kept while idle; a queue that grew past this is freed once drained.
+const IDLE_SLOTS: usize = 64;
+
+static NEWLINE: Bytes = Bytes::from_static(b"\n");
+
+impl<W: AsyncWrite + Unpin + Send> TcpSink<W> {
+    /// A sink writing to `writer`.
+    pub fn new(writer: W) -> Self {
+        TcpSink {
+            writer,
+            queue: std::collections::VecDeque::new(),
+            queued_bytes: 0,
+        }
+    }
+
+    /// Writes out everything queued (partial writes resume where they stopped).
+    async fn drain(&mut self) -> io::Result<()> {
+        while !self.queue.is_empty() {
+            let mut slices = [io::IoSlice::new(&[]); MAX_IOV];
+            let mut used = 0;
+            for (slot, b) in slices.iter_mut().zip(&self.queue) {
+                *slot = io::IoSlice::new(b);
+                used += 1;
+            }
+            let mut n = self.writer.write_vectored(&slices[..used]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.queued_bytes -= n;
+            while n > 0 {
+                let Some(front) = self.queue.front_mut() else { break };
+                if n >= front.len() {
+                    n -= front.len();
+                    self.queue.pop_front();
+                } else {
+                    front.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        if self.queue.capacity() > IDLE_SLOTS {
+            self.queue = std::collections::VecDeque::new();
+        }
+        Ok(())
+    }
 }
 
 impl<W: AsyncWrite + Unpin + Send> FrameSink for TcpSink<W> {
     async fn feed(&mut self, frame: Bytes) -> io::Result<()> {
-        self.writer.write_all(&frame).await?;
-        self.writer.write_all(b"\n").await
+        self.queued_bytes += frame.len() + 1;
+        self.queue.push_back(frame);
+        self.queue.push_back(NEWLINE.clone());
+        if self.queued_bytes >= FLUSH_AT {
+            self.drain().await?;
+        }
+        Ok(())
     }
 
     async fn flush(&mut self) -> io::Result<()> {
+        self.drain().await?;
         self.writer.flush().await
     }
 
     async fn close(&mut self, _: CloseReason) {
-        let _ = self.writer.flush().await;
+        let _ = self.drain().await;
         let _ = self.writer.shutdown().await;
     }
 }
@@ -116,7 +181,9 @@ where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (read, write) = tokio::io::split(stream);
-    let incoming = FramedRead::new(read, LineCodec::new(gw.max_frame_bytes()));
+    // Starts small so an idle connection holds little; the buffer grows for bursts
+    // and large frames (the codec bounds a line at the frame limit).
+    let incoming = FramedRead::with_capacity(read, LineCodec::new(gw.max_frame_bytes()), READ_BUFFER);
     let incoming = futures_util::StreamExt::filter_map(incoming, |r| async move {
         match r {
             Ok(item) => Some(item),
@@ -126,9 +193,7 @@ where
             }
         }
     });
-    let sink = TcpSink {
-        writer: BufWriter::with_capacity(16 * 1024, write),
-    };
+    let sink = TcpSink::new(write);
     gw.serve(Box::pin(incoming), sink, peer, agent.to_owned(), stop).await;
 }
 
@@ -209,6 +274,33 @@ mod tests {
         assert!(matches!(c.decode(&mut buf).unwrap(), Some(Inbound::Frame(ref b)) if &b[..] == b"ok"));
         // Complete but too long line in one read.
         assert_eq!(frames(&mut c, b"123456789\nfine\n"), vec!["<too large>", "fine"]);
+    }
+
+    #[tokio::test]
+    async fn sink_writes_every_frame_whole_through_partial_writes() {
+        use tokio::io::AsyncReadExt;
+        // A 7-byte pipe: every vectored write is cut short, often mid-frame.
+        let (client, mut server) = tokio::io::duplex(7);
+        let frames: Vec<String> = (0..300)
+            .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 50)))
+            .collect();
+        let expected: String = frames.iter().map(|f| format!("{f}\n")).collect();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let mut sink = TcpSink::new(client);
+        for (i, f) in frames.iter().enumerate() {
+            sink.feed(Bytes::from(f.clone())).await.unwrap();
+            if i % 37 == 0 {
+                sink.flush().await.unwrap();
+            }
+        }
+        sink.close(CloseReason::Normal).await;
+        drop(sink);
+        let got = reader.await.unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), expected);
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
                 let mut writer = writer;
                 go.cancelled().await;
                 if m < p2.senders {
-                    let _ = send_loop(&mut writer, &window, &c, chat, epoch, per_sender).await;
+                    let _ = send_loop(&mut writer, &window, &c, (chat, m), epoch, per_sender).await;
                 }
                 writer
             }));
@@ -277,7 +277,7 @@ async fn send_loop(
     writer: &mut conn::Writer,
     window: &Semaphore,
     c: &Counters,
-    chat: i64,
+    (chat, member): (i64, usize),
     epoch: Instant,
     rate: Option<f64>,
 ) -> Result<()> {
@@ -310,7 +310,7 @@ async fn send_loop(
             let sent = epoch.elapsed().as_nanos() as u64;
             writer
                 .feed(format!(
-                    r#"{{"type":"message","id":"{n}","chat_id":{chat},"text":"t{sent} benchmark message"}}"#
+                    r#"{{"type":"message","id":"{n}","chat_id":{chat},"client_msg_id":"b{chat}-{member}-{n}","text":"t{sent} benchmark message"}}"#
                 ))
                 .await?;
         }

@@ -64,11 +64,15 @@ where
             if let Some(row) = self.cmids.get(&(m.sender_id.0, cmid.clone())) {
                 return Ok(unchanged(Outcome::Duplicate(row.clone())));
             }
-            let r = sqlx::query(rows::select_messages("WHERE m.sender_id = $1 AND m.client_msg_id = $2"))
-                .bind(m.sender_id.0)
-                .bind(cmid)
-                .fetch_optional(&mut *self.tx)
-                .await?;
+            let r = if self.cmids_loaded {
+                None
+            } else {
+                sqlx::query(rows::select_messages("WHERE m.sender_id = $1 AND m.client_msg_id = $2"))
+                    .bind(m.sender_id.0)
+                    .bind(cmid)
+                    .fetch_optional(&mut *self.tx)
+                    .await?
+            };
             if let Some(r) = r {
                 let row = self.open(rows::message(&r)?)?;
                 return Ok(unchanged(Outcome::Duplicate(row)));

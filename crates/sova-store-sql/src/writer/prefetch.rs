@@ -29,6 +29,7 @@ where
     /// Loads what the sends among `ops` need (only worth it for two or more chats:
     /// with one, the cached accessors cost the same three queries).
     pub(super) async fn prefetch(&mut self, ops: &[WriteOp]) -> Result<()> {
+        self.prefetch_resends(ops).await?;
         let mut chats = BTreeSet::new();
         let mut pairs = BTreeSet::new();
         let mut users = BTreeSet::new();
@@ -108,6 +109,53 @@ where
                 self.names.insert(r.try_get(0)?, Some(r.try_get(1)?));
             }
         }
+        Ok(())
+    }
+
+    /// Loads the stored messages that the batch's sends with a `client_msg_id` could
+    /// repeat, in one query per chunk instead of one per send (only worth it for two
+    /// or more such sends).
+    async fn prefetch_resends(&mut self, ops: &[WriteOp]) -> Result<()> {
+        let wanted: BTreeSet<(i64, &str)> = ops
+            .iter()
+            .filter_map(|op| match op {
+                WriteOp::Send(m) => m.client_msg_id.as_deref().map(|c| (m.sender_id.0, c)),
+                _ => None,
+            })
+            .collect();
+        if wanted.len() < 2 {
+            return Ok(());
+        }
+        let wanted_list: Vec<(i64, &str)> = wanted.iter().copied().collect();
+        for chunk in wanted_list.chunks(CHUNK) {
+            let mut qb = QueryBuilder::<Db<B>>::new(format!(
+                "SELECT {} FROM messages m JOIN users u ON u.id = m.sender_id \
+                 WHERE m.client_msg_id IS NOT NULL AND m.sender_id IN (",
+                rows::MESSAGE_COLUMNS
+            ));
+            let mut sep = qb.separated(", ");
+            for s in chunk.iter().map(|w| w.0).collect::<BTreeSet<_>>() {
+                sep.push_bind(s);
+            }
+            qb.push(") AND m.client_msg_id IN (");
+            let mut sep = qb.separated(", ");
+            for c in chunk.iter().map(|w| w.1).collect::<BTreeSet<_>>() {
+                sep.push_bind(c.to_owned());
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&mut *self.tx).await? {
+                let row = rows::message(&r)?;
+                let Some(cmid) = row.client_msg_id.clone() else {
+                    continue;
+                };
+                // The IN lists cross senders with ids: keep only the asked pairs.
+                if wanted.contains(&(row.sender_id.0, cmid.as_str())) {
+                    let row = self.open(row)?;
+                    self.cmids.insert((row.sender_id.0, cmid), row);
+                }
+            }
+        }
+        self.cmids_loaded = true;
         Ok(())
     }
 }

@@ -45,6 +45,9 @@ pub(crate) struct Writer<B: Backend> {
     pub(super) pending: Vec<MessageRow>,
     /// Messages sent in this batch by (sender, client_msg_id), for idempotent resends.
     pub(super) cmids: HashMap<(i64, String), MessageRow>,
+    /// `cmids` also holds every stored message the batch's resends could repeat
+    /// (prefetched), so a send needs no lookup of its own.
+    pub(super) cmids_loaded: bool,
     /// Events to insert, with the message whose text they carry (if any).
     pub(super) stored: Vec<(StoredEvent, Option<i64>)>,
     pub(super) cipher: Arc<Cipher>,
@@ -94,6 +97,7 @@ where
             names: HashMap::new(),
             pending: Vec::new(),
             cmids: HashMap::new(),
+            cmids_loaded: false,
             stored: Vec::new(),
             cipher,
             lang: Lang::default(),
