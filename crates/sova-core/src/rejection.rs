@@ -74,6 +74,10 @@ pub enum Rejection {
     UncreatableKind,
     /// A group holds at most `max` members.
     GroupFull { max: i64 },
+    /// The game does not exist, or the caller is not a member of its chat.
+    NoSuchGame,
+    /// The game engine refused a move, a join or the options; the game is unchanged.
+    Game(crate::games::GameError),
 }
 
 impl Rejection {
@@ -82,12 +86,17 @@ impl Rejection {
         use Rejection::*;
         match self {
             NoSuchChat | NoSuchMessage | NoSuchForwardSource | NoSuchFile | NoSuchUser(_) | NotAMember
-            | InvalidInvite => RejectionKind::NotFound,
+            | InvalidInvite | NoSuchGame => RejectionKind::NotFound,
             ChannelPostersOnly | DeleteNotAllowed | EditNotAllowed | PinNotAllowed | MembersFixed | AddNotAllowed
             | RemoveNotAllowed | PublicChatStays | PrivateChatStays | RolesFixed | RoleChangeNotAllowed | ChatFixed
             | OwnerOnly | ManagersOnly => RejectionKind::Forbidden,
             OwnerMustTransfer | GroupFull { .. } => RejectionKind::Conflict,
             OwnRoleChange | ReplyOutsideChat | PrivateChatPair | UncreatableKind => RejectionKind::BadRequest,
+            Game(e) => match e.http_status() {
+                403 => RejectionKind::Forbidden,
+                409 => RejectionKind::Conflict,
+                _ => RejectionKind::BadRequest,
+            },
         }
     }
 }

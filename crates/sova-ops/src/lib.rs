@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod chats;
+pub mod games;
 pub mod messages;
 pub mod openapi;
 mod params;
@@ -331,7 +332,17 @@ fn call<O: Operation>(
 /// Every operation, in declaration order.
 pub fn all() -> &'static [Entry] {
     static ALL: OnceLock<Vec<Entry>> = OnceLock::new();
-    ALL.get_or_init(|| [account::OPS, security::OPS, chats::OPS, messages::OPS, users::OPS].concat())
+    ALL.get_or_init(|| {
+        [
+            account::OPS,
+            security::OPS,
+            chats::OPS,
+            messages::OPS,
+            users::OPS,
+            games::OPS,
+        ]
+        .concat()
+    })
 }
 
 /// The operation a socket op frame names (`None` for unknown and REST-only names).

@@ -7,6 +7,7 @@ pub mod abuse;
 pub mod auth;
 pub mod chats;
 pub mod files;
+pub mod games;
 pub mod hashing;
 pub mod messages;
 pub mod order;
@@ -47,6 +48,8 @@ pub struct Services {
     pub settings: settings::SettingsService,
     /// The user directory.
     pub users: users::UserService,
+    /// Games played in chats, ratings, statistics and achievements.
+    pub games: games::GameService,
     /// Abuse counters shared by every service and transport.
     pub limits: Arc<dyn sova_limits::Limits>,
     /// Renders `/metrics`.
@@ -84,6 +87,7 @@ impl Services {
             None => Arc::new(sova_limits::LocalLimits::default()),
         };
         let auth = AuthService::new(&config, stores.clone(), chats.general(), limits.clone(), bus.clone())?;
+        let games = games::GameService::new(stores.clone(), write.clone());
         let messages = MessageService::new(
             &config,
             stores.clone(),
@@ -116,6 +120,7 @@ impl Services {
             presence,
             settings,
             users,
+            games,
             limits,
             metrics: telemetry::install(),
         });
@@ -135,6 +140,8 @@ pub(crate) fn outcome_err(outcome: &sova_store::Outcome) -> Option<ApiError> {
 /// each `sova_core::Rejection` its code and text.
 pub(crate) fn rejection_err(r: &Rejection) -> ApiError {
     let message = match r {
+        Rejection::Game(e) => return games::game_err(e),
+        Rejection::NoSuchGame => "no such game".to_owned(),
         Rejection::NoSuchChat => "no such chat".to_owned(),
         Rejection::NoSuchMessage => "no such message".to_owned(),
         Rejection::NoSuchForwardSource => "no such message to forward".to_owned(),

@@ -80,7 +80,8 @@ where
         + sova_store::TokenStore
         + sova_store::ChatStore
         + sova_store::MessageStore
-        + sova_store::FileStore,
+        + sova_store::FileStore
+        + sova_store::GameStore,
 {
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {

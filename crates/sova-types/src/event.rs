@@ -87,6 +87,19 @@ pub enum Event {
         user_id: UserId,
         role: Role,
     },
+    /// A game of the chat changed (created, joined, a move, a timeout). `game.state`
+    /// is the public view: it never holds a secret, since every member gets it.
+    GameUpdated { seq: i64, game: crate::games::Game },
+    /// You unlocked an achievement (exactly once per user and achievement).
+    AchievementUnlocked {
+        seq: i64,
+        user_id: UserId,
+        achievement: String,
+        /// The kind of the game that unlocked it.
+        kind: String,
+        game_id: crate::ids::GameId,
+        unlocked_at: String,
+    },
     /// Ephemeral: a user's presence changed (sent to their private chats and small groups).
     Presence(crate::models::Presence),
     /// Ephemeral: a member is typing (expires after `expires_in` seconds).
@@ -140,7 +153,9 @@ impl Event {
             | Event::ChatAdded { seq, .. }
             | Event::ChatUpdated { seq, .. }
             | Event::ChatRemoved { seq, .. }
-            | Event::MemberUpdated { seq, .. } => *seq,
+            | Event::MemberUpdated { seq, .. }
+            | Event::GameUpdated { seq, .. }
+            | Event::AchievementUnlocked { seq, .. } => *seq,
             Event::Presence(_)
             | Event::Typing { .. }
             | Event::SecurityAlert { .. }

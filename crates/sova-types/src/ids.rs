@@ -42,3 +42,7 @@ id_type!(
     /// A message; also its server-wide event sequence number.
     MessageId
 );
+id_type!(
+    /// A game played in a chat.
+    GameId
+);

@@ -5,10 +5,11 @@
 pub mod error;
 pub mod event;
 pub mod frames;
+pub mod games;
 pub mod ids;
 pub mod models;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};
 pub use event::{Event, SharedEvent};
-pub use ids::{ChatId, MessageId, UserId};
+pub use ids::{ChatId, GameId, MessageId, UserId};

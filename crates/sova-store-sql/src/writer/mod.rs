@@ -6,15 +6,17 @@
 //! statements, one commit and one fsync, not N round trips each.
 //!
 //! `state` holds the batch's cached state and its accessors, `prefetch` loads
-//! what a batch of sends needs in three queries, `message_ops` and `chat_ops`
-//! apply the ops, `flush` writes everything out and commits.
+//! what a batch of sends needs in three queries, `message_ops`, `chat_ops` and
+//! `game_ops` apply the ops, `flush` writes everything out and commits.
 
 mod chat_ops;
 mod flush;
+mod game_ops;
 mod message_ops;
 mod prefetch;
 mod state;
 
+pub(crate) use game_ops::{GAME_COLUMNS, game_row, rating_from};
 pub(crate) use state::Writer;
 
 use crate::{Backend, Db, Result};
@@ -137,6 +139,18 @@ where
             } => self.set_role(*chat, *by, *user, *role, *at).await,
             WriteOp::Rename { chat, by, name, at } => self.rename(*chat, *by, name, *at).await,
             WriteOp::DeleteChat { chat, by, at } => self.delete_chat(*chat, *by, *at).await,
+            WriteOp::CreateGame {
+                chat,
+                by,
+                kind,
+                players,
+                options,
+                seed,
+                at,
+            } => self.create_game(*chat, *by, *kind, players, options, *seed, *at).await,
+            WriteOp::JoinGame { game, user, at } => self.join_game(*game, *user, *at).await,
+            WriteOp::GameMove { game, user, mv, at } => self.game_move(*game, *user, mv, *at).await,
+            WriteOp::GameTimeout { game, at } => self.game_timeout(*game, *at).await,
         }
     }
 }
