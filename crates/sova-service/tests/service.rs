@@ -269,10 +269,7 @@ async fn games_publish_public_updates_to_the_chat_and_achievements_to_the_winner
     h.events.take();
     let games = &h.services.games;
     // A hangman game: the chat gets the public view, which never holds the word.
-    let hangman = games
-        .create(alice.user_id, g, "hangman", &[], None)
-        .await
-        .unwrap();
+    let hangman = games.create(alice.user_id, g, "hangman", &[], None).await.unwrap();
     let events = h.events.take();
     assert_eq!(events.len(), 1, "{events:?}");
     let (Audience::Chat(c), Event::GameUpdated { game, .. }) = &events[0] else {
@@ -284,7 +281,11 @@ async fn games_publish_public_updates_to_the_chat_and_achievements_to_the_winner
     let sova_core::games::GameState::Hangman(secret) = stored.game_state().unwrap() else {
         panic!("a hangman game expected")
     };
-    assert!(!serde_json::to_string(&game.state).unwrap().contains(&format!("\"{}\"", secret.word())));
+    assert!(
+        !serde_json::to_string(&game.state)
+            .unwrap()
+            .contains(&format!("\"{}\"", secret.word()))
+    );
 
     // Tic-tac-toe to the end: one update per move, achievements only to their holders.
     let ttt = games

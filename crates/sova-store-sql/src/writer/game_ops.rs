@@ -57,6 +57,14 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Other(format!("game state does not encode: {e}")).into())
 }
 
+/// What `WriteOp::CreateGame` asks for, beside where, who and when.
+pub(super) struct NewGame<'a> {
+    pub(super) kind: GameKind,
+    pub(super) players: &'a [UserId],
+    pub(super) options: &'a str,
+    pub(super) seed: u64,
+}
+
 /// Unix microseconds as the engines' milliseconds.
 fn millis(at: i64) -> i64 {
     at / 1000
@@ -114,12 +122,15 @@ where
         &mut self,
         chat: ChatId,
         by: UserId,
-        kind: GameKind,
-        players: &[UserId],
-        options: &str,
-        seed: u64,
+        spec: NewGame<'_>,
         at: i64,
     ) -> Result<Committed> {
+        let NewGame {
+            kind,
+            players,
+            options,
+            seed,
+        } = spec;
         if !self.in_chat(chat, by).await? {
             return Ok(reject(Rejection::NoSuchChat));
         }

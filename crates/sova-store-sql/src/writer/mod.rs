@@ -147,7 +147,15 @@ where
                 options,
                 seed,
                 at,
-            } => self.create_game(*chat, *by, *kind, players, options, *seed, *at).await,
+            } => {
+                let spec = game_ops::NewGame {
+                    kind: *kind,
+                    players,
+                    options,
+                    seed: *seed,
+                };
+                self.create_game(*chat, *by, spec, *at).await
+            }
             WriteOp::JoinGame { game, user, at } => self.join_game(*game, *user, *at).await,
             WriteOp::GameMove { game, user, mv, at } => self.game_move(*game, *user, mv, *at).await,
             WriteOp::GameTimeout { game, at } => self.game_timeout(*game, *at).await,
