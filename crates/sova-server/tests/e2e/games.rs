@@ -287,6 +287,47 @@ async fn game_flow(backend: Backend) {
     server.stop().await;
 }
 
+/// Two moves sent at once on the same state: the writer applies one, the other sees
+/// the new state (not A's turn any more) and is refused; nothing lost, nothing doubled.
+async fn concurrent_moves_apply_exactly_once(backend: Backend) {
+    let Some(server) = TestServer::start(backend).await else {
+        return;
+    };
+    let rest = server.rest();
+    let (_, a) = user(&server, "gca").await;
+    let (_, b) = user(&server, "gcb").await;
+    let g = call(
+        &rest,
+        "POST",
+        "/api/chats",
+        &a.token,
+        Some(json!({"type": "group", "name": "race", "members": [b.user_id.0]})),
+    )
+    .await;
+    let chat = g.body["id"].as_i64().unwrap();
+    for _ in 0..5 {
+        let game = tictactoe(&rest, &a.token, chat, json!([b.user_id.0]), Value::Null).await;
+        let id = game["id"].as_i64().unwrap();
+        let (x, y) = tokio::join!(
+            play(&rest, &a.token, id, json!({"cell": 0})),
+            play(&rest, &a.token, id, json!({"cell": 8}))
+        );
+        let mut statuses = [x.status, y.status];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 409], "{} {}", x.body, y.body);
+        let now = call(&rest, "GET", &format!("/api/games/{id}"), &a.token, None).await;
+        assert_eq!(now.body["version"], 2);
+        let marks = now.body["state"]["board"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| !c.is_null())
+            .count();
+        assert_eq!(marks, 1, "{}", now.body);
+    }
+    server.stop().await;
+}
+
 async fn timeout_forfeits_through_the_job(backend: Backend) {
     let Some(server) = TestServer::start(backend).await else {
         return;
@@ -332,4 +373,8 @@ async fn timeout_forfeits_through_the_job(backend: Backend) {
     server.stop().await;
 }
 
-both_backends!(game_flow, timeout_forfeits_through_the_job);
+both_backends!(
+    game_flow,
+    concurrent_moves_apply_exactly_once,
+    timeout_forfeits_through_the_job
+);
