@@ -266,6 +266,53 @@ test("reply, mention autocomplete, pin, forward, delete", async () => {
   assert.equal(await msg(bob, "to be deleted").count(), 0);
 });
 
+test("tasks: make a task from a message, plan on a board; the other side sees every move live", async () => {
+  // Alice makes a task from her message; the editor opens on it.
+  const own = msg(alice, "Welcome to the group");
+  await own.hover();
+  await own.locator(".more").click();
+  await alice.locator(".menu button", { hasText: "Make a task" }).click();
+  await alice.locator('.dialog input[maxlength="200"]').waitFor(T);
+  assert.equal(await alice.locator('.dialog input[maxlength="200"]').inputValue(), "Welcome to the group");
+  await alice.keyboard.press("Escape");
+  await alice.locator('.task-list .task-card:has-text("Welcome to the group")').waitFor(T);
+  // Bob opens the panel too and sees it (loaded, then live).
+  await bob.click('.chat-head button[aria-label="Tasks"]');
+  await bob.locator('.task-list .task-card:has-text("Welcome to the group")').waitFor(T);
+  // A board: Alice creates it, Bob's board view shows it live.
+  await alice.click('.task-panel [role=tab]:has-text("Board")');
+  await bob.click('.task-panel [role=tab]:has-text("Board")');
+  await alice.click('.board-new button[type=submit]');
+  await alice.locator('.column[aria-label="Doing"]').waitFor(T);
+  await bob.locator('.column[aria-label="Doing"]').waitFor(T);
+  // A task straight into "To do".
+  await alice.fill('.column[aria-label="To do"] .task-new input', "Plan the launch");
+  await alice.press('.column[aria-label="To do"] .task-new input', "Enter");
+  const card = (page, column) => page.locator(`.column[aria-label="${column}"] .task-card:has-text("Plan the launch")`);
+  await card(alice, "To do").waitFor(T);
+  await card(bob, "To do").waitFor({ state: "attached", ...T });
+  // Dragged to "Doing": Bob sees it move.
+  await card(alice, "To do").dragTo(alice.locator('.column[aria-label="Doing"]'));
+  await card(alice, "Doing").waitFor(T);
+  await card(bob, "Doing").waitFor({ state: "attached", ...T });
+  assert.equal(await card(bob, "To do").count(), 0);
+  // The keyboard alternative: the move button to the next column.
+  await alice.click('button[aria-label="Move Plan the launch to the next column"]');
+  await card(alice, "Done").waitFor(T);
+  await card(bob, "Done").waitFor({ state: "attached", ...T });
+  assert.equal(await card(bob, "Doing").count(), 0);
+  // The task made from the message goes onto the board from its editor.
+  await alice.click('.task-panel [role=tab]:has-text("List")');
+  await alice.click('.task-list .task-card:has-text("Welcome to the group")');
+  await alice.selectOption(".dialog select[name=column]", { label: "Board · Doing" });
+  await bob.locator('.column[aria-label="Doing"] .task-card:has-text("Welcome to the group")').waitFor({ state: "attached", ...T });
+  await alice.keyboard.press("Escape");
+  await alice.click('.task-panel [role=tab]:has-text("Board")');
+  await shot(alice, "tasks-board-desktop");
+  await alice.click('.task-panel .task-head button[aria-label="Close"]');
+  await bob.click('.task-panel .task-head button[aria-label="Close"]');
+});
+
 test("invite link: a third person joins by URL", async () => {
   await alice.click(".chat-head .head-main");
   await alice.click('.dialog button:has-text("Create invite link")');
@@ -309,6 +356,35 @@ test("history: virtualized, older pages load when scrolling up", async () => {
   }
   await msg(alice, "line 1").waitFor(T);
   assert.ok((await alice.locator(".vrow").count()) < 80);
+});
+
+test("search: an old message found by another word form, opened in context", async () => {
+  const token = await alice.evaluate(() => JSON.parse(localStorage.getItem("sova.session")).token);
+  const h = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const chat = await (await fetch(`${server.url}/api/chats`, { method: "POST", headers: h, body: JSON.stringify({ type: "group", name: "Search room", members: [B] }) })).json();
+  const post = (text) => fetch(`${server.url}/api/chats/${chat.id}/messages`, { method: "POST", headers: h, body: JSON.stringify({ text }) });
+  const old = "Мы долго обсуждали книгами <b>старыми</b>";
+  await post(old);
+  for (let i = 1; i <= 120; i++) await post(`filler ${i}`);
+  if (await bob.locator(".chat-head .back").isVisible().catch(() => false)) await bob.click(".chat-head .back");
+  const hit = bob.locator(".search-hit[data-kind=message]");
+  // The index follows commits within a second or two: search again until it has the message.
+  for (let i = 0; i < 40 && (await hit.count()) === 0; i++) {
+    await bob.fill("#chat-search", "");
+    await bob.fill("#chat-search", "книга");
+    await bob.waitForTimeout(500);
+  }
+  await hit.first().waitFor(T);
+  assert.equal(await hit.first().locator("mark").textContent(), "книгами");
+  assert.ok((await hit.first().locator(".sh-snippet").textContent()).includes("<b>старыми</b>"), "markup in a message is shown as text");
+  assert.equal(await hit.first().locator(".sh-snippet b").count(), 0, "and never becomes markup");
+  await shot(bob, "search-phone");
+  await hit.first().click();
+  await msg(bob, old).waitFor(T);
+  await bob.locator(".jump-target").first().waitFor(T);
+  if (await bob.locator(".chat-head .back").isVisible().catch(() => false)) await bob.click(".chat-head .back");
+  await bob.fill("#chat-search", "");
+  await openChat(bob, "Team Owl"); // where the next test expects bob
 });
 
 test("offline, reload while offline, back online: resent once", async () => {

@@ -82,6 +82,7 @@ describe("protocol types match openapi.json", () => {
     RegisterRequest: "RegisterRequest", RegisteredUser: "RegisteredUser", LoginRequest: "LoginRequest", RefreshRequest: "RefreshRequest",
     LogoutRequest: "LogoutRequest", SyncPage: "SyncPage", ApiErrorBody: "ApiError",
     FileAttachment: "FileAttachment", FileInfo: "FileInfo",
+    Task: "Task", Board: "Board", BoardColumn: "BoardColumn", ChecklistItem: "ChecklistItem", TaskPage: "TaskPage",
   };
   for (const [mine, theirs] of Object.entries(same)) {
     it(`${mine} ≡ components.schemas.${theirs}`, () => {
@@ -99,6 +100,10 @@ describe("protocol types match openapi.json", () => {
     AddMembersRequest: ["post", "/api/chats/{chat_id}/members"],
     SetRoleRequest: ["patch", "/api/chats/{chat_id}/members/{user_id}"],
     CreateInviteRequest: ["post", "/api/chats/{chat_id}/invites"],
+    CreateTaskRequest: ["post", "/api/chats/{chat_id}/tasks"],
+    UpdateTaskRequest: ["patch", "/api/tasks/{task_id}"],
+    MoveTaskRequest: ["post", "/api/tasks/{task_id}/move"],
+    CreateBoardRequest: ["post", "/api/chats/{chat_id}/boards"],
   };
   for (const [mine, [method, path]] of Object.entries(bodies)) {
     it(`${mine} ≡ the body of ${method.toUpperCase()} ${path}`, () => check(mine, body(path, method)));
@@ -109,6 +114,8 @@ describe("protocol types match openapi.json", () => {
     ReactionRemovedFrame: "reaction_removed", MessagePinnedFrame: "message_pinned", ReadFrame: "read",
     MentionFrame: "mention", ChatAddedFrame: "chat_added", ChatUpdatedFrame: "chat_updated",
     ChatRemovedFrame: "chat_removed", MemberUpdatedFrame: "member_updated",
+    TaskCreatedFrame: "task_created", TaskUpdatedFrame: "task_updated", TaskDeletedFrame: "task_deleted",
+    BoardUpdatedFrame: "board_updated",
   };
   for (const [mine, type] of Object.entries(pushes)) {
     it(`${mine} ≡ the Event variant ${type}`, () => check(mine, event(type)));
@@ -134,6 +141,8 @@ describe("protocol types match openapi.json", () => {
     expect(tsUnion("ChatKind").sort()).toEqual(enumValues(schemas.ChatKind!).sort());
     expect(tsUnion("Role").sort()).toEqual(enumValues(schemas.Role!).sort());
     expect(tsUnion("MessageKind").sort()).toEqual(enumValues(schemas.MessageKind!).sort());
+    expect(tsUnion("TaskStatus").sort()).toEqual(enumValues(schemas.TaskStatus!).sort());
+    expect(tsUnion("Priority").sort()).toEqual(enumValues(schemas.Priority!).sort());
   });
 });
 

@@ -90,6 +90,8 @@ enum Command {
     History(scenario::CountArgs),
     /// A reconnect storm with `since`: nothing lost, nothing twice.
     Resume(scenario::CountArgs),
+    /// Search latency over an indexed chat.
+    Search(scenario::CountArgs),
     /// Runs the baseline server (started by the scenarios themselves).
     #[command(hide = true)]
     Baseline(baseline::Args),
@@ -149,6 +151,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Connections(a) => scenario::connections(&ctx, &mut report, a.count).await,
         Command::Login(a) => scenario::login(&ctx, &mut report, a.count).await,
         Command::History(a) => scenario::history(&ctx, &mut report, a.count).await,
+        Command::Search(a) => scenario::search(&ctx, &mut report, a.count).await,
         Command::Resume(a) => scenario::resume(&ctx, &mut report, a.count).await,
         Command::Baseline(_) => Ok(()),
     };

@@ -64,6 +64,15 @@ fn every_scenario_runs_in_every_mode() {
             assert_eq!(got.len(), 2, "{scenario} in {mode}: one row per transport\n{stdout}");
         }
         assert_eq!(find("login", "sova", mode).len(), 1, "login in {mode}");
+        for r in find("search", "sova", mode) {
+            assert_eq!(r["figures"]["messages"], 200, "{r}");
+            assert!(r["figures"]["queries_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+        }
+        assert_eq!(
+            find("search", "sova", mode).len(),
+            1,
+            "search in {mode}: the first transport"
+        );
         for r in find("throughput", "sova", mode) {
             let f = &r["figures"];
             assert!(f["acked"].as_u64().unwrap() > 0, "{r}");

@@ -8,6 +8,7 @@ pub mod games;
 pub mod rejection;
 pub mod rules;
 pub mod system;
+pub mod tasks;
 
 pub use rejection::{Rejection, RejectionKind};
 pub use system::{Lang, SystemEvent};

@@ -78,6 +78,22 @@ pub enum Rejection {
     NoSuchGame,
     /// The game engine refused a move, a join or the options; the game is unchanged.
     Game(crate::games::GameError),
+    /// The task does not exist or is not in one of the caller's chats.
+    NoSuchTask,
+    /// The board does not exist or is not in one of the caller's chats.
+    NoSuchBoard,
+    /// The column is not one of a board of the task's chat.
+    NoSuchColumn,
+    /// An assignee is not a member of the task's chat.
+    AssigneeNotMember(UserId),
+    /// A task is made from a message of its own chat only.
+    MessageOutsideChat,
+    /// `after` must be another task in the target column.
+    AfterNotInColumn,
+    /// The write named an older version; the task is now at `current`.
+    StaleVersion { current: i64 },
+    /// Only the task's creator or a chat admin may delete it.
+    TaskDeleteNotAllowed,
 }
 
 impl Rejection {
@@ -86,17 +102,18 @@ impl Rejection {
         use Rejection::*;
         match self {
             NoSuchChat | NoSuchMessage | NoSuchForwardSource | NoSuchFile | NoSuchUser(_) | NotAMember
-            | InvalidInvite | NoSuchGame => RejectionKind::NotFound,
+            | InvalidInvite | NoSuchTask | NoSuchBoard | NoSuchColumn | NoSuchGame => RejectionKind::NotFound,
             ChannelPostersOnly | DeleteNotAllowed | EditNotAllowed | PinNotAllowed | MembersFixed | AddNotAllowed
             | RemoveNotAllowed | PublicChatStays | PrivateChatStays | RolesFixed | RoleChangeNotAllowed | ChatFixed
-            | OwnerOnly | ManagersOnly => RejectionKind::Forbidden,
-            OwnerMustTransfer | GroupFull { .. } => RejectionKind::Conflict,
-            OwnRoleChange | ReplyOutsideChat | PrivateChatPair | UncreatableKind => RejectionKind::BadRequest,
+            | OwnerOnly | ManagersOnly | TaskDeleteNotAllowed => RejectionKind::Forbidden,
+            OwnerMustTransfer | GroupFull { .. } | StaleVersion { .. } => RejectionKind::Conflict,
             Game(e) => match e.http_status() {
                 403 => RejectionKind::Forbidden,
                 409 => RejectionKind::Conflict,
                 _ => RejectionKind::BadRequest,
             },
+            OwnRoleChange | ReplyOutsideChat | PrivateChatPair | UncreatableKind | AssigneeNotMember(_)
+            | MessageOutsideChat | AfterNotInColumn => RejectionKind::BadRequest,
         }
     }
 }

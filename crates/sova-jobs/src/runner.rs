@@ -403,13 +403,31 @@ async fn dispatch(shared: Arc<Shared>, tracker: TaskTracker) {
     }
 }
 
-/// Enqueues each recurring job once per period (deduplicated across instances).
+/// How often finished runs of short-period recurring jobs are removed (µs).
+const PERIOD_PURGE_EVERY: i64 = 600_000_000;
+
+/// Enqueues each recurring job once per period (deduplicated across instances), and
+/// removes finished runs of those recurring faster than the retention.
 async fn schedule(shared: Arc<Shared>, recurring: Vec<Recurring>) {
     if recurring.is_empty() {
         return;
     }
+    let retention = micros(shared.config.retention);
+    let mut last_purge = i64::MIN;
     loop {
         let now = now_micros();
+        if now.saturating_sub(last_purge) >= PERIOD_PURGE_EVERY {
+            last_purge = now;
+            for r in recurring.iter().filter(|r| micros(r.every) < retention) {
+                // Two periods back: the current period's key must stay.
+                let before = now.saturating_sub(2 * micros(r.every));
+                match shared.store().purge_periods(&r.kind, before).await {
+                    Ok(n) if n > 0 => tracing::debug!(kind = %r.kind, rows = n, "removed finished periods"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(kind = %r.kind, error = %e, "cannot remove finished periods"),
+                }
+            }
+        }
         // Re-check at least every minute (clock jumps, a failed enqueue).
         let mut next = now.saturating_add(60_000_000);
         for r in &recurring {

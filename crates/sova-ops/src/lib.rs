@@ -16,7 +16,9 @@ pub mod games;
 pub mod messages;
 pub mod openapi;
 mod params;
+pub mod search;
 pub mod security;
+pub mod tasks;
 pub mod users;
 
 use bytes::Bytes;
@@ -340,6 +342,8 @@ pub fn all() -> &'static [Entry] {
             messages::OPS,
             users::OPS,
             games::OPS,
+            search::OPS,
+            tasks::OPS,
         ]
         .concat()
     })

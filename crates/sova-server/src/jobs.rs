@@ -30,6 +30,13 @@ pub const SWEEP_GAMES: &str = "games.sweep_timeouts";
 const SWEEP_GAMES_EVERY: Duration = Duration::from_secs(60);
 /// Most games one sweep times out.
 const SWEEP_GAMES_BATCH: i64 = 500;
+/// Indexes messages and files sent, edited or deleted since the index's position.
+pub const SEARCH_INDEX: &str = "search.index";
+/// How often the search indexer looks for new changes (each run returns once it
+/// has caught up, so it holds a worker only while there is work).
+const SEARCH_INDEX_EVERY: Duration = Duration::from_secs(1);
+/// Longest one indexer run keeps going before leaving the rest to the next period.
+const SEARCH_INDEX_BUDGET: Duration = Duration::from_secs(10);
 /// How often abandoned uploads are looked for.
 const PURGE_UPLOADS_EVERY: Duration = Duration::from_secs(3600);
 
@@ -68,6 +75,7 @@ pub fn runner_config(config: &Config) -> RunnerConfig {
 pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobRunner {
     let stores = services.stores.clone();
     let alert_retention = Duration::from_secs(config.security_alert_retention_days.saturating_mul(DAY));
+    let indexer = services.clone();
     JobRunner::new(queue, runner_config(config))
         .handler(PURGE_TOKENS, move |_, _| {
             let tokens = stores.tokens.clone();
@@ -148,6 +156,26 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
                 Ok(())
             }
         })
+        .handler(SEARCH_INDEX, move |ctx, _| {
+            let services = indexer.clone();
+            // Idempotent effect: each step moves the index position with a
+            // compare-and-set in the transaction that writes its tokens, so a run
+            // repeated, or overlapping another instance's, writes nothing twice.
+            async move {
+                let started = std::time::Instant::now();
+                loop {
+                    let step = services
+                        .search
+                        .index_step(&services.files, sova_service::search::INDEX_BATCH)
+                        .await
+                        .map_err(|e| JobError::retry(e.message))?;
+                    if step.caught_up || started.elapsed() > SEARCH_INDEX_BUDGET || ctx.shutting_down().is_cancelled() {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+        .recurring(Recurring::new(SEARCH_INDEX, SEARCH_INDEX_EVERY))
         .recurring(Recurring::new(PURGE_TOKENS, PURGE_TOKENS_EVERY))
         .recurring(Recurring::new(PURGE_UPLOADS, PURGE_UPLOADS_EVERY))
         .recurring(Recurring::new(PURGE_INVITES, PURGE_INVITES_EVERY))

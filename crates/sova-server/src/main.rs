@@ -1,6 +1,6 @@
 //! `sova`: the server binary. `serve` (default) runs the server, `migrate` applies
 //! database migrations and exits, `print-config` shows the effective configuration
-//! with secrets redacted, `admin` runs maintenance tasks (key rotation, durable jobs).
+//! with secrets redacted, `admin` runs maintenance tasks (key rotation, durable jobs, search reindex).
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -42,6 +42,13 @@ enum Admin {
     /// Durable jobs: counts by state and kind, the dead and the longest-waiting jobs
     /// with their last error; `--state dead` lists one state; `retry` re-queues dead jobs.
     Jobs(JobsArgs),
+    /// Rebuild the full-text search index from the first message, with progress;
+    /// safe while the server runs (searches see a partial index until it finishes).
+    Reindex {
+        /// Changes indexed per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
 }
 
 #[derive(Args)]
@@ -147,6 +154,7 @@ async fn run() -> anyhow::Result<()> {
             rotate_keys(config, batch.clamp(1, 100_000), restart).await
         }
         Command::Admin(Admin::Jobs(args)) => admin_jobs(config, args).await,
+        Command::Admin(Admin::Reindex { batch }) => reindex(config, batch.clamp(1, 10_000)).await,
     }
 }
 
@@ -181,13 +189,44 @@ async fn admin_jobs(config: Config, args: JobsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn reindex(mut config: Config, batch: i64) -> anyhow::Result<()> {
+    config.prepare_secrets()?;
+    let db = Database::open(&config).await?.with_cipher(&config)?;
+    db.migrate().await?;
+    let stores = db.stores();
+    let files = sova_service::files::FileService::start(&config, stores.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("file storage: {}", e.message))?;
+    let search = sova_service::search::SearchService::new(&config, stores)
+        .map_err(|e| anyhow::anyhow!("search: {}", e.message))?;
+    search.reset().await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let mut last_report = std::time::Instant::now();
+    loop {
+        let step = search
+            .index_step(&files, batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        if step.caught_up || last_report.elapsed() > std::time::Duration::from_secs(1) {
+            let (done, total) = search.progress().await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("indexed {done}/{total} messages");
+            last_report = std::time::Instant::now();
+        }
+        if step.caught_up {
+            break;
+        }
+    }
+    println!("done: the search index is rebuilt");
+    db.close().await;
+    Ok(())
+}
+
 async fn rotate_keys(mut config: Config, batch: i64, restart: bool) -> anyhow::Result<()> {
     config.prepare_secrets()?;
     let db = Database::open(&config).await?.with_cipher(&config)?;
     db.migrate().await?;
     let stores = db.stores();
     let m = &stores.messages;
-    for table in ["messages", "versions", "events", "totp_secret", "totp_pending"] {
+    for table in ["messages", "versions", "events", "tasks", "totp_secret", "totp_pending"] {
         let key = format!("reseal:{table}");
         if restart {
             m.set_checkpoint(&key, 0).await?;

@@ -311,3 +311,23 @@ impl FileService {
 pub(crate) fn hex_digest(hash: Sha256) -> String {
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+impl FileService {
+    /// The whole plaintext of `file` when it is at most `cap` bytes (`None` above):
+    /// for the search indexer, which needs a document in one piece to parse it.
+    pub(crate) async fn plaintext(&self, file: &FileRow, cap: u64) -> Result<Option<Vec<u8>>, ApiError> {
+        let size = u64::try_from(file.size).unwrap_or(u64::MAX);
+        if size > cap {
+            return Ok(None);
+        }
+        if size == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let mut stream = std::pin::pin!(self.read(file, 0, size - 1).await?);
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        while let Some(piece) = stream.next().await {
+            out.extend_from_slice(&piece.map_err(|e| internal("read", e))?);
+        }
+        Ok(Some(out))
+    }
+}

@@ -12,8 +12,10 @@ pub mod hashing;
 pub mod messages;
 pub mod order;
 pub mod presence;
+pub mod search;
 pub mod sessions;
 pub mod settings;
+pub mod tasks;
 pub mod telemetry;
 pub mod twofa;
 pub mod uploads;
@@ -44,12 +46,16 @@ pub struct Services {
     /// Uploaded files.
     pub files: files::FileService,
     pub presence: presence::PresenceService,
+    /// Full-text search and its indexer.
+    pub search: search::SearchService,
     /// Client settings that follow the user.
     pub settings: settings::SettingsService,
     /// The user directory.
     pub users: users::UserService,
     /// Games played in chats, ratings, statistics and achievements.
     pub games: games::GameService,
+    /// Tasks and kanban boards.
+    pub tasks: tasks::TaskService,
     /// Abuse counters shared by every service and transport.
     pub limits: Arc<dyn sova_limits::Limits>,
     /// Renders `/metrics`.
@@ -88,6 +94,7 @@ impl Services {
         };
         let auth = AuthService::new(&config, stores.clone(), chats.general(), limits.clone(), bus.clone())?;
         let games = games::GameService::new(stores.clone(), write.clone());
+        let tasks = tasks::TaskService::new(stores.clone(), write.clone());
         let messages = MessageService::new(
             &config,
             stores.clone(),
@@ -108,6 +115,7 @@ impl Services {
         let presence = presence::PresenceService::new(counts, stores.clone(), bus.clone(), audience);
         let settings = settings::SettingsService::new(stores.clone(), bus.clone());
         let files = files::FileService::start(&config, stores.clone()).await?;
+        let search = search::SearchService::new(&config, stores.clone())?;
         let users = users::UserService::new(stores.clone());
         let services = Arc::new(Services {
             config,
@@ -118,9 +126,11 @@ impl Services {
             messages,
             files,
             presence,
+            search,
             settings,
             users,
             games,
+            tasks,
             limits,
             metrics: telemetry::install(),
         });
@@ -169,6 +179,14 @@ pub(crate) fn rejection_err(r: &Rejection) -> ApiError {
         Rejection::PrivateChatPair => "a private chat has exactly one other member".to_owned(),
         Rejection::UncreatableKind => "type must be private, group or channel".to_owned(),
         Rejection::GroupFull { max } => format!("a group holds at most {max} members"),
+        Rejection::NoSuchTask => "no such task".to_owned(),
+        Rejection::NoSuchBoard => "no such board".to_owned(),
+        Rejection::NoSuchColumn => "no such column on a board of this chat".to_owned(),
+        Rejection::AssigneeNotMember(_) => "assignees must be members of this chat".to_owned(),
+        Rejection::MessageOutsideChat => "message_id must be a message of this chat".to_owned(),
+        Rejection::AfterNotInColumn => "after must be another task in the target column".to_owned(),
+        Rejection::StaleVersion { current } => format!("the task changed: it is at version {current}"),
+        Rejection::TaskDeleteNotAllowed => "only the task's creator or a chat admin can delete it".to_owned(),
     };
     match r.kind() {
         RejectionKind::NotFound => ApiError::not_found(message),

@@ -385,7 +385,11 @@ impl MessageService {
         self.with_reactions(user, vec![row]).await.map(|mut v| v.remove(0))
     }
 
-    async fn with_reactions(&self, user: &AuthUser, rows: Vec<MessageRow>) -> Result<Vec<Message>, ApiError> {
+    pub(crate) async fn with_reactions(
+        &self,
+        user: &AuthUser,
+        rows: Vec<MessageRow>,
+    ) -> Result<Vec<Message>, ApiError> {
         let ids: Vec<MessageId> = rows.iter().filter(|r| r.deleted_at.is_none()).map(|r| r.id).collect();
         let reactions = self
             .stores

@@ -331,3 +331,5 @@ async fn games_publish_public_updates_to_the_chat_and_achievements_to_the_winner
     assert_eq!(err.code, ErrorCode::Conflict);
     assert!(h.events.take().is_empty());
 }
+#[path = "service_tasks/mod.rs"]
+mod service_tasks;

@@ -13,7 +13,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, 
 const FILE_COLUMNS: &str =
     "f.id, f.uploader_id, f.name, f.mime, f.size, f.sha256, f.created_at, f.width, f.height, f.blurhash";
 
-fn file_row<R: Row>(r: &R) -> std::result::Result<FileRow, sqlx::Error>
+pub(crate) fn file_row<R: Row>(r: &R) -> std::result::Result<FileRow, sqlx::Error>
 where
     usize: ColumnIndex<R>,
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,

@@ -23,6 +23,10 @@ fn statements(table: &str) -> Option<(&'static str, &'static str)> {
             "SELECT id, CAST(0 AS BIGINT), payload FROM events WHERE id > $1 ORDER BY id LIMIT $2",
             "UPDATE events SET payload = $1 WHERE id = $2 AND CAST($3 AS BIGINT) >= 0 AND payload = $4",
         ),
+        "tasks" => (
+            "SELECT id, CAST(0 AS BIGINT), content FROM tasks WHERE id > $1 ORDER BY id LIMIT $2",
+            "UPDATE tasks SET content = $1 WHERE id = $2 AND CAST($3 AS BIGINT) >= 0 AND content = $4",
+        ),
         "totp_secret" => (
             "SELECT id, CAST(0 AS BIGINT), totp_secret FROM users \
              WHERE id > $1 AND totp_secret IS NOT NULL ORDER BY id LIMIT $2",
@@ -96,6 +100,7 @@ where
             "messages" => "SELECT COUNT(*) FROM messages WHERE id > $1",
             "versions" => "SELECT COUNT(*) FROM message_versions WHERE message_id > $1",
             "events" => "SELECT COUNT(*) FROM events WHERE id > $1",
+            "tasks" => "SELECT COUNT(*) FROM tasks WHERE id > $1",
             "totp_secret" => "SELECT COUNT(*) FROM users WHERE id > $1 AND totp_secret IS NOT NULL",
             "totp_pending" => "SELECT COUNT(*) FROM users WHERE id > $1 AND totp_pending IS NOT NULL",
             _ => return Err(unknown(table).into()),

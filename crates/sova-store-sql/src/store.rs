@@ -81,6 +81,8 @@ where
         + sova_store::ChatStore
         + sova_store::MessageStore
         + sova_store::FileStore
+        + sova_store::SearchStore
+        + sova_store::TaskStore
         + sova_store::GameStore,
 {
     /// All store traits backed by this database.

@@ -154,6 +154,8 @@ macro_rules! conformance_suite {
             invites_and_join,
             members_of_many_chats_in_one_query,
             mentions_replies_and_forwards,
+            search_index_follows_changes_once_and_by_membership,
+            tasks_keep_versions_order_and_membership,
         );
     };
     (@cases $backend:ident: $($case:ident),* $(,)?) => {

@@ -327,6 +327,8 @@ pub enum WriteOp {
         game: GameId,
         at: i64,
     },
+    /// A task or board change (see `tasks::TaskOp`).
+    Task(tasks::TaskOp),
 }
 
 /// What an op did.
@@ -342,6 +344,10 @@ pub enum Outcome {
     /// `CreateChat` of a private chat that already existed.
     ExistingChat(ChatRow),
     Done,
+    /// A task after the change (for a delete: before it).
+    Task(tasks::TaskRow),
+    /// A board just created.
+    Board(tasks::BoardRow),
     /// Refused by a domain rule; nothing was written for this op.
     Rejected(sova_core::Rejection),
 }
@@ -610,8 +616,8 @@ pub trait MessageStore: Send + Sync {
     async fn unpublished(&self, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// Records that every event up to `seq` has been published.
     async fn mark_published(&self, seq: i64) -> StoreResult<()>;
-    /// Re-encrypts with the newest key the rows of `table` (`messages`, `versions`
-    /// or `events`) after cursor `after`, at most `limit`: (rows scanned, rows
+    /// Re-encrypts with the newest key the rows of `table` (`messages`, `versions`,
+    /// `events`, `tasks`, `totp_secret` or `totp_pending`) after cursor `after`, at most `limit`: (rows scanned, rows
     /// changed, next cursor). Rows already under the newest key are left alone.
     async fn reseal(&self, table: &str, after: i64, limit: i64) -> StoreResult<(i64, i64, i64)>;
     /// Rows of `table` after cursor `after` (for progress).
@@ -700,6 +706,9 @@ pub struct Stores {
     pub messages: Arc<dyn MessageStore>,
     pub files: Arc<dyn FileStore>,
     pub games: Arc<dyn GameStore>,
+    /// The blind full-text index.
+    pub search: Arc<dyn SearchStore>,
+    pub tasks: Arc<dyn TaskStore>,
     /// Which backend this is (`sqlite` or `postgres`), for logs and metrics.
     pub backend: &'static str,
 }
@@ -708,7 +717,15 @@ impl Stores {
     /// Builds `Stores` from one value that implements every trait.
     pub fn from_backend<T>(backend: Arc<T>, name: &'static str) -> Stores
     where
-        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + GameStore + 'static,
+        T: UserStore
+            + TokenStore
+            + ChatStore
+            + MessageStore
+            + FileStore
+            + SearchStore
+            + TaskStore
+            + GameStore
+            + 'static,
     {
         Stores {
             users: backend.clone(),
@@ -716,6 +733,8 @@ impl Stores {
             chats: backend.clone(),
             files: backend.clone(),
             games: backend.clone(),
+            search: backend.clone(),
+            tasks: backend.clone(),
             messages: backend,
             backend: name,
         }
@@ -724,3 +743,9 @@ impl Stores {
 
 pub mod cipher;
 pub mod dto;
+pub mod search;
+
+pub use search::{Posting, SearchBatch, SearchChanges, SearchDoc, SearchFilter, SearchState, SearchStore};
+pub mod tasks;
+
+pub use tasks::{BoardRow, NewTask, TaskOp, TaskPatch, TaskQuery, TaskRow, TaskStore};

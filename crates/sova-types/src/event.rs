@@ -100,6 +100,18 @@ pub enum Event {
         game_id: crate::ids::GameId,
         unlocked_at: String,
     },
+    /// A task was created in the chat.
+    TaskCreated { seq: i64, task: crate::tasks::Task },
+    /// A task changed (fields, checklist, assignees, or its place on a board).
+    TaskUpdated { seq: i64, task: crate::tasks::Task },
+    /// A task was deleted.
+    TaskDeleted {
+        seq: i64,
+        chat_id: ChatId,
+        task_id: crate::ids::TaskId,
+    },
+    /// A board was created or its columns changed (columns carry no tasks here).
+    BoardUpdated { seq: i64, board: crate::tasks::Board },
     /// Ephemeral: a user's presence changed (sent to their private chats and small groups).
     Presence(crate::models::Presence),
     /// Ephemeral: a member is typing (expires after `expires_in` seconds).
@@ -156,6 +168,10 @@ impl Event {
             | Event::MemberUpdated { seq, .. }
             | Event::GameUpdated { seq, .. }
             | Event::AchievementUnlocked { seq, .. } => *seq,
+            Event::TaskCreated { seq, .. }
+            | Event::TaskUpdated { seq, .. }
+            | Event::TaskDeleted { seq, .. }
+            | Event::BoardUpdated { seq, .. } => *seq,
             Event::Presence(_)
             | Event::Typing { .. }
             | Event::SecurityAlert { .. }

@@ -46,3 +46,15 @@ id_type!(
     /// A game played in a chat.
     GameId
 );
+id_type!(
+    /// A task in a chat.
+    TaskId
+);
+id_type!(
+    /// A kanban board in a chat.
+    BoardId
+);
+id_type!(
+    /// A column of a board.
+    ColumnId
+);

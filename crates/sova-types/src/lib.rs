@@ -8,8 +8,9 @@ pub mod frames;
 pub mod games;
 pub mod ids;
 pub mod models;
+pub mod tasks;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};
 pub use event::{Event, SharedEvent};
-pub use ids::{ChatId, GameId, MessageId, UserId};
+pub use ids::{BoardId, ChatId, ColumnId, GameId, MessageId, TaskId, UserId};

@@ -384,3 +384,27 @@ pub struct UserSettings {
     /// RFC 3339 time of the last save (absent: never saved).
     pub updated_at: Option<String>,
 }
+
+/// A page of search results (`GET /api/search`), best first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SearchPage {
+    pub items: Vec<SearchItem>,
+    /// Pass back as `cursor` for the next page; `null` on the last page.
+    pub cursor: Option<String>,
+}
+
+/// One search result. `snippet` is HTML-safe text: everything is escaped except
+/// `<mark>`…`</mark>` around the matched words (docs/search.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SearchItem {
+    /// A message whose text matches.
+    Message { message: Message, snippet: String },
+    /// A file attached to a message, matching by name or contents.
+    File {
+        file: FileInfo,
+        chat_id: ChatId,
+        message_id: MessageId,
+        snippet: String,
+    },
+}

@@ -10,6 +10,7 @@ import type { AckFrame, AchievementUnlockedFrame, Chat, Game, Member, Message, P
 import { DEFAULT_SETTINGS, applyAppearance, normalize, type Settings } from "./settings";
 import { setLang, t } from "./i18n";
 import { navigate } from "./router";
+import { onTaskPush } from "./tasks";
 
 export interface ChatMessages {
   list: Message[];
@@ -39,11 +40,13 @@ interface State {
   settings: Settings;
   openChat: number | null;
   chatsLoaded: boolean;
+  /** A message to show in context when its chat opens (from a search result). */
+  jump: { chat: number; id: number } | null;
 }
 
 const [state, setState] = createStore<State>({
   me: null, conn: "offline", chats: {}, messages: {}, members: {}, presence: {}, typing: {}, peers: {},
-  outbox: [], alerts: [], games: {}, unlocked: [], settings: DEFAULT_SETTINGS, openChat: null, chatsLoaded: false,
+  outbox: [], alerts: [], games: {}, unlocked: [], settings: DEFAULT_SETTINGS, openChat: null, chatsLoaded: false, jump: null,
 });
 export { state };
 
@@ -337,6 +340,54 @@ export async function loadOlder(chatId: number): Promise<void> {
   }
 }
 
+/** Opens `chatId` at message `id` (a search result): ChatView loads the history around it. */
+export function jumpToMessage(chatId: number, id: number): void {
+  setState("jump", { chat: chatId, id });
+  navigate(`/chat/${chatId}`);
+}
+
+/** Takes the pending jump for `chatId`, if any. */
+export function takeJump(chatId: number): number | null {
+  const j = state.jump;
+  if (!j || j.chat !== chatId) return null;
+  setState("jump", null);
+  return j.id;
+}
+
+/** Makes sure message `id` is in the chat's loaded list: the page around it replaces the list when it is not. */
+export async function loadAround(chatId: number, id: number): Promise<boolean> {
+  if (state.messages[chatId]?.list.some((m) => m.id === id)) return true;
+  setState("messages", chatId, { list: state.messages[chatId]?.list ?? [], hasLatest: false, atStart: false, loading: true });
+  try {
+    const list = await rest.messages(chatId, { limit: 50, around: id });
+    const last = state.chats[chatId]?.last_message?.id;
+    const hasLatest = list.length > 0 && last !== undefined && list[list.length - 1]!.id >= last;
+    setState("messages", chatId, { list, hasLatest, atStart: false, loading: false });
+    return list.some((m) => m.id === id);
+  } catch {
+    setState("messages", chatId, "loading", false);
+    return false;
+  }
+}
+
+/** After a jump into the past: the next newer page, until the list reaches the newest message. */
+export async function loadNewer(chatId: number): Promise<void> {
+  const m = state.messages[chatId];
+  if (!m || m.loading || m.hasLatest || !m.list.length) return;
+  setState("messages", chatId, "loading", true);
+  try {
+    const newer = await rest.messages(chatId, { limit: 50, after: m.list[m.list.length - 1]!.id });
+    setState("messages", chatId, produce((x) => {
+      const have = new Set(x.list.map((y) => y.id));
+      x.list = [...x.list, ...newer.filter((y) => !have.has(y.id))];
+      x.hasLatest = newer.length < 50;
+      x.loading = false;
+    }));
+  } catch {
+    setState("messages", chatId, "loading", false);
+  }
+}
+
 // ---------- sending ----------
 async function sendEntry(e: OutboxEntry): Promise<AckFrame> {
   if (!conn || conn.state !== "online") throw new ApiError("network", "offline");
@@ -471,6 +522,7 @@ function patchMessage(chatId: number, id: number, fn: (m: Message) => void) {
 
 function onPush(f: PushFrame) {
   if ("seq" in f) bumpSeq(f.seq);
+  if (onTaskPush(f)) return;
   const me = state.me?.id;
   switch (f.type) {
     case "new_message": {

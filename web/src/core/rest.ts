@@ -1,8 +1,10 @@
 import { ApiError } from "./errors";
 import type {
   AuditEntry, BackupCodes, CaptchaChallenge, CaptchaSolution, Chat, CreateChatRequest, CreateInviteRequest, Invite,
-  LoginResult, Member, Message, MessageVersion, PostMessageRequest, Presence, RegisteredUser, Role, Session,
-  SettingsEnvelope, SyncPage, TokenPair, TotpSetup, TotpStatus, ErrorCode, Game, GameKind, LeaderboardPage, PlayerStats,
+  Game, GameKind, LeaderboardPage, PlayerStats,
+  LoginResult, Member, Message, MessageVersion, PostMessageRequest, Presence, RegisteredUser, Role, SearchPage, Session,
+  SettingsEnvelope, SyncPage, TokenPair, TotpSetup, TotpStatus, ErrorCode, Board, CreateBoardRequest, CreateTaskRequest,
+  MoveTaskRequest, Task, TaskPage, UpdateTaskRequest,
 } from "../protocol/types";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -64,6 +66,18 @@ export const ROUTES = {
   gameMove: ["POST", "/api/games/{id}/moves"],
   leaderboard: ["GET", "/api/leaderboard"],
   userStats: ["GET", "/api/users/{id}/stats"],
+  // Full-text search over my chats' messages and files (docs/search.md).
+  search: ["GET", "/api/search"],
+  // Tasks and boards (docs/tasks.md).
+  createTask: ["POST", "/api/chats/{id}/tasks"],
+  task: ["GET", "/api/tasks/{id}"],
+  updateTask: ["PATCH", "/api/tasks/{id}"],
+  deleteTask: ["DELETE", "/api/tasks/{id}"],
+  tasks: ["GET", "/api/tasks"],
+  moveTask: ["POST", "/api/tasks/{id}/move"],
+  createBoard: ["POST", "/api/chats/{id}/boards"],
+  boards: ["GET", "/api/chats/{id}/boards"],
+  board: ["GET", "/api/boards/{id}"],
 } as const satisfies Record<string, readonly [Method, string]>;
 
 /** Routes that exist in the client before the server has them (excluded from the drift check). */
@@ -190,6 +204,19 @@ export class Rest {
   sync(since: number, limit = 500) { return this.call<SyncPage>("sync", {}, undefined, { since, limit }); }
   presence(ids: number[]) { return this.call<Presence[]>("presence", {}, undefined, { user_ids: ids.join(",") }); }
 
+  // ---- tasks and boards ----
+  createTask(chat: number, req: CreateTaskRequest) { return this.call<Task>("createTask", { id: chat }, req); }
+  task(id: number) { return this.call<Task>("task", { id }); }
+  updateTask(id: number, req: UpdateTaskRequest) { return this.call<Task>("updateTask", { id }, req); }
+  deleteTask(id: number) { return this.call<void>("deleteTask", { id }); }
+  tasks(q: { chat_id?: number; assignee?: string; status?: string; due_before?: string; cursor?: string; limit?: number } = {}) {
+    return this.call<TaskPage>("tasks", {}, undefined, q);
+  }
+  moveTask(id: number, req: MoveTaskRequest) { return this.call<Task>("moveTask", { id }, req); }
+  createBoard(chat: number, req: CreateBoardRequest) { return this.call<Board>("createBoard", { id: chat }, req); }
+  boards(chat: number) { return this.call<Board[]>("boards", { id: chat }); }
+  board(id: number) { return this.call<Board>("board", { id }); }
+
   // ---- security ----
   totpStatus() { return this.call<TotpStatus>("totpStatus"); }
   totpSetup() { return this.call<TotpSetup>("totpSetup"); }
@@ -200,6 +227,11 @@ export class Rest {
   revokeSession(id: string) { return this.call<void>("revokeSession", { id }); }
   revokeOthers() { return this.call<{ revoked: number }>("revokeOthers", {}); }
   alerts() { return this.call<AuditEntry[]>("alerts"); }
+
+  // ---- search ----
+  search(q: string, opts: { chat_id?: number; limit?: number; cursor?: string } = {}) {
+    return this.call<SearchPage>("search", {}, undefined, { q, ...opts });
+  }
 
   // ---- settings ----
   getSettings() { return this.call<SettingsEnvelope>("getSettings"); }

@@ -27,6 +27,14 @@ export interface FileInfo {
   width?: number; height?: number; blurhash?: string;
 }
 
+/** One search result (GET /api/search). `snippet` is HTML-escaped text whose only markup is
+ * `<mark>`…`</mark>` around matched words: render it with app/snippet.ts, never as HTML. */
+export type SearchItem =
+  | { kind: "message"; message: Message; snippet: string }
+  | { kind: "file"; file: FileInfo; chat_id: number; message_id: number; snippet: string };
+/** A page of search results, best first; `cursor` fetches the next page (null on the last). */
+export interface SearchPage { items: SearchItem[]; cursor: string | null }
+
 export interface Message {
   id: number; chat_id: number; chat_seq: number; user_id: number; user: string; text: string;
   timestamp: string; seq: number; kind: MessageKind;
@@ -112,6 +120,33 @@ export interface PlayerStats {
   user_id: number; played: number; won: number; lost: number; drawn: number; best_streak: number;
   kinds: KindStats[]; achievements: HeldAchievement[];
 }
+// ---- tasks and boards (docs/tasks.md) ----
+export type TaskStatus = "todo" | "in_progress" | "done";
+export type Priority = "low" | "normal" | "high" | "urgent";
+export interface ChecklistItem { text: string; done: boolean }
+export interface Task {
+  id: number; chat_id: number; title: string; description: string; status: TaskStatus; assignees: number[];
+  due: string | null; priority: Priority; labels: string[]; checklist: ChecklistItem[]; progress: number;
+  version: number; created_by: number; created_at: string; updated_at: string;
+  message_id: number | null; board_id: number | null; column_id: number | null; rank: string | null;
+}
+export interface BoardColumn { id: number; name: string; tasks: Task[] }
+export interface Board {
+  id: number; chat_id: number; name: string; columns: BoardColumn[]; version: number;
+  created_by: number; created_at: string; updated_at: string;
+}
+export interface TaskPage { items: Task[]; cursor: string | null }
+export interface CreateTaskRequest {
+  title: string; description?: string | null; status?: TaskStatus | null; assignees?: number[]; due?: string | null;
+  priority?: Priority | null; labels?: string[]; checklist?: ChecklistItem[]; message_id?: number | null; column_id?: number | null;
+}
+export interface UpdateTaskRequest {
+  version: number; title?: string | null; description?: string | null; status?: TaskStatus | null;
+  assignees?: number[] | null; due?: string | null; priority?: Priority | null; labels?: string[] | null;
+  checklist?: ChecklistItem[] | null;
+}
+export interface MoveTaskRequest { column_id: number; after?: number | null; version?: number | null }
+export interface CreateBoardRequest { name: string; columns: string[] }
 
 // ---- socket push frames (§3.12) ----
 export type NewMessageFrame = { type: "new_message" } & Message;
@@ -129,6 +164,10 @@ export interface MemberUpdatedFrame { type: "member_updated"; seq: number; chat_
 export interface TypingFrame { type: "typing"; chat_id: number; user_id: number; user: string; expires_in: number }
 export interface PresenceFrame { type: "presence"; user_id: number; status: "online" | "offline"; last_seen?: string }
 export interface SecurityAlertFrame { type: "security_alert"; kind: string; ip: string; device_id: string; user_agent: string; at: string }
+export interface TaskCreatedFrame { type: "task_created"; seq: number; task: Task }
+export interface TaskUpdatedFrame { type: "task_updated"; seq: number; task: Task }
+export interface TaskDeletedFrame { type: "task_deleted"; seq: number; chat_id: number; task_id: number }
+export interface BoardUpdatedFrame { type: "board_updated"; seq: number; board: Board }
 /** Not in protocol v1 yet: the settings endpoint's push to the user's other connections. */
 export interface SettingsUpdatedFrame { type: "settings_updated"; settings: Record<string, unknown>; updated_at: string | null }
 
@@ -140,7 +179,8 @@ export interface AchievementUnlockedFrame {
 export type StoredEvent =
   | NewMessageFrame | MessageEditedFrame | MessageDeletedFrame | ReactionAddedFrame | ReactionRemovedFrame
   | MessagePinnedFrame | ReadFrame | MentionFrame | ChatAddedFrame | ChatUpdatedFrame | ChatRemovedFrame | MemberUpdatedFrame
-  | GameUpdatedFrame | AchievementUnlockedFrame;
+  | GameUpdatedFrame | AchievementUnlockedFrame
+  | TaskCreatedFrame | TaskUpdatedFrame | TaskDeletedFrame | BoardUpdatedFrame;
 export type PushFrame = StoredEvent | TypingFrame | PresenceFrame | SecurityAlertFrame | SettingsUpdatedFrame;
 
 // ---- socket answer frames (§3.11) ----
@@ -161,7 +201,7 @@ export const SERVER_FRAME_TYPES = [
   "auth_success", "auth_2fa_required", "ack", "synced", "history", "result", "pong", "error",
   "new_message", "message_edited", "message_deleted", "reaction_added", "reaction_removed", "message_pinned",
   "read", "mention", "chat_added", "chat_updated", "chat_removed", "member_updated", "typing", "presence",
-  "security_alert", "settings_updated", "game_updated", "achievement_unlocked",
+  "security_alert", "settings_updated", "game_updated", "achievement_unlocked", "task_created", "task_updated", "task_deleted", "board_updated",
 ] as const;
 
 /** Client frames the client sends (checked against docs/protocol.md). */

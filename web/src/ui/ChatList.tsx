@@ -1,8 +1,9 @@
-import { createMemo, createSignal, For, Show } from "solid-js";
-import type { Chat } from "../protocol/types";
+import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from "solid-js";
+import type { Chat, SearchItem } from "../protocol/types";
 import { fmtListTime, t } from "../app/i18n";
 import { navigate } from "../app/router";
-import { chatTitle, now, state } from "../app/store";
+import { parseSnippet } from "../app/snippet";
+import { chatTitle, jumpToMessage, now, rest, state } from "../app/store";
 
 function initials(name: string): string {
   return name.replace(/[^\p{L}\p{N}]/gu, "").slice(0, 2).toUpperCase() || "#";
@@ -40,6 +41,79 @@ function typingIn(chatId: number): string {
   const names = Object.values(state.typing[chatId] ?? {}).filter((x) => x.until > at).map((x) => x.user);
   if (!names.length) return "";
   return names.length === 1 ? t("chat.typing.one", { a: names[0]! }) : t("chat.typing.many");
+}
+
+/** A snippet with its matches in <mark>, built from text nodes only (never parsed as HTML). */
+export function Snippet(props: { text: string }) {
+  return (
+    <For each={parseSnippet(props.text)}>
+      {(p) => (p.mark ? <mark>{p.text}</mark> : <>{p.text}</>)}
+    </For>
+  );
+}
+
+/** Full-text results for the search box: messages and files, best first; a click opens the message in context. */
+function SearchResults(props: { query: string }) {
+  const [items, setItems] = createSignal<SearchItem[]>([]);
+  const [cursor, setCursor] = createSignal<string | null>(null);
+  const [busy, setBusy] = createSignal(false);
+  let generation = 0;
+  async function fetchPage(q: string, after?: string) {
+    const mine = ++generation;
+    setBusy(true);
+    try {
+      const page = await rest.search(q, { limit: 20, cursor: after });
+      if (mine !== generation) return;
+      setItems((prev) => (after ? [...prev, ...page.items] : page.items));
+      setCursor(page.cursor);
+    } catch {
+      if (mine === generation && !after) setItems([]);
+    } finally {
+      if (mine === generation) setBusy(false);
+    }
+  }
+  createEffect(on(() => props.query, (q) => {
+    const timer = setTimeout(() => void fetchPage(q), 250);
+    onCleanup(() => clearTimeout(timer));
+  }));
+  const chatOf = (it: SearchItem) => (it.kind === "message" ? it.message.chat_id : it.chat_id);
+  const messageOf = (it: SearchItem) => (it.kind === "message" ? it.message.id : it.message_id);
+  return (
+    <section class="search-results" aria-label={t("search.results")} aria-busy={busy()}>
+      <h2 class="search-head">{t("search.results")}</h2>
+      <ul>
+        <For each={items()} fallback={<li class="muted empty">{busy() ? t("search.searching") : t("search.none")}</li>}>
+          {(it) => {
+            const c = () => state.chats[chatOf(it)];
+            return (
+              <li>
+                <a
+                  class="search-hit"
+                  href={`/chat/${chatOf(it)}`}
+                  data-kind={it.kind}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    jumpToMessage(chatOf(it), messageOf(it));
+                  }}
+                >
+                  <span class="sh-top">
+                    <span class="sh-chat">{c() ? chatTitle(c()!) : "#"}</span>
+                    <Show when={it.kind === "message"} fallback={<span class="sh-who">📄 {it.kind === "file" ? it.file.name : ""}</span>}>
+                      <span class="sh-who">{it.kind === "message" ? it.message.user : ""}</span>
+                    </Show>
+                  </span>
+                  <span class="sh-snippet"><Snippet text={it.snippet} /></span>
+                </a>
+              </li>
+            );
+          }}
+        </For>
+      </ul>
+      <Show when={cursor()}>
+        <button class="link-btn" onClick={() => void fetchPage(props.query, cursor()!)}>{t("search.more")}</button>
+      </Show>
+    </section>
+  );
 }
 
 /** The sidebar: search, chats by recent activity, unread badges, presence, muted state. */
@@ -132,6 +206,9 @@ export function ChatList(props: { onNew: () => void; onSettings: () => void }) {
           }}
         </For>
       </ul>
+      <Show when={query().trim().length >= 2}>
+        <SearchResults query={query().trim()} />
+      </Show>
     </nav>
   );
 }

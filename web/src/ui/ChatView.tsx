@@ -3,13 +3,14 @@ import type { Message } from "../protocol/types";
 import type { OutboxEntry } from "../core/outbox";
 import { fmtDateTime, t } from "../app/i18n";
 import { navigate } from "../app/router";
-import { chatTitle, closeChatView, loadOlder, markRead, now, openChatView, state } from "../app/store";
+import { chatTitle, closeChatView, loadAround, loadNewer, loadOlder, markRead, now, openChatView, state, takeJump } from "../app/store";
 import { Avatar } from "./ChatList";
 import { Composer } from "./Composer";
 import { MessageRow, PendingRow, type RowCtx } from "./Message";
 import { VirtualList } from "./VirtualList";
 import { ChatInfo, ForwardDialog, VersionsDialog } from "./Dialogs";
 import { GamesPanel } from "./Games";
+import { TaskPanel, type TaskDraft } from "./Tasks";
 
 type Item = Message | OutboxEntry;
 const isMsg = (x: Item): x is Message => "id" in x;
@@ -23,8 +24,11 @@ export function ChatView(props: { chatId: number }) {
   const [forward, setForward] = createSignal<Message | null>(null);
   const [versions, setVersions] = createSignal<Message | null>(null);
   const [info, setInfo] = createSignal(false);
+  const [tasks, setTasks] = createSignal(false);
+  const [draft, setDraft] = createSignal<TaskDraft | null>(null);
   const [toast, setToast] = createSignal("");
   const [atBottom, setAtBottom] = createSignal(true);
+  const [highlight, setHighlight] = createSignal(0);
   let list: { scrollToBottom: () => void; scrollToKey: (k: number | string) => void } | undefined;
 
   // Where the unread messages start when the chat is opened (a "New messages" divider, and the scroll position).
@@ -36,12 +40,30 @@ export function ChatView(props: { chatId: number }) {
     const c = state.chats[id];
     const unreadFrom = c && (c.unread ?? 0) > 0 ? (c.last_read_seq ?? 0) + 1 : 0;
     setFirstUnread(unreadFrom);
-    void openChatView(id).then(() => {
+    const jump = takeJump(id);
+    void openChatView(id).then(async () => {
+      if (jump !== null) {
+        if (await loadAround(id, jump)) queueMicrotask(() => showInContext(jump));
+        return;
+      }
       const first = unreadFrom ? box()?.list.find((m) => m.chat_seq >= unreadFrom && m.user_id !== state.me?.id) : undefined;
       if (first) queueMicrotask(() => list?.scrollToKey(first.id));
     });
   }));
   onCleanup(closeChatView);
+  // A jump while this chat is already open (a search result in the same chat).
+  createEffect(on(() => state.jump, (j) => {
+    if (!j || j.chat !== props.chatId) return;
+    const id = takeJump(props.chatId)!;
+    void loadAround(props.chatId, id).then((ok) => ok && queueMicrotask(() => showInContext(id)));
+  }));
+
+  /** Scrolls to a message and flashes it, so a search result is seen in its context. */
+  function showInContext(id: number) {
+    list?.scrollToKey(id);
+    setHighlight(id);
+    setTimeout(() => setHighlight(0), 2500);
+  }
 
   const members = () => state.members[props.chatId] ?? [];
   const items = createMemo<Item[]>(() => {
@@ -96,6 +118,12 @@ export function ChatView(props: { chatId: number }) {
     onReply: (m) => { setEditing(null); setReplyTo(m); },
     onEdit: (m) => { setReplyTo(null); setEditing(m); },
     onForward: (m) => setForward(m),
+    onMakeTask: (m) => {
+      const first = m.text.split("\n")[0]!.trim();
+      const title = [...(first || m.user)].slice(0, 200).join("");
+      setDraft({ title, message_id: m.id });
+      setTasks(true);
+    },
     onVersions: (m) => setVersions(m),
     onJump: (id) => list?.scrollToKey(id),
     onError: (m) => { setToast(m); setTimeout(() => setToast(""), 5000); },
@@ -121,6 +149,7 @@ export function ChatView(props: { chatId: number }) {
               <span class="head-sub" classList={{ typing: !!typingText() }} aria-live="polite">{subtitle()}</span>
             </span>
           </button>
+          <button class="icon-btn" aria-label={t("task.panel")} aria-pressed={tasks()} onClick={() => setTasks(!tasks())}>☑</button>
           <button class="icon-btn" aria-label={t("chat.info")} onClick={() => setInfo(true)}>⋮</button>
         </header>
         <Show when={state.conn !== "online"}>
@@ -144,10 +173,17 @@ export function ChatView(props: { chatId: number }) {
               label={t("a11y.messages")}
               ref={(api) => (list = api)}
               onTop={() => void loadOlder(props.chatId)}
-              onBottom={setAtBottom}
+              onBottom={(b) => {
+                setAtBottom(b);
+                if (b && box() && !box()!.hasLatest) void loadNewer(props.chatId);
+              }}
               render={(x, i) => {
                 const prev = () => items()[i() - 1];
-                return isMsg(x) ? <MessageRow m={x} prev={prev()} ctx={ctx} /> : <PendingRow e={x} />;
+                return isMsg(x) ? (
+                  <div classList={{ "jump-target": highlight() === x.id }}>
+                    <MessageRow m={x} prev={prev()} ctx={ctx} />
+                  </div>
+                ) : <PendingRow e={x} />;
               }}
             />
           </Show>
@@ -181,6 +217,9 @@ export function ChatView(props: { chatId: number }) {
         </Show>
         <Show when={info()}>
           <ChatInfo chatId={props.chatId} onClose={() => setInfo(false)} />
+        </Show>
+        <Show when={tasks()}>
+          <TaskPanel chatId={props.chatId} draft={draft()} onDraftUsed={() => setDraft(null)} onClose={() => setTasks(false)} />
         </Show>
       </section>
     </Show>

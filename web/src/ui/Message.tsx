@@ -36,6 +36,8 @@ export interface RowCtx {
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onForward: (m: Message) => void;
+  /** "Make a task" from this message. */
+  onMakeTask: (m: Message) => void;
   onVersions: (m: Message) => void;
   onJump: (id: number) => void;
   onError: (msg: string) => void;
@@ -165,6 +167,9 @@ function Menu(props: { m: Message; ctx: RowCtx; mine: boolean; close: () => void
         <button role="menuitem" onClick={run(() => actions.pin(props.ctx.chatId, props.m.id, !props.m.pinned))}>📌 {props.m.pinned ? t("msg.unpin") : t("msg.pin")}</button>
       </Show>
       <button role="menuitem" onClick={run(() => props.ctx.onForward(props.m))}>↪ {t("msg.forward")}</button>
+      <Show when={props.ctx.canPost && props.m.kind !== "system" && !props.m.deleted}>
+        <button role="menuitem" onClick={run(() => props.ctx.onMakeTask(props.m))}>☑ {t("task.fromMessage")}</button>
+      </Show>
       <Show when={props.m.edited_at}>
         <button role="menuitem" onClick={run(() => props.ctx.onVersions(props.m))}>🕘 {t("msg.versions")}</button>
       </Show>

@@ -2,6 +2,7 @@
 
 pub mod history;
 pub mod idle;
+pub mod search;
 pub mod storm;
 pub mod throughput;
 
@@ -132,6 +133,34 @@ pub async fn all(ctx: &Ctx, report: &mut Report) -> Result<()> {
     login(ctx, report, None).await?;
     history(ctx, report, None).await?;
     resume(ctx, report, None).await?;
+    search(ctx, report, None).await?;
+    Ok(())
+}
+
+/// `search`: search latency over a chat of 10,000 indexed messages (Sova only; one
+/// transport, the first given).
+pub async fn search(ctx: &Ctx, report: &mut Report, count: Option<usize>) -> Result<()> {
+    let n = sized(ctx, count, 10_000, 200);
+    let (clients, secs) = if ctx.smoke { (2, 0.5) } else { (8, 10.0) };
+    report.config(
+        "search",
+        serde_json::json!({"messages": n, "clients": clients, "page": 20, "secs": secs}),
+    );
+    let Some(&t) = ctx.transports.first() else {
+        return Ok(());
+    };
+    for &mode in &ctx.modes {
+        let servers = ctx.start_sova(mode, &[]).await?;
+        let out = async {
+            let users = setup::sova_users(&servers[0].endpoint, "q", 1, 1).await?.users;
+            let chat = setup::sova_chat(&servers[0].endpoint, "group", &users[0], &users).await?;
+            let index_secs = search::fill(t, &servers[0], &users[0], chat, n).await?;
+            search::run(t, &servers[0], &users[0], chat, n, index_secs, clients, secs).await
+        }
+        .await;
+        stop_all(servers).await;
+        report.add("search", "sova", t.name(), mode_name(mode), out?);
+    }
     Ok(())
 }
 

@@ -97,6 +97,12 @@ pub trait JobStore: Send + Sync + 'static {
     /// Deletes done jobs finished before `done_before` and dead jobs finished before
     /// `dead_before`; their idempotency keys are free again. Returns how many.
     async fn purge_finished(&self, done_before: i64, dead_before: i64) -> QueueResult<u64>;
+
+    /// Deletes done runs of the recurring job `kind` whose period started before
+    /// `started_before`: once its period is over, a run's key keeps nothing from
+    /// running twice, and a job recurring every second would otherwise keep a row per
+    /// second for the whole retention. Returns how many.
+    async fn purge_periods(&self, kind: &str, started_before: i64) -> QueueResult<u64>;
 }
 
 pub(crate) const INSERT: &str = "INSERT INTO jobs (kind, payload, idempotency_key, state, attempts, max_attempts, \
@@ -154,6 +160,9 @@ pub(crate) const RETRY_ALL_DEAD: &str = "UPDATE jobs SET state = 'queued', attem
 
 pub(crate) const PURGE_FINISHED: &str =
     "DELETE FROM jobs WHERE (state = 'done' AND finished_at < $1) OR (state = 'dead' AND finished_at < $2)";
+
+pub(crate) const PURGE_PERIODS: &str = "DELETE FROM jobs WHERE kind = $1 AND state = 'done' \
+     AND idempotency_key LIKE 'period:%' AND run_at < $2";
 
 /// Error text stored when a lease expires on a job's last attempt.
 pub(crate) const EXPIRED_LAST_ATTEMPT: &str =

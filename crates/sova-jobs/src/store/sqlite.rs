@@ -4,8 +4,9 @@
 
 use super::{
     BURY, COMPLETE, Claimed, EXPIRED_LAST_ATTEMPT, GET, INSERT, JobStore, LIST_NEWEST, LIST_OLDEST_DUE, PURGE_FINISHED,
-    QueueError, QueueResult, RELEASE, RENEW, RETRY_ALL_DEAD, RETRY_AT, RETRY_ONE, SELECT_BY_KEY, STATS_COUNTS,
-    STATS_COUNTS_UNFINISHED, STATS_OLDEST, claimed_row, clamp_limit, clip, count_row, info_row, map_err, new_token,
+    PURGE_PERIODS, QueueError, QueueResult, RELEASE, RENEW, RETRY_ALL_DEAD, RETRY_AT, RETRY_ONE, SELECT_BY_KEY,
+    STATS_COUNTS, STATS_COUNTS_UNFINISHED, STATS_OLDEST, claimed_row, clamp_limit, clip, count_row, info_row, map_err,
+    new_token,
 };
 use crate::context::JobTx;
 use crate::model::{Enqueued, JobInfo, JobStats, Lease, ListFilter, ListOrder, NewJob, RetryTarget};
@@ -293,6 +294,16 @@ impl JobStore for SqliteJobs {
         let r = sqlx::query(PURGE_FINISHED)
             .bind(done_before)
             .bind(dead_before)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn purge_periods(&self, kind: &str, started_before: i64) -> QueueResult<u64> {
+        let r = sqlx::query(PURGE_PERIODS)
+            .bind(kind)
+            .bind(started_before)
             .execute(&self.pool)
             .await
             .map_err(map_err)?;

@@ -463,7 +463,53 @@ async fn purge_keeps_recent_and_unfinished_jobs(backend: Backend) {
     db.cleanup().await;
 }
 
+/// Finished runs of a short-period recurring job go once their period is over; the
+/// current period's run, other kinds and keyless jobs stay.
+async fn finished_periods_are_purged(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else { return };
+    let i = db.instance().await;
+    let s = &i.store;
+    let every = std::time::Duration::from_secs(1);
+    let r = sova_jobs::Recurring::new("tick", every);
+    let t = now_micros();
+    // Three finished periods, the last one current; one keyless "tick" and one other kind.
+    for back in [5_000_000, 3_000_000, 0] {
+        within(10, s.enqueue(&r.job_at(t - back))).await.unwrap();
+    }
+    within(10, s.enqueue(&NewJob::new("tick", json!({})).run_at(t - 9_000_000)))
+        .await
+        .unwrap();
+    within(
+        10,
+        s.enqueue(&NewJob::new("other", json!({})).key("period:1:1").run_at(t - 9_000_000)),
+    )
+    .await
+    .unwrap();
+    let claimed = within(10, s.claim(&kinds(&["tick", "other"]), "w", 10, LEASE, 5, t))
+        .await
+        .unwrap()
+        .jobs;
+    assert_eq!(claimed.len(), 5);
+    for c in &claimed {
+        assert!(within(10, s.complete(&c.lease, t)).await.unwrap());
+    }
+    assert_eq!(within(10, s.purge_periods("tick", t - 2_000_000)).await.unwrap(), 2);
+    assert_eq!(within(10, s.purge_periods("tick", t - 2_000_000)).await.unwrap(), 0);
+    let stats = within(10, s.stats(now_micros(), true)).await.unwrap();
+    assert_eq!(
+        stats.in_state(JobState::Done),
+        3,
+        "the current period, the keyless job and the other kind stay"
+    );
+    // The current period's key still holds.
+    let again = within(10, s.enqueue(&r.job_at(t))).await.unwrap();
+    assert!(!again.is_new(), "a period cannot run twice");
+    i.close().await;
+    db.cleanup().await;
+}
+
 both_backends!(
+    finished_periods_are_purged,
     enqueue_claim_complete,
     idempotency_keys_deduplicate,
     run_at_schedules,

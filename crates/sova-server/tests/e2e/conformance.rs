@@ -17,6 +17,8 @@ use sova_client::Realtime;
 /// What one fixture holds: A (acting, owner of group G), B (member), C (outsider),
 /// message M by A in G, invite I of G, B's username NB, tic-tac-toe game GM of A
 /// against B in G (A to move), game GW of B in G with an open seat.
+/// message M by A in G, invite I of G, B's username NB, board W of G with columns
+/// K1 and K2, and task T made from M, assigned to B, in K1.
 pub(crate) struct Fixture {
     /// A's token (the acting user), or another user's for a refusal case.
     pub(crate) token: String,
@@ -78,9 +80,34 @@ pub(crate) async fn fixture(server: &TestServer) -> Fixture {
     };
     let gm = game(a.token.clone(), json!([b.user_id])).await;
     let gw = game(b.token.clone(), json!([])).await;
+    let board = rest
+        .raw(
+            "POST",
+            &format!("/api/chats/{g}/boards"),
+            Some(&a.token),
+            Some(serde_json::to_vec(&json!({"name": "plan", "columns": ["todo", "done"]})).unwrap()),
+        )
+        .await
+        .unwrap();
+    let (k1, k2) = (&board.body["columns"][0]["id"], &board.body["columns"][1]["id"]);
+    let task = rest
+        .raw(
+            "POST",
+            &format!("/api/chats/{g}/tasks"),
+            Some(&a.token),
+            Some(
+                serde_json::to_vec(
+                    &json!({"title": "plan", "message_id": m.body["id"], "assignees": [b.user_id], "column_id": k1}),
+                )
+                .unwrap(),
+            ),
+        )
+        .await
+        .unwrap();
     let ids = json!({
         "A": a.user_id, "B": b.user_id, "C": c.user_id, "G": g,
         "M": m.body["id"], "I": invite.body["code"], "NB": b_name,
+        "W": board.body["id"], "K1": k1, "K2": k2, "T": task.body["id"],
         "GM": gm, "GW": gw,
     });
     Fixture {
@@ -108,6 +135,7 @@ fn case(name: &str) -> Option<Value> {
         "join" => json!({"code": "$I"}),
         "send" => json!({"chat_id": "$G", "text": "hello", "client_msg_id": "c1"}),
         "messages" => json!({"chat_id": "$G", "limit": 10}),
+        "search" => json!({"q": "hello", "chat_id": "$G", "limit": 5}),
         "get_message" | "delete" | "versions" | "pin" | "unpin" => json!({"chat_id": "$G", "message_id": "$M"}),
         "edit" => json!({"chat_id": "$G", "message_id": "$M", "text": "edited"}),
         "react" | "unreact" => json!({"chat_id": "$G", "message_id": "$M", "emoji": "👍"}),
@@ -138,6 +166,18 @@ fn case(name: &str) -> Option<Value> {
         "totp_disable" => json!({"password": "wrong password", "code": "000000"}),
         "revoke_session" => json!({"session_id": "no-such-session"}),
         "admin_revoke_sessions" => json!({"user_id": "$B"}),
+        "create_task" => json!({
+            "chat_id": "$G", "title": "new task", "assignees": ["$B"], "message_id": "$M", "priority": "urgent",
+            "due": "2031-05-06T07:08:09Z", "labels": ["x"], "checklist": [{"text": "a", "done": true}, {"text": "b", "done": false}],
+            "column_id": "$K2",
+        }),
+        "get_task" | "delete_task" => json!({"task_id": "$T"}),
+        "update_task" => json!({"task_id": "$T", "version": 1, "title": "renamed", "status": "done", "due": null}),
+        "tasks" => json!({"chat_id": "$G", "status": "todo", "limit": 10}),
+        "move_task" => json!({"task_id": "$T", "column_id": "$K2", "version": 1}),
+        "create_board" => json!({"chat_id": "$G", "name": "roadmap", "columns": ["now", "next", "later"]}),
+        "get_board" => json!({"board_id": "$W"}),
+        "boards" => json!({"chat_id": "$G"}),
         _ => return None,
     })
 }
@@ -259,6 +299,8 @@ const VOLATILE: &[&str] = &[
     "member_count",
     // Seconds left in the limiter's window (`rate_limited`); checked to be positive.
     "retry_after",
+    // User ids.
+    "assignees",
 ];
 
 /// Replaces what differs between two equal fixtures: ids, times, names, secrets.
@@ -410,6 +452,24 @@ fn refusals() -> Vec<(&'static str, Actor, Value)> {
         ("move", Actor::A, json!({"game_id": "$GM", "move": {"cell": 9}})),
         ("move", Actor::B, json!({"game_id": "$GM", "move": {"cell": 0}})),
         ("create_game", Actor::A, json!({"chat_id": "$G", "kind": "chess"})),
+        // Tasks: a stale version, an outsider, bad input.
+        (
+            "update_task",
+            Actor::A,
+            json!({"task_id": "$T", "version": 7, "title": "stale"}),
+        ),
+        ("get_task", Actor::C, json!({"task_id": "$T"})),
+        ("create_task", Actor::A, json!({"chat_id": "$G", "title": ""})),
+        (
+            "create_task",
+            Actor::A,
+            json!({"chat_id": "$G", "title": "t", "assignees": ["$C"]}),
+        ),
+        (
+            "move_task",
+            Actor::B,
+            json!({"task_id": "$T", "column_id": "$K2", "after": "$T"}),
+        ),
         // Unknown ids.
         ("get_chat", Actor::A, json!({"chat_id": 987_654_321})),
         ("get_user", Actor::A, json!({"user_id": 987_654_321})),

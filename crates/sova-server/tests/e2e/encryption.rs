@@ -57,6 +57,19 @@ async fn write_secrets(server: &TestServer) -> (i64, String) {
         .await
         .unwrap();
     assert_eq!(r.status, 200);
+    // A task's text is sealed too (title, description, labels, checklist).
+    let task =
+        json!({"title": format!("{MARK} task"), "description": MARK, "checklist": [{"text": MARK, "done": false}]});
+    let r = rest
+        .raw(
+            "POST",
+            &format!("/api/chats/{}/tasks", m.chat_id),
+            Some(&a.token),
+            Some(task.to_string().into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
     // Readable through the API as usual.
     let hist = rest.history(&a.token, None, None).await.unwrap();
     assert_eq!(hist.last().unwrap().text, format!("{MARK} edited"));
@@ -173,5 +186,13 @@ async fn keys_rotate_without_losing_rows() {
         .unwrap()
         .status();
     assert_eq!(status, 200, "TOTP secret readable after rotation");
+    // So was the task.
+    let tasks = server
+        .rest()
+        .raw("GET", "/api/tasks", Some(&token), None)
+        .await
+        .unwrap();
+    assert_eq!(tasks.status, 200, "{}", tasks.body);
+    assert_eq!(tasks.body["items"][0]["title"], format!("{MARK} task"));
     server.stop().await;
 }

@@ -8,6 +8,7 @@
 //! `state` holds the batch's cached state and its accessors, `prefetch` loads
 //! what a batch of sends needs in three queries, `message_ops`, `chat_ops` and
 //! `game_ops` apply the ops, `flush` writes everything out and commits.
+//! `task_ops` apply the ops, `flush` writes everything out and commits.
 
 mod chat_ops;
 mod flush;
@@ -15,6 +16,7 @@ mod game_ops;
 mod message_ops;
 mod prefetch;
 mod state;
+mod task_ops;
 
 pub(crate) use game_ops::{GAME_COLUMNS, game_row, rating_from};
 pub(crate) use state::Writer;
@@ -159,6 +161,7 @@ where
             WriteOp::JoinGame { game, user, at } => self.join_game(*game, *user, *at).await,
             WriteOp::GameMove { game, user, mv, at } => self.game_move(*game, *user, mv, *at).await,
             WriteOp::GameTimeout { game, at } => self.game_timeout(*game, *at).await,
+            WriteOp::Task(op) => self.task_op(op).await,
         }
     }
 }

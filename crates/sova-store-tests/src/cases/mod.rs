@@ -1,14 +1,18 @@
 //! The conformance cases. Each takes a freshly migrated, empty backend. The
-//! cases live in `accounts` (users, tokens), `messages` and `chats`; the helpers
+//! cases live in `accounts` (users, tokens), `messages`, `chats` and `search`; the helpers
 //! they share are here.
 
 mod accounts;
 mod chats;
 mod messages;
+mod search;
+mod tasks;
 
 pub use accounts::*;
 pub use chats::*;
 pub use messages::*;
+pub use search::*;
+pub use tasks::*;
 
 use sova_core::RejectionKind;
 use sova_store::{
