@@ -194,6 +194,38 @@ test("private chat with presence; search; emoji panel", async () => {
   await openChat(alice, "Team Owl");
 });
 
+test("a rated game of tic-tac-toe between two browsers: mouse, keyboard and touch; the win shown to both", async () => {
+  await openChat(alice, B);
+  await openChat(bob, A);
+  await alice.click(".games-toggle");
+  await alice.selectOption(".game-picker select", "tictactoe");
+  await alice.click(".game-picker .start-game");
+  const card = (page) => page.locator(".game-card").first();
+  const cell = (page, i) => card(page).locator(`button[data-cell="${i}"]`);
+  await card(alice).locator('.game-status:text("Your turn")').waitFor(T);
+  await card(bob).locator(`.game-status:text("Waiting for ${A}")`).waitFor(T);
+  // Alice: the mouse; Bob: touch; Alice's second move by keyboard (arrow keys, Enter).
+  await cell(alice, 0).click();
+  await card(bob).locator('.game-status:text("Your turn")').waitFor(T);
+  await cell(bob, 3).tap();
+  await card(alice).locator('.game-status:text("Your turn")').waitFor(T);
+  await cell(alice, 2).focus();
+  await alice.keyboard.press("ArrowLeft");
+  await alice.keyboard.press("Enter");
+  await card(bob).locator('button[data-cell="1"]:text("X")').waitFor(T);
+  await cell(bob, 4).tap();
+  await card(alice).locator('.game-status:text("Your turn")').waitFor(T);
+  await cell(alice, 2).click();
+  await card(alice).locator('.game-status:text("You won!")').waitFor(T);
+  await card(bob).locator(`.game-status:text("${A} won")`).waitFor(T);
+  assert.equal(await card(bob).getAttribute("data-status"), "finished");
+  assert.equal(await card(alice).locator(".cell.win").count(), 3);
+  await shot(alice, "game-tictactoe");
+  // Back where the next tests expect both.
+  await openChat(bob, "Team Owl");
+  await openChat(alice, "Team Owl");
+});
+
 test("reply, mention autocomplete, pin, forward, delete", async () => {
   // Bob replies to Alice's group message, mentioning her through the autocomplete.
   const target = msg(bob, "Welcome to the group");

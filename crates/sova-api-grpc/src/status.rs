@@ -29,6 +29,7 @@ pub fn code(c: ErrorCode) -> Code {
         ErrorCode::Unavailable => Code::Unavailable,
         ErrorCode::SlowConsumer => Code::ResourceExhausted,
         ErrorCode::CaptchaRequired => Code::FailedPrecondition,
+        ErrorCode::InvalidMove => Code::FailedPrecondition,
         ErrorCode::Internal => Code::Internal,
     }
 }

@@ -6,7 +6,7 @@ mod realtime;
 mod rest;
 
 pub use realtime::Realtime;
-pub use rest::RestClient;
+pub use rest::{RawResponse, RestClient};
 
 use sova_types::ApiError;
 use std::time::Duration;

@@ -74,6 +74,10 @@ pub enum Rejection {
     UncreatableKind,
     /// A group holds at most `max` members.
     GroupFull { max: i64 },
+    /// The game does not exist, or the caller is not a member of its chat.
+    NoSuchGame,
+    /// The game engine refused a move, a join or the options; the game is unchanged.
+    Game(crate::games::GameError),
     /// The task does not exist or is not in one of the caller's chats.
     NoSuchTask,
     /// The board does not exist or is not in one of the caller's chats.
@@ -98,11 +102,16 @@ impl Rejection {
         use Rejection::*;
         match self {
             NoSuchChat | NoSuchMessage | NoSuchForwardSource | NoSuchFile | NoSuchUser(_) | NotAMember
-            | InvalidInvite | NoSuchTask | NoSuchBoard | NoSuchColumn => RejectionKind::NotFound,
+            | InvalidInvite | NoSuchTask | NoSuchBoard | NoSuchColumn | NoSuchGame => RejectionKind::NotFound,
             ChannelPostersOnly | DeleteNotAllowed | EditNotAllowed | PinNotAllowed | MembersFixed | AddNotAllowed
             | RemoveNotAllowed | PublicChatStays | PrivateChatStays | RolesFixed | RoleChangeNotAllowed | ChatFixed
             | OwnerOnly | ManagersOnly | TaskDeleteNotAllowed => RejectionKind::Forbidden,
             OwnerMustTransfer | GroupFull { .. } | StaleVersion { .. } => RejectionKind::Conflict,
+            Game(e) => match e.http_status() {
+                403 => RejectionKind::Forbidden,
+                409 => RejectionKind::Conflict,
+                _ => RejectionKind::BadRequest,
+            },
             OwnRoleChange | ReplyOutsideChat | PrivateChatPair | UncreatableKind | AssigneeNotMember(_)
             | MessageOutsideChat | AfterNotInColumn => RejectionKind::BadRequest,
         }

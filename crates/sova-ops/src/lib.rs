@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod chats;
+pub mod games;
 pub mod messages;
 pub mod openapi;
 mod params;
@@ -340,6 +341,7 @@ pub fn all() -> &'static [Entry] {
             chats::OPS,
             messages::OPS,
             users::OPS,
+            games::OPS,
             search::OPS,
             tasks::OPS,
         ]

@@ -23,6 +23,13 @@ pub const PURGE_INVITES: &str = "invites.purge_expired";
 pub const PURGE_ALERTS: &str = "alerts.purge_old";
 /// Removes resumable uploads left unfinished for `sova_service::uploads::UPLOAD_TTL`.
 pub const PURGE_UPLOADS: &str = "uploads.purge_abandoned";
+/// Applies the timeout of every game past its deadline: the backstop for a
+/// `games.timeout` job lost between a move's commit and its enqueue.
+pub const SWEEP_GAMES: &str = "games.sweep_timeouts";
+/// How often games past their deadline are looked for.
+const SWEEP_GAMES_EVERY: Duration = Duration::from_secs(60);
+/// Most games one sweep times out.
+const SWEEP_GAMES_BATCH: i64 = 500;
 /// Indexes messages and files sent, edited or deleted since the index's position.
 pub const SEARCH_INDEX: &str = "search.index";
 /// How often the search indexer looks for new changes (each run returns once it
@@ -100,6 +107,40 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
             }
             Ok(())
         })
+        .handler(sova_service::games::TIMEOUT_JOB, {
+            let services = services.clone();
+            move |_, payload| {
+                let services = services.clone();
+                async move {
+                    let Some(game) = payload.get("game_id").and_then(serde_json::Value::as_i64) else {
+                        return Err(JobError::permanent("games.timeout needs a game_id"));
+                    };
+                    match services.games.timeout(sova_types::GameId(game)).await {
+                        Ok(_) => Ok(()),
+                        // The game or its chat is gone: nothing left to time out.
+                        Err(e) if e.code == sova_types::ErrorCode::NotFound => Ok(()),
+                        Err(e) => Err(JobError::retry(e.message)),
+                    }
+                }
+            }
+        })
+        .handler(SWEEP_GAMES, {
+            let services = services.clone();
+            move |_, _| {
+                let services = services.clone();
+                async move {
+                    let n = services
+                        .games
+                        .sweep_timeouts(SWEEP_GAMES_BATCH)
+                        .await
+                        .map_err(|e| JobError::retry(e.message))?;
+                    if n > 0 {
+                        tracing::info!(games = n, "timed out games past their deadline");
+                    }
+                    Ok(())
+                }
+            }
+        })
         .handler(PURGE_UPLOADS, move |_, _| {
             let services = services.clone();
             async move {
@@ -139,6 +180,7 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
         .recurring(Recurring::new(PURGE_UPLOADS, PURGE_UPLOADS_EVERY))
         .recurring(Recurring::new(PURGE_INVITES, PURGE_INVITES_EVERY))
         .recurring(Recurring::new(PURGE_ALERTS, PURGE_ALERTS_EVERY))
+        .recurring(Recurring::new(SWEEP_GAMES, SWEEP_GAMES_EVERY))
 }
 
 /// What `sova admin jobs` shows.

@@ -291,6 +291,7 @@ pub async fn launch(mut config: Config, listeners: Listeners, shutdown: Cancella
     let purge = tokio::spawn(purge_loop(services.clone(), shutdown.clone()));
     let heartbeat = tokio::spawn(key_heartbeat(services.clone(), presence, shutdown.clone()));
     let job_queue = sova_jobs::JobQueue::new(db.job_store());
+    services.games.attach_jobs(job_queue.clone());
     let jobs = jobs::runner(job_queue, &config, services.clone()).start();
     tracing::info!(
         %http_addr,

@@ -7,6 +7,7 @@ pub mod abuse;
 pub mod auth;
 pub mod chats;
 pub mod files;
+pub mod games;
 pub mod hashing;
 pub mod messages;
 pub mod order;
@@ -51,6 +52,8 @@ pub struct Services {
     pub settings: settings::SettingsService,
     /// The user directory.
     pub users: users::UserService,
+    /// Games played in chats, ratings, statistics and achievements.
+    pub games: games::GameService,
     /// Tasks and kanban boards.
     pub tasks: tasks::TaskService,
     /// Abuse counters shared by every service and transport.
@@ -90,6 +93,7 @@ impl Services {
             None => Arc::new(sova_limits::LocalLimits::default()),
         };
         let auth = AuthService::new(&config, stores.clone(), chats.general(), limits.clone(), bus.clone())?;
+        let games = games::GameService::new(stores.clone(), write.clone());
         let tasks = tasks::TaskService::new(stores.clone(), write.clone());
         let messages = MessageService::new(
             &config,
@@ -125,6 +129,7 @@ impl Services {
             search,
             settings,
             users,
+            games,
             tasks,
             limits,
             metrics: telemetry::install(),
@@ -145,6 +150,8 @@ pub(crate) fn outcome_err(outcome: &sova_store::Outcome) -> Option<ApiError> {
 /// each `sova_core::Rejection` its code and text.
 pub(crate) fn rejection_err(r: &Rejection) -> ApiError {
     let message = match r {
+        Rejection::Game(e) => return games::game_err(e),
+        Rejection::NoSuchGame => "no such game".to_owned(),
         Rejection::NoSuchChat => "no such chat".to_owned(),
         Rejection::NoSuchMessage => "no such message".to_owned(),
         Rejection::NoSuchForwardSource => "no such message to forward".to_owned(),

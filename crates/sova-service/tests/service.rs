@@ -261,5 +261,75 @@ async fn members_of_chats_shows_only_the_callers_chats() {
     );
 }
 
+#[tokio::test]
+async fn games_publish_public_updates_to_the_chat_and_achievements_to_the_winner() {
+    let h = harness().await;
+    let (alice, bob) = (user(&h.services, "alice").await, user(&h.services, "bob").await);
+    let g = group(&h, &alice, &[&bob]).await;
+    h.events.take();
+    let games = &h.services.games;
+    // A hangman game: the chat gets the public view, which never holds the word.
+    let hangman = games.create(alice.user_id, g, "hangman", &[], None).await.unwrap();
+    let events = h.events.take();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (Audience::Chat(c), Event::GameUpdated { game, .. }) = &events[0] else {
+        panic!("game_updated to the chat expected: {events:?}")
+    };
+    assert_eq!((*c, game.id, game.version), (g, hangman.id, 1));
+    assert_eq!(game.state["word"], serde_json::Value::Null);
+    let stored = h.services.stores.games.game(hangman.id).await.unwrap().unwrap();
+    let sova_core::games::GameState::Hangman(secret) = stored.game_state().unwrap() else {
+        panic!("a hangman game expected")
+    };
+    assert!(
+        !serde_json::to_string(&game.state)
+            .unwrap()
+            .contains(&format!("\"{}\"", secret.word()))
+    );
+
+    // Tic-tac-toe to the end: one update per move, achievements only to their holders.
+    let ttt = games
+        .create(alice.user_id, g, "tictactoe", &[bob.user_id], None)
+        .await
+        .unwrap();
+    let since = h.events.take().last().unwrap().1.seq();
+    for (who, cell) in [(&alice, 0), (&bob, 3), (&alice, 1), (&bob, 4), (&alice, 2)] {
+        games
+            .play(who.user_id, ttt.id, &serde_json::json!({"cell": cell}))
+            .await
+            .unwrap();
+    }
+    let events = h.events.take();
+    let updates = events
+        .iter()
+        .filter(|(a, e)| *a == Audience::Chat(g) && matches!(e, Event::GameUpdated { .. }))
+        .count();
+    assert_eq!(updates, 5, "{events:?}");
+    let unlocked: Vec<(Audience, String)> = events
+        .iter()
+        .filter_map(|(a, e)| match e {
+            Event::AchievementUnlocked { achievement, .. } => Some((*a, achievement.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(unlocked.contains(&(Audience::User(alice.user_id), "first_win".to_owned())));
+    assert!(!unlocked.contains(&(Audience::User(bob.user_id), "first_win".to_owned())));
+    assert!(unlocked.contains(&(Audience::User(bob.user_id), "first_game".to_owned())));
+    // Replay: alice gets her own achievements and every update, in the same order.
+    let replay = h.services.messages.since(&alice, since, 100).await.unwrap();
+    let live: Vec<Event> = events
+        .into_iter()
+        .filter(|(a, _)| *a != Audience::User(bob.user_id))
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(replay, live);
+    // A wrong move is refused with the engine's code and publishes nothing.
+    let err = games
+        .play(bob.user_id, ttt.id, &serde_json::json!({"cell": 8}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Conflict);
+    assert!(h.events.take().is_empty());
+}
 #[path = "service_tasks/mod.rs"]
 mod service_tasks;

@@ -18,6 +18,7 @@ mod counters;
 mod error;
 mod events;
 mod files;
+mod games;
 mod messages;
 mod reseal;
 mod retry;

@@ -82,7 +82,8 @@ where
         + sova_store::MessageStore
         + sova_store::FileStore
         + sova_store::SearchStore
-        + sova_store::TaskStore,
+        + sova_store::TaskStore
+        + sova_store::GameStore,
 {
     /// All store traits backed by this database.
     pub fn stores(self) -> Stores {

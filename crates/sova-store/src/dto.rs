@@ -58,3 +58,28 @@ pub fn member(row: MemberRow, receipts: bool) -> Member {
         last_read_seq: receipts.then_some(row.last_read_seq),
     }
 }
+
+/// The wire form of a game as `viewer` sees it (`None`: the public view every
+/// chat member may get, as in `game_updated`). Never includes a secret of a
+/// game in progress: `state` is the engine's view, not the stored state.
+pub fn game(
+    row: &crate::GameRow,
+    state: &sova_core::games::GameState,
+    viewer: Option<sova_types::UserId>,
+) -> sova_types::games::Game {
+    sova_types::games::Game {
+        id: row.id,
+        kind: state.kind().as_str().to_owned(),
+        chat_id: row.chat_id,
+        state: state.view(viewer),
+        players: state.players(),
+        turn: state.turn(),
+        status: state.status().as_str().to_owned(),
+        version: i64::try_from(state.version()).unwrap_or(i64::MAX),
+        result: state.status().result().and_then(|r| serde_json::to_value(r).ok()),
+        deadline: state.deadline().map(|ms| rfc3339(ms.saturating_mul(1000))),
+        created_by: row.created_by,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+    }
+}

@@ -4,7 +4,7 @@
 //! returns chat data is scoped by chat membership where a user is involved.
 
 use async_trait::async_trait;
-use sova_types::{ChatId, MessageId, UserId};
+use sova_types::{ChatId, GameId, MessageId, UserId};
 use std::sync::Arc;
 
 /// Storage failures, mapped to API errors at the service boundary.
@@ -296,6 +296,37 @@ pub enum WriteOp {
         by: UserId,
         at: i64,
     },
+    /// Creates a game in `chat` with `players` seated in order (members of the
+    /// chat, `by` first); `options` is the client's JSON object (or `null`).
+    CreateGame {
+        chat: ChatId,
+        by: UserId,
+        kind: sova_core::games::GameKind,
+        players: Vec<UserId>,
+        options: String,
+        seed: u64,
+        at: i64,
+    },
+    /// Seats `user` (a member of the game's chat) in an open seat.
+    JoinGame {
+        game: GameId,
+        user: UserId,
+        at: i64,
+    },
+    /// Applies `user`'s move (the JSON of `{"move": …}`'s value) to the state read
+    /// in the write transaction.
+    GameMove {
+        game: GameId,
+        user: UserId,
+        mv: String,
+        at: i64,
+    },
+    /// Forfeits the player to move (or closes the open quiz question) once the
+    /// game's deadline has passed; nothing when it has not.
+    GameTimeout {
+        game: GameId,
+        at: i64,
+    },
     /// A task or board change (see `tasks::TaskOp`).
     Task(tasks::TaskOp),
 }
@@ -308,6 +339,8 @@ pub enum Outcome {
     /// A resend with a known `client_msg_id`: the stored message, unchanged.
     Duplicate(MessageRow),
     Chat(ChatRow),
+    /// A game after the op (created, joined, moved, timed out or unchanged).
+    Game(GameRow),
     /// `CreateChat` of a private chat that already existed.
     ExistingChat(ChatRow),
     Done,
@@ -601,6 +634,69 @@ pub trait MessageStore: Send + Sync {
     async fn probe_sealed(&self) -> StoreResult<()>;
 }
 
+/// A stored game. `state` is the engine's whole state as JSON (`GameState`,
+/// secrets included): never sent to a client as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GameRow {
+    pub id: GameId,
+    pub chat_id: ChatId,
+    pub created_by: UserId,
+    /// Unix microseconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub state: String,
+}
+
+impl GameRow {
+    /// The engine state stored in the row.
+    pub fn game_state(&self) -> StoreResult<sova_core::games::GameState> {
+        serde_json::from_str(&self.state).map_err(|e| StoreError::Other(format!("stored game does not decode: {e}")))
+    }
+}
+
+/// A player's rating in one kind of game.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RatingRow {
+    pub user_id: UserId,
+    pub username: String,
+    pub kind: String,
+    pub rating: sova_core::games::Rating,
+    /// Rated games played.
+    pub played: i64,
+}
+
+/// An achievement held: (id, game that unlocked it, Unix microseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AchievementRow {
+    pub achievement: String,
+    pub game_id: GameId,
+    pub unlocked_at: i64,
+}
+
+/// Games: reads only; every change goes through `MessageStore::commit`.
+#[async_trait]
+pub trait GameStore: Send + Sync {
+    /// One game, whatever its chat.
+    async fn game(&self, id: GameId) -> StoreResult<Option<GameRow>>;
+    /// Up to `limit` games whose deadline (Unix microseconds) is at or before `now`,
+    /// oldest deadline first: what the timeout sweep applies `GameTimeout` to.
+    async fn games_due(&self, now: i64, limit: i64) -> StoreResult<Vec<GameId>>;
+    /// Ratings by rating, highest first (ties by user id), skipping `offset`:
+    /// of one kind or all, and, with `chat`, only of players who finished a game
+    /// in that chat.
+    async fn leaderboard(
+        &self,
+        kind: Option<&str>,
+        chat: Option<ChatId>,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<RatingRow>>;
+    /// `user`'s statistics and achievements as the writer stored them (the JSON of
+    /// `sova_core::games::Progress`, `None` before a first finished game), their
+    /// ratings per kind and their achievements, oldest first.
+    async fn player(&self, user: UserId) -> StoreResult<(Option<String>, Vec<RatingRow>, Vec<AchievementRow>)>;
+}
+
 /// All stores of one backend, shared by the services.
 #[derive(Clone)]
 pub struct Stores {
@@ -609,6 +705,7 @@ pub struct Stores {
     pub chats: Arc<dyn ChatStore>,
     pub messages: Arc<dyn MessageStore>,
     pub files: Arc<dyn FileStore>,
+    pub games: Arc<dyn GameStore>,
     /// The blind full-text index.
     pub search: Arc<dyn SearchStore>,
     pub tasks: Arc<dyn TaskStore>,
@@ -620,13 +717,22 @@ impl Stores {
     /// Builds `Stores` from one value that implements every trait.
     pub fn from_backend<T>(backend: Arc<T>, name: &'static str) -> Stores
     where
-        T: UserStore + TokenStore + ChatStore + MessageStore + FileStore + SearchStore + TaskStore + 'static,
+        T: UserStore
+            + TokenStore
+            + ChatStore
+            + MessageStore
+            + FileStore
+            + SearchStore
+            + TaskStore
+            + GameStore
+            + 'static,
     {
         Stores {
             users: backend.clone(),
             tokens: backend.clone(),
             chats: backend.clone(),
             files: backend.clone(),
+            games: backend.clone(),
             search: backend.clone(),
             tasks: backend.clone(),
             messages: backend,

@@ -24,6 +24,9 @@ pub enum ErrorCode {
     SlowConsumer,
     /// This address must solve a proof-of-work challenge (`GET /api/captcha`) first.
     CaptchaRequired,
+    /// A game move that is not legal in the game's current position (or does not
+    /// parse); the game is unchanged.
+    InvalidMove,
     Unavailable,
     Internal,
 }
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::SlowConsumer => 503,
             ErrorCode::CaptchaRequired => 403,
+            ErrorCode::InvalidMove => 422,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -64,6 +68,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::SlowConsumer => "slow_consumer",
             ErrorCode::CaptchaRequired => "captcha_required",
+            ErrorCode::InvalidMove => "invalid_move",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }

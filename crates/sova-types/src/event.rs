@@ -87,6 +87,19 @@ pub enum Event {
         user_id: UserId,
         role: Role,
     },
+    /// A game of the chat changed (created, joined, a move, a timeout). `game.state`
+    /// is the public view: it never holds a secret, since every member gets it.
+    GameUpdated { seq: i64, game: crate::games::Game },
+    /// You unlocked an achievement (exactly once per user and achievement).
+    AchievementUnlocked {
+        seq: i64,
+        user_id: UserId,
+        achievement: String,
+        /// The kind of the game that unlocked it.
+        kind: String,
+        game_id: crate::ids::GameId,
+        unlocked_at: String,
+    },
     /// A task was created in the chat.
     TaskCreated { seq: i64, task: crate::tasks::Task },
     /// A task changed (fields, checklist, assignees, or its place on a board).
@@ -153,7 +166,9 @@ impl Event {
             | Event::ChatUpdated { seq, .. }
             | Event::ChatRemoved { seq, .. }
             | Event::MemberUpdated { seq, .. }
-            | Event::TaskCreated { seq, .. }
+            | Event::GameUpdated { seq, .. }
+            | Event::AchievementUnlocked { seq, .. } => *seq,
+            Event::TaskCreated { seq, .. }
             | Event::TaskUpdated { seq, .. }
             | Event::TaskDeleted { seq, .. }
             | Event::BoardUpdated { seq, .. } => *seq,

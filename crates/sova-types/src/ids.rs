@@ -43,6 +43,10 @@ id_type!(
     MessageId
 );
 id_type!(
+    /// A game played in a chat.
+    GameId
+);
+id_type!(
     /// A task in a chat.
     TaskId
 );

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod event;
 pub mod frames;
+pub mod games;
 pub mod ids;
 pub mod models;
 pub mod tasks;
@@ -12,4 +13,4 @@ pub mod time;
 
 pub use error::{ApiError, ErrorCode};
 pub use event::{Event, SharedEvent};
-pub use ids::{BoardId, ChatId, ColumnId, MessageId, TaskId, UserId};
+pub use ids::{BoardId, ChatId, ColumnId, GameId, MessageId, TaskId, UserId};

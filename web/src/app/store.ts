@@ -6,7 +6,7 @@ import { IdbOutboxStorage, MemoryOutboxStorage, Outbox, type OutboxEntry } from 
 import { Rest } from "../core/rest";
 import { TokenManager, webLock, type StoredSession } from "../core/session";
 import { Connection, type ConnState } from "../core/socket";
-import type { AckFrame, Chat, Member, Message, PushFrame, Role, SecurityAlertFrame, TokenPair } from "../protocol/types";
+import type { AckFrame, AchievementUnlockedFrame, Chat, Game, Member, Message, PushFrame, Role, SecurityAlertFrame, TokenPair } from "../protocol/types";
 import { DEFAULT_SETTINGS, applyAppearance, normalize, type Settings } from "./settings";
 import { setLang, t } from "./i18n";
 import { navigate } from "./router";
@@ -33,6 +33,10 @@ interface State {
   peers: Record<number, number>;
   outbox: OutboxEntry[];
   alerts: SecurityAlertFrame[];
+  /** Games by id, as last pushed (`game_updated`) or fetched; newer versions win. */
+  games: Record<number, Game>;
+  /** Achievements unlocked while the app was open (shown as toasts). */
+  unlocked: AchievementUnlockedFrame[];
   settings: Settings;
   openChat: number | null;
   chatsLoaded: boolean;
@@ -42,7 +46,7 @@ interface State {
 
 const [state, setState] = createStore<State>({
   me: null, conn: "offline", chats: {}, messages: {}, members: {}, presence: {}, typing: {}, peers: {},
-  outbox: [], alerts: [], settings: DEFAULT_SETTINGS, openChat: null, chatsLoaded: false, jump: null,
+  outbox: [], alerts: [], games: {}, unlocked: [], settings: DEFAULT_SETTINGS, openChat: null, chatsLoaded: false, jump: null,
 });
 export { state };
 
@@ -609,9 +613,50 @@ function onPush(f: PushFrame) {
       applySettings(normalize(f.settings));
       localStorage.setItem("sova.settings", JSON.stringify(state.settings));
       break;
+    case "game_updated":
+      mergeGame(f.game);
+      break;
+    case "achievement_unlocked":
+      setState("unlocked", (a) => [...a, f]);
+      break;
     case "mention":
       break;
   }
+}
+
+// ---------- games ----------
+/** Keeps the newest version of a game; a push never replaces the caller's own
+ *  (fetched) view of the same version, which may hold their private fields. */
+export function mergeGame(g: Game): void {
+  const cur = state.games[g.id];
+  if (cur && cur.version >= g.version) return;
+  setState("games", g.id, reconcile(g));
+}
+
+/** The games of a chat, newest first. */
+export function chatGames(chatId: number): Game[] {
+  return Object.values(state.games).filter((g) => g.chat_id === chatId).sort((a, b) => b.id - a.id);
+}
+
+/** Plays `move` in `game`; the answer (the caller's view) replaces the stored one. */
+export async function playMove(game: number, move: unknown): Promise<void> {
+  const g = await rest.gameMove(game, move);
+  setState("games", g.id, reconcile(g));
+}
+
+export async function startGame(chat: number, kind: Game["kind"], players: number[] = []): Promise<Game> {
+  const g = await rest.createGame(chat, kind as "tictactoe", players);
+  setState("games", g.id, reconcile(g));
+  return g;
+}
+
+export async function joinGame(game: number): Promise<void> {
+  const g = await rest.joinGame(game);
+  setState("games", g.id, reconcile(g));
+}
+
+export function dismissUnlocked(i: number): void {
+  setState("unlocked", (a) => a.filter((_, j) => j !== i));
 }
 
 // ---------- notifications ----------

@@ -1,6 +1,7 @@
 import { ApiError } from "./errors";
 import type {
   AuditEntry, BackupCodes, CaptchaChallenge, CaptchaSolution, Chat, CreateChatRequest, CreateInviteRequest, Invite,
+  Game, GameKind, LeaderboardPage, PlayerStats,
   LoginResult, Member, Message, MessageVersion, PostMessageRequest, Presence, RegisteredUser, Role, SearchPage, Session,
   SettingsEnvelope, SyncPage, TokenPair, TotpSetup, TotpStatus, ErrorCode, Board, CreateBoardRequest, CreateTaskRequest,
   MoveTaskRequest, Task, TaskPage, UpdateTaskRequest,
@@ -58,6 +59,13 @@ export const ROUTES = {
   // Client settings that follow the user (GET/PUT /api/me/settings, push settings_updated).
   getSettings: ["GET", "/api/me/settings"],
   putSettings: ["PUT", "/api/me/settings"],
+  // Games (docs/games.md).
+  createGame: ["POST", "/api/chats/{id}/games"],
+  game: ["GET", "/api/games/{id}"],
+  joinGame: ["POST", "/api/games/{id}/join"],
+  gameMove: ["POST", "/api/games/{id}/moves"],
+  leaderboard: ["GET", "/api/leaderboard"],
+  userStats: ["GET", "/api/users/{id}/stats"],
   // Full-text search over my chats' messages and files (docs/search.md).
   search: ["GET", "/api/search"],
   // Tasks and boards (docs/tasks.md).
@@ -228,4 +236,16 @@ export class Rest {
   // ---- settings ----
   getSettings() { return this.call<SettingsEnvelope>("getSettings"); }
   putSettings(settings: Record<string, unknown>) { return this.call<SettingsEnvelope>("putSettings", {}, { settings }); }
+
+  // ---- games ----
+  createGame(id: number, kind: GameKind, players: number[] = [], options?: Record<string, unknown>) {
+    return this.call<Game>("createGame", { id }, { kind, players, options });
+  }
+  game(id: number) { return this.call<Game>("game", { id }); }
+  joinGame(id: number) { return this.call<Game>("joinGame", { id }); }
+  gameMove(id: number, move: unknown) { return this.call<Game>("gameMove", { id }, { move }); }
+  leaderboard(q: { kind?: string; chat_id?: number; offset?: number; limit?: number } = {}) {
+    return this.call<LeaderboardPage>("leaderboard", {}, undefined, q);
+  }
+  userStats(id: number) { return this.call<PlayerStats>("userStats", { id }); }
 }

@@ -5,7 +5,7 @@
 export type ErrorCode =
   | "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict"
   | "rate_limited" | "too_large" | "slow_consumer" | "unavailable" | "internal" | "captcha_required"
-  | "quota_exceeded" | "unsupported_media_type";
+  | "quota_exceeded" | "unsupported_media_type" | "invalid_move";
 
 /** `details`: machine-readable facts, e.g. `{"max":4096}` on too_large (docs/protocol.md §2). */
 export interface ApiErrorBody { code: ErrorCode; message: string; retry_after?: number; details?: Record<string, unknown> }
@@ -99,6 +99,27 @@ export interface BackupCodes { backup_codes: string[] }
 /** Per-user settings (GET/PUT /api/me/settings): a free-form JSON object up to 16 KiB. */
 export interface SettingsEnvelope { settings: Record<string, unknown>; updated_at: string | null }
 
+// ---- games (docs/games.md) ----
+export type GameKind = "tictactoe" | "hangman" | "quiz" | "connect4";
+/** A game as the caller (or, in `game_updated`, any member) sees it; `state` is the engine's view. */
+export interface Game {
+  id: number; kind: string; chat_id: number; state: Record<string, unknown>; players: number[];
+  turn: number | null; status: "waiting" | "in_progress" | "finished"; version: number;
+  result: Record<string, unknown> | null; deadline: string | null;
+  created_by: number; created_at: string; updated_at: string;
+}
+export interface LeaderboardEntry {
+  rank: number; user_id: number; username: string; kind: string; rating: number; deviation: number; volatility: number; played: number;
+}
+export interface LeaderboardPage { entries: LeaderboardEntry[]; next_offset?: number }
+export interface KindStats {
+  kind: string; played: number; won: number; lost: number; drawn: number; streak: number; best_streak: number; rating: number; deviation: number;
+}
+export interface HeldAchievement { id: string; game_id: number; unlocked_at: string }
+export interface PlayerStats {
+  user_id: number; played: number; won: number; lost: number; drawn: number; best_streak: number;
+  kinds: KindStats[]; achievements: HeldAchievement[];
+}
 // ---- tasks and boards (docs/tasks.md) ----
 export type TaskStatus = "todo" | "in_progress" | "done";
 export type Priority = "low" | "normal" | "high" | "urgent";
@@ -150,9 +171,15 @@ export interface BoardUpdatedFrame { type: "board_updated"; seq: number; board: 
 /** Not in protocol v1 yet: the settings endpoint's push to the user's other connections. */
 export interface SettingsUpdatedFrame { type: "settings_updated"; settings: Record<string, unknown>; updated_at: string | null }
 
+export interface GameUpdatedFrame { type: "game_updated"; seq: number; game: Game }
+export interface AchievementUnlockedFrame {
+  type: "achievement_unlocked"; seq: number; user_id: number; achievement: string; kind: string; game_id: number; unlocked_at: string;
+}
+
 export type StoredEvent =
   | NewMessageFrame | MessageEditedFrame | MessageDeletedFrame | ReactionAddedFrame | ReactionRemovedFrame
   | MessagePinnedFrame | ReadFrame | MentionFrame | ChatAddedFrame | ChatUpdatedFrame | ChatRemovedFrame | MemberUpdatedFrame
+  | GameUpdatedFrame | AchievementUnlockedFrame
   | TaskCreatedFrame | TaskUpdatedFrame | TaskDeletedFrame | BoardUpdatedFrame;
 export type PushFrame = StoredEvent | TypingFrame | PresenceFrame | SecurityAlertFrame | SettingsUpdatedFrame;
 
@@ -174,7 +201,7 @@ export const SERVER_FRAME_TYPES = [
   "auth_success", "auth_2fa_required", "ack", "synced", "history", "result", "pong", "error",
   "new_message", "message_edited", "message_deleted", "reaction_added", "reaction_removed", "message_pinned",
   "read", "mention", "chat_added", "chat_updated", "chat_removed", "member_updated", "typing", "presence",
-  "security_alert", "settings_updated", "task_created", "task_updated", "task_deleted", "board_updated",
+  "security_alert", "settings_updated", "game_updated", "achievement_unlocked", "task_created", "task_updated", "task_deleted", "board_updated",
 ] as const;
 
 /** Client frames the client sends (checked against docs/protocol.md). */

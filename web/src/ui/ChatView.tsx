@@ -9,6 +9,7 @@ import { Composer } from "./Composer";
 import { MessageRow, PendingRow, type RowCtx } from "./Message";
 import { VirtualList } from "./VirtualList";
 import { ChatInfo, ForwardDialog, VersionsDialog } from "./Dialogs";
+import { GamesPanel } from "./Games";
 import { TaskPanel, type TaskDraft } from "./Tasks";
 
 type Item = Message | OutboxEntry;
@@ -160,6 +161,7 @@ export function ChatView(props: { chatId: number }) {
             <span>{pinned()!.text.slice(0, 140)}</span>
           </button>
         </Show>
+        <GamesPanel chatId={props.chatId} onError={ctx.onError} />
         <div class="history">
           <Show when={box()?.atStart}>
             <p class="muted start-note">{t("chat.start")}</p>

@@ -1,5 +1,5 @@
 import { createResource, createSignal, For, Show } from "solid-js";
-import type { Session, TotpSetup } from "../protocol/types";
+import type { GameKind, Session, TotpSetup } from "../protocol/types";
 import { fmtDateTime, t } from "../app/i18n";
 import { PRESET_SCHEMES, type Settings as S } from "../app/settings";
 import { rest, saveSettings, signOut, state } from "../app/store";
@@ -166,9 +166,44 @@ function Sessions() {
   );
 }
 
+/** My games: statistics, achievements and the global leaderboard of one kind. */
+function GamesSection() {
+  const [kind, setKind] = createSignal<GameKind>("tictactoe");
+  const [stats] = createResource(() => state.me?.id, (id) => rest.userStats(id));
+  const [board] = createResource(kind, (k) => rest.leaderboard({ kind: k, limit: 10 }));
+  return (
+    <>
+      <section aria-labelledby="sec-games" class="stack">
+        <h3 id="sec-games">{t("game.stats")}</h3>
+        <Show when={stats()}>
+          <p class="my-games">{t("game.played", { p: stats()!.played, w: stats()!.won, s: stats()!.best_streak })}</p>
+          <ul class="kind-stats">
+            <For each={stats()!.kinds}>{(k) => <li>{t(`game.${k.kind as GameKind}`)}: {Math.round(k.rating)} · {k.won}/{k.played}</li>}</For>
+          </ul>
+          <h4>{t("game.achievements")}</h4>
+          <ul class="achievements">
+            <For each={stats()!.achievements} fallback={<li class="muted">—</li>}>{(a) => <li data-achievement={a.id}>🏆 {a.id.replace(/_/g, " ")}</li>}</For>
+          </ul>
+        </Show>
+      </section>
+      <section aria-labelledby="sec-leaderboard" class="stack">
+        <h3 id="sec-leaderboard">{t("game.leaderboard")}</h3>
+        <select aria-label={t("game.kind")} value={kind()} onChange={(e) => setKind(e.currentTarget.value as GameKind)}>
+          <For each={["tictactoe", "connect4", "hangman", "quiz"] as GameKind[]}>{(k) => <option value={k}>{t(`game.${k}`)}</option>}</For>
+        </select>
+        <ol class="leaderboard">
+          <For each={board()?.entries ?? []} fallback={<li class="muted">{t("game.none")}</li>}>
+            {(e) => <li value={e.rank}>{e.username} — {Math.round(e.rating)} ({e.played})</li>}
+          </For>
+        </ol>
+      </section>
+    </>
+  );
+}
+
 /** Profile, appearance, language, notifications and security (2FA, sessions, alerts). */
 export function SettingsPanel(props: { onClose: () => void }) {
-  const [tab, setTab] = createSignal<"general" | "security">("general");
+  const [tab, setTab] = createSignal<"general" | "security" | "games">("general");
   return (
     <Modal title={t("settings.title")} onClose={props.onClose} wide>
       <section class="stack" aria-labelledby="sec-profile">
@@ -182,11 +217,14 @@ export function SettingsPanel(props: { onClose: () => void }) {
       <div class="tabs" role="tablist">
         <button role="tab" aria-selected={tab() === "general"} onClick={() => setTab("general")}>{t("settings.appearance")}</button>
         <button role="tab" aria-selected={tab() === "security"} onClick={() => setTab("security")}>{t("settings.security")}</button>
+        <button role="tab" aria-selected={tab() === "games"} onClick={() => setTab("games")}>{t("game.games")}</button>
       </div>
-      <Show when={tab() === "general"} fallback={<><TwoFactor /><Sessions /></>}>
+      <Show when={tab() === "general"}>
         <Appearance />
         <Notifications />
       </Show>
+      <Show when={tab() === "security"}><TwoFactor /><Sessions /></Show>
+      <Show when={tab() === "games"}><GamesSection /></Show>
     </Modal>
   );
 }

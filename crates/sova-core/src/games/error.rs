@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// A refused game operation; the state it was applied to is unchanged.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GameError {
     /// The move is not legal in this position (occupied cell, full column, a
     /// letter already guessed, a malformed move); 422 `invalid_move`.

@@ -15,6 +15,8 @@ use serde_json::{Map, Value, json};
 use sova_client::Realtime;
 
 /// What one fixture holds: A (acting, owner of group G), B (member), C (outsider),
+/// message M by A in G, invite I of G, B's username NB, tic-tac-toe game GM of A
+/// against B in G (A to move), game GW of B in G with an open seat.
 /// message M by A in G, invite I of G, B's username NB, board W of G with columns
 /// K1 and K2, and task T made from M, assigned to B, in K1.
 pub(crate) struct Fixture {
@@ -62,6 +64,22 @@ pub(crate) async fn fixture(server: &TestServer) -> Fixture {
         .raw("POST", &format!("/api/chats/{g}/invites"), Some(&a.token), None)
         .await
         .unwrap();
+    let rest_ref = &rest;
+    let game = |token: String, players: Value| async move {
+        let r = rest_ref
+            .raw(
+                "POST",
+                &format!("/api/chats/{g}/games"),
+                Some(&token),
+                Some(serde_json::to_vec(&json!({"kind": "tictactoe", "players": players})).unwrap()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].clone()
+    };
+    let gm = game(a.token.clone(), json!([b.user_id])).await;
+    let gw = game(b.token.clone(), json!([])).await;
     let board = rest
         .raw(
             "POST",
@@ -90,6 +108,7 @@ pub(crate) async fn fixture(server: &TestServer) -> Fixture {
         "A": a.user_id, "B": b.user_id, "C": c.user_id, "G": g,
         "M": m.body["id"], "I": invite.body["code"], "NB": b_name,
         "W": board.body["id"], "K1": k1, "K2": k2, "T": task.body["id"],
+        "GM": gm, "GW": gw,
     });
     Fixture {
         token: a.token.clone(),
@@ -125,6 +144,14 @@ fn case(name: &str) -> Option<Value> {
         "get_user" => json!({"user_id": "$B"}),
         "users" => json!({"q": "$NB", "limit": 5}),
         "put_settings" => json!({"settings": {"theme": "dark", "font_size": 15}}),
+        "create_game" => {
+            json!({"chat_id": "$G", "kind": "tictactoe", "players": ["$B"], "options": {"move_seconds": 60}})
+        }
+        "join_game" => json!({"game_id": "$GW"}),
+        "move" => json!({"game_id": "$GM", "move": {"cell": 4}}),
+        "get_game" => json!({"game_id": "$GM"}),
+        "leaderboard" => json!({"kind": "tictactoe", "chat_id": "$G", "limit": 10}),
+        "user_stats" => json!({"user_id": "$B"}),
         "me"
         | "settings"
         | "totp_status"
@@ -263,6 +290,11 @@ const VOLATILE: &[&str] = &[
     "user_agent",
     // The token's remaining lifetime ticks.
     "expires_in",
+    // A game's clock, and its seats and turn (user ids in arrays and plain fields).
+    "deadline",
+    "players",
+    "seats",
+    "turn",
     // `general` grows with every fixture.
     "member_count",
     // Seconds left in the limiter's window (`rate_limited`); checked to be positive.
@@ -414,6 +446,12 @@ fn refusals() -> Vec<(&'static str, Actor, Value)> {
         ("create_chat", Actor::A, json!({"type": "no-such-kind", "name": "x"})),
         ("read", Actor::A, json!({"chat_id": "$G", "up_to": -5})),
         ("users", Actor::A, json!({"q": "x", "limit": 500})),
+        // Games: an outsider cannot see or play; an illegal move; not your turn.
+        ("get_game", Actor::C, json!({"game_id": "$GM"})),
+        ("move", Actor::C, json!({"game_id": "$GM", "move": {"cell": 0}})),
+        ("move", Actor::A, json!({"game_id": "$GM", "move": {"cell": 9}})),
+        ("move", Actor::B, json!({"game_id": "$GM", "move": {"cell": 0}})),
+        ("create_game", Actor::A, json!({"chat_id": "$G", "kind": "chess"})),
         // Tasks: a stale version, an outsider, bad input.
         (
             "update_task",

@@ -12,6 +12,7 @@ mod conformance;
 mod conformance_resume;
 mod encryption;
 mod files;
+mod games;
 mod graphql;
 mod grpc;
 mod jobs;

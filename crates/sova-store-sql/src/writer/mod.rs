@@ -7,15 +7,18 @@
 //!
 //! `state` holds the batch's cached state and its accessors, `prefetch` loads
 //! what a batch of sends needs in three queries, `message_ops`, `chat_ops` and
+//! `game_ops` apply the ops, `flush` writes everything out and commits.
 //! `task_ops` apply the ops, `flush` writes everything out and commits.
 
 mod chat_ops;
 mod flush;
+mod game_ops;
 mod message_ops;
 mod prefetch;
 mod state;
 mod task_ops;
 
+pub(crate) use game_ops::{GAME_COLUMNS, game_row, rating_from};
 pub(crate) use state::Writer;
 
 use crate::{Backend, Db, Result};
@@ -138,6 +141,26 @@ where
             } => self.set_role(*chat, *by, *user, *role, *at).await,
             WriteOp::Rename { chat, by, name, at } => self.rename(*chat, *by, name, *at).await,
             WriteOp::DeleteChat { chat, by, at } => self.delete_chat(*chat, *by, *at).await,
+            WriteOp::CreateGame {
+                chat,
+                by,
+                kind,
+                players,
+                options,
+                seed,
+                at,
+            } => {
+                let spec = game_ops::NewGame {
+                    kind: *kind,
+                    players,
+                    options,
+                    seed: *seed,
+                };
+                self.create_game(*chat, *by, spec, *at).await
+            }
+            WriteOp::JoinGame { game, user, at } => self.join_game(*game, *user, *at).await,
+            WriteOp::GameMove { game, user, mv, at } => self.game_move(*game, *user, mv, *at).await,
+            WriteOp::GameTimeout { game, at } => self.game_timeout(*game, *at).await,
             WriteOp::Task(op) => self.task_op(op).await,
         }
     }
