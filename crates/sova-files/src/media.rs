@@ -104,7 +104,11 @@ pub fn preview(mime: &str, bytes: &[u8]) -> Result<Preview, MediaError> {
 fn components(w: u32, h: u32) -> (u32, u32) {
     let (long, short) = (w.max(h).max(1), w.min(h).max(1));
     let minor = (COMPONENTS * short).div_ceil(long).clamp(1, COMPONENTS);
-    if w >= h { (COMPONENTS, minor) } else { (minor, COMPONENTS) }
+    if w >= h {
+        (COMPONENTS, minor)
+    } else {
+        (minor, COMPONENTS)
+    }
 }
 
 #[cfg(test)]

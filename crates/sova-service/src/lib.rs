@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chats;
 pub mod files;
 pub mod hashing;
+pub mod media;
 pub mod messages;
 pub mod order;
 pub mod presence;
