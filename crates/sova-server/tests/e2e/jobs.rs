@@ -10,7 +10,7 @@ use common::{Backend, TestServer, user};
 use serde_json::json;
 use sova_jobs::{JobState, JobStore, NewJob, now_micros};
 use sova_server::Database;
-use sova_server::jobs::{PURGE_ALERTS, PURGE_INVITES, PURGE_TOKENS, PURGE_UPLOADS, SEARCH_INDEX};
+use sova_server::jobs::{FILES_MEDIA, PURGE_ALERTS, PURGE_INVITES, PURGE_TOKENS, PURGE_UPLOADS, SEARCH_INDEX};
 use std::time::Duration;
 
 const DAY: i64 = 24 * 3600 * 1_000_000;
@@ -88,7 +88,7 @@ async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
     // Every maintenance job ran once at start-up.
     for _ in 0..300 {
         let done = names(&db, "SELECT DISTINCT kind FROM jobs WHERE state = 'done'").await;
-        if done.len() >= 6 {
+        if done.len() >= 7 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -97,6 +97,7 @@ async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
         names(&db, "SELECT DISTINCT kind FROM jobs WHERE state = 'done'").await,
         vec![
             PURGE_ALERTS,
+            FILES_MEDIA,
             PURGE_INVITES,
             sova_jobs::CLEANUP_KIND,
             SEARCH_INDEX,
