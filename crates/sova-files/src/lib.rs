@@ -4,10 +4,12 @@
 //! authentication. Ciphertext lives in a `Blobs` store (`blob`: a directory under
 //! the data dir). `sniff` checks declared types against contents and makes file
 //! names safe to store and to put in headers. `s3` keeps the ciphertext in an
-//! S3-compatible bucket instead.
+//! S3-compatible bucket instead. `media` makes image thumbnails and BlurHashes for
+//! the media job.
 
 pub mod blob;
 pub mod crypt;
+pub mod media;
 pub mod s3;
 pub mod sniff;
 

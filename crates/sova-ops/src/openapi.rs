@@ -200,6 +200,21 @@ fn file_routes() -> Value {
                 },
                 "x-error-codes": ["unauthorized", "not_found", "internal", "unavailable"]
             }
+        },
+        "/api/files/{id}/thumbnail": {
+            "get": {
+                "operationId": "file_thumbnail",
+                "summary": "An image's JPEG preview (longest side 320 px, EXIF orientation applied, no metadata), made by the `files.media` job; same access as the file; 404 for non-images and until it is ready (`blurhash` appears on the file then)",
+                "tags": ["files"], "security": [{"bearerAuth": []}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "the thumbnail", "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+                    "304": {"description": "not modified (ETag matches)"},
+                    "401": err("unauthorized"), "404": err("not_found"),
+                    "500": err("internal"), "503": err("unavailable")
+                },
+                "x-error-codes": ["unauthorized", "not_found", "internal", "unavailable"]
+            }
         }
     })
 }

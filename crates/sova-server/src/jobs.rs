@@ -32,6 +32,13 @@ const SWEEP_GAMES_EVERY: Duration = Duration::from_secs(60);
 const SWEEP_GAMES_BATCH: i64 = 500;
 /// Indexes messages and files sent, edited or deleted since the index's position.
 pub const SEARCH_INDEX: &str = "search.index";
+/// Makes thumbnails, BlurHashes and upright sizes for new images (see
+/// `sova_service::media`): the file rows still without a BlurHash are its queue.
+pub const FILES_MEDIA: &str = "files.media";
+/// How often new images are looked for (a run drains them all within its budget).
+const FILES_MEDIA_EVERY: Duration = Duration::from_secs(1);
+/// Images handled per store query.
+const FILES_MEDIA_BATCH: i64 = 16;
 /// How often the search indexer looks for new changes (each run returns once it
 /// has caught up, so it holds a worker only while there is work).
 const SEARCH_INDEX_EVERY: Duration = Duration::from_secs(1);
@@ -76,6 +83,7 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
     let stores = services.stores.clone();
     let alert_retention = Duration::from_secs(config.security_alert_retention_days.saturating_mul(DAY));
     let indexer = services.clone();
+    let media = services.clone();
     JobRunner::new(queue, runner_config(config))
         .handler(PURGE_TOKENS, move |_, _| {
             let tokens = stores.tokens.clone();
@@ -175,6 +183,26 @@ pub fn runner(queue: JobQueue, config: &Config, services: Arc<Services>) -> JobR
                 }
             }
         })
+        .handler(FILES_MEDIA, move |ctx, _| {
+            let services = media.clone();
+            // Idempotent effect: the thumbnail object has a fixed key and the row
+            // update is the same on a repeated run; a refused image is marked
+            // handled, so it is never picked again.
+            async move {
+                let started = std::time::Instant::now();
+                loop {
+                    let n = services
+                        .files
+                        .media_step(FILES_MEDIA_BATCH)
+                        .await
+                        .map_err(|e| JobError::retry(e.message))?;
+                    if n == 0 || started.elapsed() > SEARCH_INDEX_BUDGET || ctx.shutting_down().is_cancelled() {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+        .recurring(Recurring::new(FILES_MEDIA, FILES_MEDIA_EVERY))
         .recurring(Recurring::new(SEARCH_INDEX, SEARCH_INDEX_EVERY))
         .recurring(Recurring::new(PURGE_TOKENS, PURGE_TOKENS_EVERY))
         .recurring(Recurring::new(PURGE_UPLOADS, PURGE_UPLOADS_EVERY))

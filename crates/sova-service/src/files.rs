@@ -52,7 +52,8 @@ pub fn file_info(f: &FileRow) -> FileInfo {
         created_at: sova_types::time::rfc3339(f.created_at),
         width: f.width,
         height: f.height,
-        blurhash: f.blurhash.clone(),
+        // An empty BlurHash marks an image the media job could not preview.
+        blurhash: f.blurhash.clone().filter(|b| !b.is_empty()),
     }
 }
 
@@ -303,6 +304,9 @@ impl FileService {
         if let Err(e) = self.blobs.delete(&row.id).await {
             // The row is gone, so nobody can read it; the bytes are sealed anyway.
             tracing::warn!(error = %e, file = %row.id, "files: could not remove deleted contents");
+        }
+        if let Err(e) = self.blobs.delete(&crate::media::thumb_key(&row.id)).await {
+            tracing::warn!(error = %e, file = %row.id, "files: could not remove a deleted thumbnail");
         }
         Ok(())
     }

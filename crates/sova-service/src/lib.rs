@@ -9,6 +9,7 @@ pub mod chats;
 pub mod files;
 pub mod games;
 pub mod hashing;
+pub mod media;
 pub mod messages;
 pub mod order;
 pub mod presence;

@@ -105,6 +105,33 @@ where
         Ok(Some(file_row(&r)?))
     }
 
+    async fn media_pending_rows(&self, limit: i64) -> Result<Vec<FileRow>> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files f WHERE f.blurhash IS NULL \
+             AND f.mime IN ('image/png', 'image/jpeg', 'image/webp', 'image/gif') \
+             ORDER BY f.created_at, f.id LIMIT $1"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(file_row).collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn set_media_row(&self, id: &str, size: Option<(i64, i64)>, blurhash: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE files SET width = COALESCE(CAST($2 AS BIGINT), width), \
+             height = COALESCE(CAST($3 AS BIGINT), height), blurhash = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(size.map(|s| s.0))
+        .bind(size.map(|s| s.1))
+        .bind(blurhash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn create_upload_row(&self, u: &UploadRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO uploads (id, uploader_id, name, mime, length, received, created_at) \
@@ -219,6 +246,14 @@ where
 
     async fn bytes_used(&self, user: UserId) -> StoreResult<i64> {
         done::<B, _>(self.bytes_used_by(user).await)
+    }
+
+    async fn media_pending(&self, limit: i64) -> StoreResult<Vec<FileRow>> {
+        done::<B, _>(self.media_pending_rows(limit).await)
+    }
+
+    async fn set_media(&self, id: &str, size: Option<(i64, i64)>, blurhash: &str) -> StoreResult<()> {
+        done::<B, _>(self.set_media_row(id, size, blurhash).await)
     }
 
     async fn create_upload(&self, upload: &UploadRow) -> StoreResult<()> {

@@ -567,6 +567,12 @@ pub trait FileStore: Send + Sync {
     async fn delete_file(&self, id: &str, uploader: UserId) -> StoreResult<Option<FileRow>>;
     /// Bytes of files `user` has uploaded.
     async fn bytes_used(&self, user: UserId) -> StoreResult<i64>;
+    /// Up to `limit` image files (PNG/JPEG/WebP/GIF) the media job has not yet
+    /// handled (`blurhash` still NULL), oldest first.
+    async fn media_pending(&self, limit: i64) -> StoreResult<Vec<FileRow>>;
+    /// Records the media job's outcome: the upright size and BlurHash, or an empty
+    /// BlurHash (size untouched) for an image that gets no thumbnail.
+    async fn set_media(&self, id: &str, size: Option<(i64, i64)>, blurhash: &str) -> StoreResult<()>;
 }
 
 /// Held while a batch is committed and published, when several processes publish

@@ -171,6 +171,36 @@ pub async fn download(
     Ok((status, out, Body::from_stream(stream)).into_response())
 }
 
+/// # GET /api/files/{id}/thumbnail
+/// A JPEG preview (longest side 320 px, upright, no metadata) of an image, under
+/// the file's access rules; 404 for anyone who cannot read the file, for
+/// non-images and while the media job has not made it yet.
+pub async fn thumbnail(
+    State(s): State<Arc<Services>>,
+    Authed(u): Authed,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let file = s.files.get(u.user_id, &id).await?;
+    if !sova_service::media::has_thumbnail(&file) {
+        return Err(ApiError::not_found("no thumbnail for this file (yet)").into());
+    }
+    let etag = format!("\"{}-t\"", file.sha256);
+    let mut out = HeaderMap::new();
+    set(&mut out, header::ETAG, &etag);
+    set(&mut out, header::CACHE_CONTROL, "private, no-cache");
+    set(&mut out, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if header_str(&headers, header::IF_NONE_MATCH)
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
+    }
+    let bytes = s.files.thumbnail(&file).await?;
+    set(&mut out, header::CONTENT_TYPE, "image/jpeg");
+    set(&mut out, header::CONTENT_SECURITY_POLICY, FILE_CSP);
+    Ok((StatusCode::OK, out, bytes).into_response())
+}
+
 /// # DELETE /api/files/{id}
 /// Deletes one's own upload: 204.
 pub async fn delete(

@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<Services>> {
         .route("/api/2fa/qr.png", get(totp_qr))
         .route("/api/files", post(files::upload))
         .route("/api/files/{id}", get(files::download).delete(files::delete))
+        .route("/api/files/{id}/thumbnail", get(files::thumbnail))
         .route("/api/uploads", post(uploads::create))
         .route(
             "/api/uploads/{id}",
@@ -43,6 +44,7 @@ pub const RAW_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/files"),
     ("get", "/api/files/{id}"),
     ("delete", "/api/files/{id}"),
+    ("get", "/api/files/{id}/thumbnail"),
     ("post", "/api/uploads"),
     ("head", "/api/uploads/{id}"),
     ("get", "/api/uploads/{id}"),

@@ -10,7 +10,9 @@ use common::{Backend, TestServer, user};
 use serde_json::json;
 use sova_jobs::{JobState, JobStore, NewJob, now_micros};
 use sova_server::Database;
-use sova_server::jobs::{PURGE_ALERTS, PURGE_INVITES, PURGE_TOKENS, PURGE_UPLOADS, SEARCH_INDEX, SWEEP_GAMES};
+use sova_server::jobs::{
+    FILES_MEDIA, PURGE_ALERTS, PURGE_INVITES, PURGE_TOKENS, PURGE_UPLOADS, SEARCH_INDEX, SWEEP_GAMES,
+};
 use std::time::Duration;
 
 const DAY: i64 = 24 * 3600 * 1_000_000;
@@ -97,6 +99,7 @@ async fn maintenance_jobs_purge_only_old_rows(backend: Backend) {
         names(&db, "SELECT DISTINCT kind FROM jobs WHERE state = 'done'").await,
         vec![
             PURGE_ALERTS,
+            FILES_MEDIA,
             SWEEP_GAMES,
             PURGE_INVITES,
             sova_jobs::CLEANUP_KIND,

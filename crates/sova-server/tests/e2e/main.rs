@@ -17,6 +17,7 @@ mod graphql;
 mod grpc;
 mod jobs;
 mod lifecycle;
+mod media;
 mod messaging;
 mod presence;
 mod realtime;
