@@ -142,6 +142,11 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
     // Senders wait until every member is connected, so early groups do not run ahead.
     let go = tokio_util::sync::CancellationToken::new();
     let epoch = Instant::now();
+    // One server may serve several runs (one per transport): client_msg_ids must not
+    // repeat across them, or the server rightly answers resends without delivering.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let mut readers = Vec::new();
     let mut senders = Vec::new();
     let mut index = 0usize;
@@ -208,7 +213,7 @@ pub async fn run(kind: Kind, transport: Transport, servers: &[Server], layout: &
                 let mut writer = writer;
                 go.cancelled().await;
                 if m < p2.senders {
-                    let _ = send_loop(&mut writer, &window, &c, (chat, m), epoch, per_sender).await;
+                    let _ = send_loop(&mut writer, &window, &c, (run, chat, m), epoch, per_sender).await;
                 }
                 writer
             }));
@@ -277,7 +282,7 @@ async fn send_loop(
     writer: &mut conn::Writer,
     window: &Semaphore,
     c: &Counters,
-    (chat, member): (i64, usize),
+    (run, chat, member): (u64, i64, usize),
     epoch: Instant,
     rate: Option<f64>,
 ) -> Result<()> {
@@ -310,7 +315,7 @@ async fn send_loop(
             let sent = epoch.elapsed().as_nanos() as u64;
             writer
                 .feed(format!(
-                    r#"{{"type":"message","id":"{n}","chat_id":{chat},"client_msg_id":"b{chat}-{member}-{n}","text":"t{sent} benchmark message"}}"#
+                    r#"{{"type":"message","id":"{n}","chat_id":{chat},"client_msg_id":"b{run:x}-{chat}-{member}-{n}","text":"t{sent} benchmark message"}}"#
                 ))
                 .await?;
         }
